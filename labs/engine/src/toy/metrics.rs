@@ -1,0 +1,269 @@
+//! A small Prometheus registry: counters, gauges and histograms with labels,
+//! rendered in the text exposition format (version 0.0.4).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Prometheus' default histogram buckets, in seconds.
+pub const DEFAULT_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Debug, Clone)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Debug, Clone)]
+enum Series {
+    Counter(f64),
+    Gauge(f64),
+    Histogram(Histogram),
+}
+
+#[derive(Debug, Clone)]
+struct Family {
+    help: &'static str,
+    kind: &'static str,
+    label_names: &'static [&'static str],
+    buckets: &'static [f64],
+    series: BTreeMap<Vec<String>, Series>,
+}
+
+/// A registry of metric families, kept in name order so renders are stable.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    families: BTreeMap<&'static str, Family>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn family(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        kind: &'static str,
+        label_names: &'static [&'static str],
+        buckets: &'static [f64],
+    ) -> &mut Family {
+        self.families.entry(name).or_insert_with(|| Family {
+            help,
+            kind,
+            label_names,
+            buckets,
+            series: BTreeMap::new(),
+        })
+    }
+
+    /// Declares a counter family so it renders even before its first increment.
+    pub fn declare_counter(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) {
+        self.family(name, help, "counter", labels, &[]);
+    }
+
+    /// Declares a gauge family.
+    pub fn declare_gauge(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) {
+        self.family(name, help, "gauge", labels, &[]);
+    }
+
+    /// Declares a histogram family with its bucket upper bounds.
+    pub fn declare_histogram(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        labels: &'static [&'static str],
+        buckets: &'static [f64],
+    ) {
+        self.family(name, help, "histogram", labels, buckets);
+    }
+
+    fn series(
+        &mut self,
+        name: &'static str,
+        values: &[&str],
+    ) -> Option<(&mut Series, &'static [f64])> {
+        let fam = self.families.get_mut(name)?;
+        let kind = fam.kind;
+        let buckets = fam.buckets;
+        let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
+        let s = fam.series.entry(key).or_insert_with(|| match kind {
+            "counter" => Series::Counter(0.0),
+            "gauge" => Series::Gauge(0.0),
+            _ => Series::Histogram(Histogram {
+                counts: vec![0; buckets.len()],
+                sum: 0.0,
+                count: 0,
+            }),
+        });
+        Some((s, buckets))
+    }
+
+    /// Adds `v` to a counter (declared beforehand; unknown names are ignored).
+    pub fn inc(&mut self, name: &'static str, labels: &[&str], v: f64) {
+        if let Some((Series::Counter(c), _)) = self.series(name, labels) {
+            *c += v;
+        }
+    }
+
+    /// Sets a gauge.
+    pub fn set(&mut self, name: &'static str, labels: &[&str], v: f64) {
+        if let Some((Series::Gauge(g), _)) = self.series(name, labels) {
+            *g = v;
+        }
+    }
+
+    /// Records one observation in a histogram.
+    pub fn observe(&mut self, name: &'static str, labels: &[&str], v: f64) {
+        if let Some((Series::Histogram(h), buckets)) = self.series(name, labels) {
+            for (i, b) in buckets.iter().enumerate() {
+                if v <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += v;
+            h.count += 1;
+        }
+    }
+
+    /// Current value of a counter or gauge series, if it exists.
+    pub fn value(&self, name: &str, labels: &[&str]) -> Option<f64> {
+        let fam = self.families.get(name)?;
+        let key: Vec<String> = labels.iter().map(|v| (*v).to_owned()).collect();
+        match fam.series.get(&key)? {
+            Series::Counter(v) | Series::Gauge(v) => Some(*v),
+            Series::Histogram(h) => Some(h.count as f64),
+        }
+    }
+
+    /// Renders every family in the Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(8192);
+        for (name, fam) in &self.families {
+            let _ = writeln!(out, "# HELP {name} {}", fam.help);
+            let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
+            for (values, series) in &fam.series {
+                let labels = label_text(fam.label_names, values);
+                match series {
+                    Series::Counter(v) | Series::Gauge(v) => {
+                        let _ = writeln!(out, "{name}{} {}", braces(&labels), fmt_f(*v));
+                    }
+                    Series::Histogram(h) => {
+                        for (i, b) in fam.buckets.iter().enumerate() {
+                            let le = format!("le=\"{}\"", fmt_f(*b));
+                            let _ = writeln!(
+                                out,
+                                "{name}_bucket{} {}",
+                                braces(&join(&labels, &le)),
+                                h.counts[i]
+                            );
+                        }
+                        let _ = writeln!(
+                            out,
+                            "{name}_bucket{} {}",
+                            braces(&join(&labels, "le=\"+Inf\"")),
+                            h.count
+                        );
+                        let _ = writeln!(out, "{name}_sum{} {}", braces(&labels), fmt_f(h.sum));
+                        let _ = writeln!(out, "{name}_count{} {}", braces(&labels), h.count);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn label_text(names: &[&str], values: &[String]) -> String {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn join(a: &str, b: &str) -> String {
+    if a.is_empty() {
+        b.to_owned()
+    } else {
+        format!("{a},{b}")
+    }
+}
+
+fn braces(s: &str) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!("{{{s}}}")
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Formats a float the way Prometheus clients do (shortest round-trip form).
+pub fn fmt_f(v: f64) -> String {
+    if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else if v.is_nan() {
+        "NaN".into()
+    } else if v == v.trunc() && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_histogram_buckets_cumulatively() {
+        let mut r = Registry::new();
+        r.declare_histogram("h", "help", &["path"], &[0.1, 1.0]);
+        r.observe("h", &["/"], 0.05);
+        r.observe("h", &["/"], 0.5);
+        r.observe("h", &["/"], 5.0);
+        let text = r.render();
+        assert!(
+            text.contains("h_bucket{path=\"/\",le=\"0.1\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("h_bucket{path=\"/\",le=\"1\"} 2\n"));
+        assert!(text.contains("h_bucket{path=\"/\",le=\"+Inf\"} 3\n"));
+        assert!(text.contains("h_count{path=\"/\"} 3\n"));
+        assert!(text.contains("# TYPE h histogram\n"));
+    }
+
+    #[test]
+    fn counters_and_escaping() {
+        let mut r = Registry::new();
+        r.declare_counter("c_total", "help", &["a"]);
+        r.inc("c_total", &["x\"y"], 2.0);
+        assert!(r.render().contains("c_total{a=\"x\\\"y\"} 2\n"));
+        assert_eq!(r.value("c_total", &["x\"y"]), Some(2.0));
+    }
+}
