@@ -1,0 +1,4 @@
+//! The SLO toolkit: PromQL with Prometheus's semantics, SLO specs (Sloth,
+//! OpenSLO) turned into burn-rate alert rules, and Keptn-style quality gates.
+
+pub mod promql;

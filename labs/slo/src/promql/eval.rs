@@ -1,0 +1,1173 @@
+//! The PromQL evaluator, on the AST of the `promql-parser` crate.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use promql_parser::label::Matcher;
+use promql_parser::parser::{
+    AggregateExpr, AtModifier, BinaryExpr, Call, Expr, LabelModifier, Offset,
+    VectorMatchCardinality, VectorSelector,
+};
+
+use super::functions::{self as f, Bucket};
+use super::labels::{Labels, METRIC_NAME};
+use super::store::{is_stale_nan, Storage};
+use super::value::{format_float, Element, RangeSeries, Value};
+
+/// Prometheus's default lookback for instant selectors: 5 minutes.
+pub const DEFAULT_LOOKBACK_MS: i64 = 5 * 60 * 1000;
+
+/// Why a query could not be answered.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    /// The query text is not valid PromQL.
+    #[error("parse error: {0}")]
+    Parse(String),
+    /// The query is valid but cannot be evaluated (e.g. many-to-many matching).
+    #[error("{0}")]
+    Eval(String),
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, QueryError> {
+    Err(QueryError::Eval(msg.into()))
+}
+
+/// Tunables of the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct QueryOptions {
+    /// How far back an instant selector looks for a sample (default 5m).
+    pub lookback_ms: i64,
+    /// The step of subqueries that don't name one (Prometheus uses the global
+    /// evaluation interval, 1m by default).
+    pub default_subquery_step_ms: i64,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            lookback_ms: DEFAULT_LOOKBACK_MS,
+            default_subquery_step_ms: 60_000,
+        }
+    }
+}
+
+/// Parses a PromQL expression.
+pub fn parse(query: &str) -> Result<Expr, QueryError> {
+    promql_parser::parser::parse(query).map_err(QueryError::Parse)
+}
+
+/// Evaluates `query` at `t_ms` (an instant query).
+pub fn instant_query(storage: &Storage, query: &str, t_ms: i64) -> Result<Value, QueryError> {
+    let expr = parse(query)?;
+    Engine::new(storage, QueryOptions::default(), t_ms, t_ms).eval_instant(&expr, t_ms)
+}
+
+/// Evaluates `query` at every step from `start_ms` to `end_ms` (a range
+/// query); the result is a [`Value::Matrix`] sorted by labels.
+pub fn range_query(
+    storage: &Storage,
+    query: &str,
+    start_ms: i64,
+    end_ms: i64,
+    step_ms: i64,
+) -> Result<Value, QueryError> {
+    let expr = parse(query)?;
+    Engine::new(storage, QueryOptions::default(), start_ms, end_ms)
+        .eval_range(&expr, start_ms, end_ms, step_ms)
+}
+
+/// An evaluator bound to a store and to a query's start and end (which
+/// `@ start()` and `@ end()` refer to).
+pub struct Engine<'s> {
+    storage: &'s Storage,
+    opts: QueryOptions,
+    start: i64,
+    end: i64,
+    selections: RefCell<HashMap<usize, Rc<Vec<usize>>>>,
+}
+
+fn dur_ms(d: &Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn system_time_ms(t: &SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => dur_ms(&d),
+        Err(e) => -dur_ms(&e.duration()),
+    }
+}
+
+fn offset_ms(o: &Option<Offset>) -> i64 {
+    match o {
+        None => 0,
+        Some(Offset::Pos(d)) => dur_ms(d),
+        Some(Offset::Neg(d)) => -dur_ms(d),
+    }
+}
+
+fn series_matches(vs: &VectorSelector, l: &Labels) -> bool {
+    let ok = |m: &Matcher| m.is_match(l.value(&m.name));
+    if let Some(name) = &vs.name {
+        if l.metric_name() != Some(name.as_str()) {
+            return false;
+        }
+    }
+    vs.matchers.matchers.iter().all(ok)
+        && (vs.matchers.or_matchers.is_empty()
+            || vs.matchers.or_matchers.iter().any(|g| g.iter().all(ok)))
+}
+
+/// A function of a range vector's points and the range bounds.
+type RangeFn<'a> = dyn Fn(&[(i64, f64)], i64, i64) -> Option<f64> + 'a;
+
+enum Grouping<'a> {
+    By(&'a [String]),
+    Without(&'a [String]),
+}
+
+impl Grouping<'_> {
+    fn key(&self, l: &Labels) -> Labels {
+        match self {
+            Grouping::By(names) => l.keep_only(names),
+            Grouping::Without(names) => l.without(names, true),
+        }
+    }
+}
+
+fn check_unique(out: &[Element]) -> Result<(), QueryError> {
+    if out.len() < 2 {
+        return Ok(());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(out.len());
+    for e in out {
+        if !seen.insert(&e.labels) {
+            return err("vector cannot contain metrics with the same labelset");
+        }
+    }
+    Ok(())
+}
+
+fn elem(labels: Labels, value: f64) -> Element {
+    Element {
+        labels,
+        value,
+        sample_t: None,
+    }
+}
+
+fn is_arith(op: &str) -> bool {
+    matches!(op, "+" | "-" | "*" | "/" | "%" | "^" | "atan2")
+}
+
+fn is_comparison(op: &str) -> bool {
+    matches!(op, "==" | "!=" | ">" | "<" | ">=" | "<=")
+}
+
+/// Applies a binary operator to two floats: `(value, keep)`; `keep` is false
+/// when a comparison filters the element out.
+fn binop(op: &str, l: f64, r: f64) -> Result<(f64, bool), QueryError> {
+    Ok(match op {
+        "+" => (l + r, true),
+        "-" => (l - r, true),
+        "*" => (l * r, true),
+        "/" => (l / r, true),
+        "%" => (l % r, true),
+        "^" => (l.powf(r), true),
+        "atan2" => (l.atan2(r), true),
+        "==" => (l, l == r),
+        "!=" => (l, l != r),
+        ">" => (l, l > r),
+        "<" => (l, l < r),
+        ">=" => (l, l >= r),
+        "<=" => (l, l <= r),
+        other => return err(format!("operator {other:?} not allowed here")),
+    })
+}
+
+impl<'s> Engine<'s> {
+    /// An engine for a query running from `start_ms` to `end_ms`.
+    pub fn new(storage: &'s Storage, opts: QueryOptions, start_ms: i64, end_ms: i64) -> Self {
+        Self {
+            storage,
+            opts,
+            start: start_ms,
+            end: end_ms,
+            selections: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Instant query at `t`.
+    pub fn eval_instant(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        let v = self.eval(expr, t)?;
+        Ok(match v {
+            Value::Vector(mut els) => {
+                for e in &mut els {
+                    e.sample_t = None;
+                }
+                Value::Vector(els)
+            }
+            other => other,
+        })
+    }
+
+    /// Range query: evaluates at each step and gathers the points per series.
+    pub fn eval_range(
+        &self,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<Value, QueryError> {
+        if step <= 0 {
+            return err("zero or negative query resolution step widths are not accepted");
+        }
+        if end < start {
+            return err("end timestamp must not be before start time");
+        }
+        let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        let mut t = start;
+        while t <= end {
+            match self.eval(expr, t)? {
+                Value::Scalar(v) => series.entry(Labels::default()).or_default().push((t, v)),
+                Value::Vector(els) => {
+                    for e in els {
+                        series.entry(e.labels).or_default().push((t, e.value));
+                    }
+                }
+                other => {
+                    return err(format!(
+                        "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                        other.type_name()
+                    ))
+                }
+            }
+            t += step;
+        }
+        let mut out: Vec<RangeSeries> = series
+            .into_iter()
+            .map(|(labels, points)| RangeSeries { labels, points })
+            .collect();
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(Value::Matrix(out))
+    }
+
+    fn selected(&self, vs: &VectorSelector) -> Rc<Vec<usize>> {
+        let key = vs as *const VectorSelector as usize;
+        if let Some(hit) = self.selections.borrow().get(&key) {
+            return Rc::clone(hit);
+        }
+        // Prometheus's storage returns series sorted by labels; the order
+        // decides float rounding in aggregations, so keep it.
+        let mut sel = self.storage.select(|l| series_matches(vs, l));
+        sel.sort_by(|a, b| {
+            self.storage.series()[*a]
+                .labels
+                .cmp(&self.storage.series()[*b].labels)
+        });
+        let sel = Rc::new(sel);
+        self.selections.borrow_mut().insert(key, Rc::clone(&sel));
+        sel
+    }
+
+    fn ref_time(&self, at: &Option<AtModifier>, offset: &Option<Offset>, t: i64) -> i64 {
+        let base = match at {
+            None => t,
+            Some(AtModifier::Start) => self.start,
+            Some(AtModifier::End) => self.end,
+            Some(AtModifier::At(st)) => system_time_ms(st),
+        };
+        base - offset_ms(offset)
+    }
+
+    fn eval(&self, expr: &Expr, t: i64) -> Result<Value, QueryError> {
+        match expr {
+            Expr::NumberLiteral(n) => Ok(Value::Scalar(n.val)),
+            Expr::StringLiteral(s) => Ok(Value::String(s.val.clone())),
+            Expr::Paren(p) => self.eval(&p.expr, t),
+            Expr::Unary(u) => match self.eval(&u.expr, t)? {
+                Value::Scalar(v) => Ok(Value::Scalar(-v)),
+                Value::Vector(els) => Ok(Value::Vector(
+                    els.into_iter()
+                        .map(|e| elem(e.labels.without_metric_name(), -e.value))
+                        .collect(),
+                )),
+                other => err(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
+                    other.type_name()
+                )),
+            },
+            Expr::VectorSelector(vs) => Ok(Value::Vector(self.instant_selector(vs, t))),
+            Expr::MatrixSelector(ms) => {
+                let (series, _, _) = self.range_selector(&ms.vs, dur_ms(&ms.range), t);
+                Ok(Value::Matrix(series))
+            }
+            Expr::Subquery(_) => {
+                let (series, _, _) = self.range_arg(expr, t)?;
+                Ok(Value::Matrix(series))
+            }
+            Expr::Call(call) => self.eval_call(call, t),
+            Expr::Aggregate(agg) => self.eval_aggregate(agg, t),
+            Expr::Binary(b) => self.eval_binary(b, t),
+            Expr::Extension(_) => err("extension expressions are not supported"),
+        }
+    }
+
+    fn instant_selector(&self, vs: &VectorSelector, t: i64) -> Vec<Element> {
+        let r = self.ref_time(&vs.at, &vs.offset, t);
+        let mut out = Vec::new();
+        for &i in self.selected(vs).iter() {
+            let s = &self.storage.series()[i];
+            let idx = s.samples.partition_point(|p| p.t <= r);
+            if idx == 0 {
+                continue;
+            }
+            let p = s.samples[idx - 1];
+            if p.t < r - self.opts.lookback_ms || is_stale_nan(p.v) {
+                continue;
+            }
+            out.push(Element {
+                labels: s.labels.clone(),
+                value: p.v,
+                sample_t: Some(p.t),
+            });
+        }
+        out
+    }
+
+    /// Samples in `[r - range, r]` per series, and the range bounds.
+    fn range_selector(
+        &self,
+        vs: &VectorSelector,
+        range: i64,
+        t: i64,
+    ) -> (Vec<RangeSeries>, i64, i64) {
+        let r = self.ref_time(&vs.at, &vs.offset, t);
+        let lo = r - range;
+        let mut out = Vec::new();
+        for &i in self.selected(vs).iter() {
+            let s = &self.storage.series()[i];
+            let a = s.samples.partition_point(|p| p.t < lo);
+            let b = s.samples.partition_point(|p| p.t <= r);
+            let points: Vec<(i64, f64)> = s.samples[a..b]
+                .iter()
+                .filter(|p| !is_stale_nan(p.v))
+                .map(|p| (p.t, p.v))
+                .collect();
+            if !points.is_empty() {
+                out.push(RangeSeries {
+                    labels: s.labels.clone(),
+                    points,
+                });
+            }
+        }
+        (out, lo, r)
+    }
+
+    /// Evaluates a range-vector argument (a matrix selector or a subquery).
+    fn range_arg(&self, expr: &Expr, t: i64) -> Result<(Vec<RangeSeries>, i64, i64), QueryError> {
+        match expr {
+            Expr::MatrixSelector(ms) => Ok(self.range_selector(&ms.vs, dur_ms(&ms.range), t)),
+            Expr::Paren(p) => self.range_arg(&p.expr, t),
+            Expr::Subquery(sq) => {
+                let r = self.ref_time(&sq.at, &sq.offset, t);
+                let range = dur_ms(&sq.range);
+                let step = sq
+                    .step
+                    .as_ref()
+                    .map(dur_ms)
+                    .filter(|s| *s > 0)
+                    .unwrap_or(self.opts.default_subquery_step_ms);
+                let lo = r - range;
+                let mut first = lo.div_euclid(step) * step;
+                if first < lo {
+                    first += step;
+                }
+                let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+                let mut order: Vec<Labels> = Vec::new();
+                let mut ts = first;
+                while ts <= r {
+                    let mut push = |labels: Labels, v: f64| {
+                        let entry = series.entry(labels.clone()).or_insert_with(|| {
+                            order.push(labels);
+                            Vec::new()
+                        });
+                        entry.push((ts, v));
+                    };
+                    match self.eval(&sq.expr, ts)? {
+                        Value::Scalar(v) => push(Labels::default(), v),
+                        Value::Vector(els) => {
+                            for e in els {
+                                push(e.labels, e.value);
+                            }
+                        }
+                        other => {
+                            return err(format!(
+                                "subquery is only allowed on instant vector, got {} instead",
+                                other.type_name()
+                            ))
+                        }
+                    }
+                    ts += step;
+                }
+                let out = order
+                    .into_iter()
+                    .filter_map(|l| {
+                        series
+                            .remove(&l)
+                            .map(|points| RangeSeries { labels: l, points })
+                    })
+                    .collect();
+                Ok((out, lo, r))
+            }
+            other => err(format!(
+                "expected a range vector argument, got {}",
+                match self.eval(other, t) {
+                    Ok(v) => v.type_name(),
+                    Err(_) => "an invalid expression",
+                }
+            )),
+        }
+    }
+
+    fn scalar_arg(&self, expr: &Expr, t: i64) -> Result<f64, QueryError> {
+        match self.eval(expr, t)? {
+            Value::Scalar(v) => Ok(v),
+            other => err(format!("expected scalar, got {}", other.type_name())),
+        }
+    }
+
+    fn vector_arg(&self, expr: &Expr, t: i64) -> Result<Vec<Element>, QueryError> {
+        match self.eval(expr, t)? {
+            Value::Vector(v) => Ok(v),
+            other => err(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            )),
+        }
+    }
+
+    fn string_arg(&self, expr: &Expr, t: i64) -> Result<String, QueryError> {
+        match self.eval(expr, t)? {
+            Value::String(s) => Ok(s),
+            other => err(format!("expected string, got {}", other.type_name())),
+        }
+    }
+
+    fn eval_call(&self, call: &Call, t: i64) -> Result<Value, QueryError> {
+        let name = call.func.name;
+        let args: Vec<&Expr> = call.args.args.iter().map(|b| b.as_ref()).collect();
+        let arg = |i: usize| -> Result<&Expr, QueryError> {
+            args.get(i)
+                .copied()
+                .ok_or_else(|| QueryError::Eval(format!("{name}: missing argument {}", i + 1)))
+        };
+        // Functions over a range vector, one output per series.
+        let over_range =
+            |matrix_idx: usize, keep_name: bool, fun: &RangeFn| -> Result<Value, QueryError> {
+                let (series, lo, hi) = self.range_arg(arg(matrix_idx)?, t)?;
+                let mut out = Vec::with_capacity(series.len());
+                for s in series {
+                    if let Some(v) = fun(&s.points, lo, hi) {
+                        let labels = if keep_name {
+                            s.labels
+                        } else {
+                            s.labels.without_metric_name()
+                        };
+                        out.push(elem(labels, v));
+                    }
+                }
+                check_unique(&out)?;
+                Ok(Value::Vector(out))
+            };
+        let values = |p: &[(i64, f64)]| p.iter().map(|x| x.1).collect::<Vec<f64>>();
+        match name {
+            "rate" => over_range(0, false, &|p, lo, hi| {
+                f::extrapolated_rate(p, lo, hi, true, true)
+            }),
+            "increase" => over_range(0, false, &|p, lo, hi| {
+                f::extrapolated_rate(p, lo, hi, true, false)
+            }),
+            "delta" => over_range(0, false, &|p, lo, hi| {
+                f::extrapolated_rate(p, lo, hi, false, false)
+            }),
+            "irate" => over_range(0, false, &|p, _, _| f::instant_value(p, true)),
+            "idelta" => over_range(0, false, &|p, _, _| f::instant_value(p, false)),
+            "deriv" => over_range(0, false, &|p, _, _| {
+                (p.len() >= 2).then(|| f::linear_regression(p, p[0].0).0)
+            }),
+            "predict_linear" => {
+                let secs = self.scalar_arg(arg(1)?, t)?;
+                over_range(0, false, &|p, _, _| {
+                    (p.len() >= 2).then(|| {
+                        let (slope, intercept) = f::linear_regression(p, t);
+                        slope * secs + intercept
+                    })
+                })
+            }
+            "changes" => over_range(0, false, &|p, _, _| {
+                Some(
+                    p.windows(2)
+                        .filter(|w| w[0].1 != w[1].1 && !(w[0].1.is_nan() && w[1].1.is_nan()))
+                        .count() as f64,
+                )
+            }),
+            "resets" => over_range(0, false, &|p, _, _| {
+                Some(p.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64)
+            }),
+            "avg_over_time" => over_range(0, false, &|p, _, _| {
+                Some(f::kahan_mean(p.iter().map(|x| x.1)))
+            }),
+            "sum_over_time" => over_range(0, false, &|p, _, _| {
+                Some(f::kahan_sum(p.iter().map(|x| x.1)))
+            }),
+            "count_over_time" => over_range(0, false, &|p, _, _| Some(p.len() as f64)),
+            "min_over_time" => {
+                over_range(0, false, &|p, _, _| {
+                    Some(p.iter().map(|x| x.1).fold(f64::NAN, |m, v| {
+                        if m.is_nan() || v < m {
+                            v
+                        } else {
+                            m
+                        }
+                    }))
+                })
+            }
+            "max_over_time" => {
+                over_range(0, false, &|p, _, _| {
+                    Some(p.iter().map(|x| x.1).fold(f64::NAN, |m, v| {
+                        if m.is_nan() || v > m {
+                            v
+                        } else {
+                            m
+                        }
+                    }))
+                })
+            }
+            "last_over_time" => over_range(0, true, &|p, _, _| p.last().map(|x| x.1)),
+            "present_over_time" => over_range(0, false, &|_, _, _| Some(1.0)),
+            "stddev_over_time" => over_range(0, false, &|p, _, _| {
+                Some(f::kahan_variance(values(p)).sqrt())
+            }),
+            "stdvar_over_time" => {
+                over_range(0, false, &|p, _, _| Some(f::kahan_variance(values(p))))
+            }
+            "quantile_over_time" => {
+                let q = self.scalar_arg(arg(0)?, t)?;
+                over_range(1, false, &|p, _, _| Some(f::quantile(q, &mut values(p))))
+            }
+            "absent_over_time" => {
+                let (series, _, _) = self.range_arg(arg(0)?, t)?;
+                if series.is_empty() {
+                    Ok(Value::Vector(vec![elem(absent_labels(arg(0)?), 1.0)]))
+                } else {
+                    Ok(Value::Vector(vec![]))
+                }
+            }
+            "absent" => {
+                if self.vector_arg(arg(0)?, t)?.is_empty() {
+                    Ok(Value::Vector(vec![elem(absent_labels(arg(0)?), 1.0)]))
+                } else {
+                    Ok(Value::Vector(vec![]))
+                }
+            }
+            "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
+            "vector" => Ok(Value::Vector(vec![elem(
+                Labels::default(),
+                self.scalar_arg(arg(0)?, t)?,
+            )])),
+            "scalar" => {
+                let v = self.vector_arg(arg(0)?, t)?;
+                Ok(Value::Scalar(if v.len() == 1 {
+                    v[0].value
+                } else {
+                    f64::NAN
+                }))
+            }
+            "timestamp" => {
+                let v = self.vector_arg(arg(0)?, t)?;
+                let out: Vec<Element> = v
+                    .into_iter()
+                    .map(|e| {
+                        let ts = e.sample_t.unwrap_or(t);
+                        elem(e.labels.without_metric_name(), ts as f64 / 1000.0)
+                    })
+                    .collect();
+                check_unique(&out)?;
+                Ok(Value::Vector(out))
+            }
+            "sort" | "sort_desc" => {
+                let mut v = self.vector_arg(arg(0)?, t)?;
+                let desc = name == "sort_desc";
+                v.sort_by(|a, b| {
+                    // NaN always sorts last.
+                    match (a.value.is_nan(), b.value.is_nan()) {
+                        (true, true) => std::cmp::Ordering::Equal,
+                        (true, false) => std::cmp::Ordering::Greater,
+                        (false, true) => std::cmp::Ordering::Less,
+                        _ if desc => b.value.total_cmp(&a.value),
+                        _ => a.value.total_cmp(&b.value),
+                    }
+                });
+                Ok(Value::Vector(v))
+            }
+            "histogram_quantile" => {
+                let q = self.scalar_arg(arg(0)?, t)?;
+                let v = self.vector_arg(arg(1)?, t)?;
+                let mut groups: HashMap<Labels, Vec<Bucket>> = HashMap::new();
+                let mut order = Vec::new();
+                for e in v {
+                    let Some(upper) = e.labels.get("le").and_then(super::store::parse_float) else {
+                        continue;
+                    };
+                    // The metric name is part of the grouping (so two histograms
+                    // with equal labels are not merged) but is dropped from the output.
+                    let key = e.labels.without(&["le".to_string()], false);
+                    groups
+                        .entry(key.clone())
+                        .or_insert_with(|| {
+                            order.push(key);
+                            Vec::new()
+                        })
+                        .push(Bucket {
+                            upper,
+                            count: e.value,
+                        });
+                }
+                let mut out = Vec::new();
+                for key in order {
+                    if let Some(mut buckets) = groups.remove(&key) {
+                        let v = f::bucket_quantile(q, &mut buckets);
+                        out.push(elem(key.without_metric_name(), v));
+                    }
+                }
+                Ok(Value::Vector(out))
+            }
+            "label_replace" => {
+                let v = self.vector_arg(arg(0)?, t)?;
+                let dst = self.string_arg(arg(1)?, t)?;
+                let repl = self.string_arg(arg(2)?, t)?;
+                let src = self.string_arg(arg(3)?, t)?;
+                let re_src = self.string_arg(arg(4)?, t)?;
+                let re = regex::Regex::new(&format!("^(?:{re_src})$")).map_err(|e| {
+                    QueryError::Eval(format!(
+                        "invalid regular expression in label_replace(): {e}"
+                    ))
+                })?;
+                if !is_valid_label_name(&dst) {
+                    return err(format!(
+                        "invalid destination label name in label_replace(): {dst}"
+                    ));
+                }
+                let template = go_template_to_rust(&repl);
+                let mut out = Vec::with_capacity(v.len());
+                for mut e in v {
+                    let src_val = e.labels.value(&src).to_string();
+                    if let Some(caps) = re.captures(&src_val) {
+                        let mut res = String::new();
+                        caps.expand(&template, &mut res);
+                        e.labels.set(dst.clone(), res);
+                    }
+                    e.sample_t = None;
+                    out.push(e);
+                }
+                check_unique(&out)?;
+                Ok(Value::Vector(out))
+            }
+            "label_join" => {
+                let v = self.vector_arg(arg(0)?, t)?;
+                let dst = self.string_arg(arg(1)?, t)?;
+                let sep = self.string_arg(arg(2)?, t)?;
+                let mut srcs = Vec::new();
+                for a in args.iter().skip(3) {
+                    srcs.push(self.string_arg(a, t)?);
+                }
+                let mut out = Vec::with_capacity(v.len());
+                for mut e in v {
+                    let joined = srcs
+                        .iter()
+                        .map(|s| e.labels.value(s).to_string())
+                        .collect::<Vec<_>>()
+                        .join(&sep);
+                    e.labels.set(dst.clone(), joined);
+                    e.sample_t = None;
+                    out.push(e);
+                }
+                check_unique(&out)?;
+                Ok(Value::Vector(out))
+            }
+            "abs" | "ceil" | "floor" | "exp" | "ln" | "log2" | "log10" | "sqrt" | "sgn"
+            | "round" | "clamp" | "clamp_min" | "clamp_max" | "minute" | "hour" | "day_of_week"
+            | "day_of_month" | "day_of_year" | "days_in_month" | "month" | "year" | "sin"
+            | "cos" | "tan" | "asin" | "acos" | "atan" | "sinh" | "cosh" | "tanh" | "deg"
+            | "rad" => self.eval_elementwise(name, &args, t),
+            other => err(format!(
+                "function {other:?} is not supported by this evaluator"
+            )),
+        }
+    }
+
+    fn eval_elementwise(&self, name: &str, args: &[&Expr], t: i64) -> Result<Value, QueryError> {
+        let date_fn = matches!(
+            name,
+            "minute"
+                | "hour"
+                | "day_of_week"
+                | "day_of_month"
+                | "day_of_year"
+                | "days_in_month"
+                | "month"
+                | "year"
+        );
+        let input = if date_fn && args.is_empty() {
+            vec![elem(Labels::default(), t as f64 / 1000.0)]
+        } else {
+            let a = args
+                .first()
+                .ok_or_else(|| QueryError::Eval(format!("{name}: missing argument")))?;
+            self.vector_arg(a, t)?
+        };
+        let s1 = match args.get(1) {
+            Some(a) => Some(self.scalar_arg(a, t)?),
+            None => None,
+        };
+        let s2 = match args.get(2) {
+            Some(a) => Some(self.scalar_arg(a, t)?),
+            None => None,
+        };
+        if name == "clamp" {
+            if let (Some(lo), Some(hi)) = (s1, s2) {
+                if hi < lo {
+                    return Ok(Value::Vector(vec![]));
+                }
+            }
+        }
+        let apply = |v: f64| -> f64 {
+            match name {
+                "abs" => v.abs(),
+                "ceil" => v.ceil(),
+                "floor" => v.floor(),
+                "exp" => v.exp(),
+                "ln" => v.ln(),
+                "log2" => v.log2(),
+                "log10" => v.log10(),
+                "sqrt" => v.sqrt(),
+                "sin" => v.sin(),
+                "cos" => v.cos(),
+                "tan" => v.tan(),
+                "asin" => v.asin(),
+                "acos" => v.acos(),
+                "atan" => v.atan(),
+                "sinh" => v.sinh(),
+                "cosh" => v.cosh(),
+                "tanh" => v.tanh(),
+                "deg" => v.to_degrees(),
+                "rad" => v.to_radians(),
+                "sgn" => {
+                    if v > 0.0 {
+                        1.0
+                    } else if v < 0.0 {
+                        -1.0
+                    } else {
+                        v
+                    }
+                }
+                "round" => {
+                    let inv = 1.0 / s1.unwrap_or(1.0);
+                    (v * inv + 0.5).floor() / inv
+                }
+                "clamp" => f::go_max(s1.unwrap_or(f64::NAN), f::go_min(s2.unwrap_or(f64::NAN), v)),
+                "clamp_min" => f::go_max(s1.unwrap_or(f64::NAN), v),
+                "clamp_max" => f::go_min(s1.unwrap_or(f64::NAN), v),
+                _ => date_part(name, v),
+            }
+        };
+        let out: Vec<Element> = input
+            .into_iter()
+            .map(|e| elem(e.labels.without_metric_name(), apply(e.value)))
+            .collect();
+        check_unique(&out)?;
+        Ok(Value::Vector(out))
+    }
+
+    fn eval_aggregate(&self, agg: &AggregateExpr, t: i64) -> Result<Value, QueryError> {
+        let op = agg.op.to_string();
+        let input = self.vector_arg(&agg.expr, t)?;
+        let empty: Vec<String> = Vec::new();
+        let grouping = match &agg.modifier {
+            None => Grouping::By(&empty),
+            Some(LabelModifier::Include(l)) => Grouping::By(&l.labels),
+            Some(LabelModifier::Exclude(l)) => Grouping::Without(&l.labels),
+        };
+        let mut groups: HashMap<Labels, Vec<Element>> = HashMap::new();
+        let mut order: Vec<Labels> = Vec::new();
+        let count_values_label = if op == "count_values" {
+            let p = agg
+                .param
+                .as_ref()
+                .ok_or_else(|| QueryError::Eval("count_values needs a label name".into()))?;
+            let l = self.string_arg(p, t)?;
+            if !is_valid_label_name(&l) {
+                return err(format!("invalid label name {l:?}"));
+            }
+            Some(l)
+        } else {
+            None
+        };
+        for e in input {
+            let mut key = grouping.key(&e.labels);
+            if let Some(l) = &count_values_label {
+                key.set(l.clone(), format_float(e.value));
+            }
+            groups
+                .entry(key.clone())
+                .or_insert_with(|| {
+                    order.push(key);
+                    Vec::new()
+                })
+                .push(e);
+        }
+        let param = match (&agg.param, op.as_str()) {
+            (Some(p), "topk" | "bottomk" | "quantile") => Some(self.scalar_arg(p, t)?),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for key in order {
+            let Some(els) = groups.remove(&key) else {
+                continue;
+            };
+            let vals = els.iter().map(|e| e.value);
+            let v = match op.as_str() {
+                "sum" => vals.sum(),
+                "avg" => f::incremental_mean(vals),
+                "count" | "count_values" => els.len() as f64,
+                "group" => 1.0,
+                "min" => vals.fold(f64::NAN, |m, v| if m.is_nan() || v < m { v } else { m }),
+                "max" => vals.fold(f64::NAN, |m, v| if m.is_nan() || v > m { v } else { m }),
+                "stddev" => f::variance(vals).sqrt(),
+                "stdvar" => f::variance(vals),
+                "quantile" => f::quantile(param.unwrap_or(f64::NAN), &mut vals.collect::<Vec<_>>()),
+                "topk" | "bottomk" => {
+                    let k = param.unwrap_or(0.0);
+                    if k.is_nan() {
+                        return err("Parameter value is NaN");
+                    }
+                    if k < 1.0 {
+                        continue;
+                    }
+                    let k = if k >= els.len() as f64 {
+                        els.len()
+                    } else {
+                        k as usize
+                    };
+                    let top = op == "topk";
+                    let mut sorted = els;
+                    sorted.sort_by(|a, b| {
+                        // NaN is the least wanted in both directions.
+                        match (a.value.is_nan(), b.value.is_nan()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            _ if top => b.value.total_cmp(&a.value),
+                            _ => a.value.total_cmp(&b.value),
+                        }
+                    });
+                    for mut e in sorted.into_iter().take(k) {
+                        e.sample_t = None;
+                        out.push(e);
+                    }
+                    continue;
+                }
+                other => return err(format!("aggregation {other:?} is not supported")),
+            };
+            out.push(elem(key, v));
+        }
+        Ok(Value::Vector(out))
+    }
+
+    fn eval_binary(&self, b: &BinaryExpr, t: i64) -> Result<Value, QueryError> {
+        let op = b.op.to_string();
+        let lhs = self.eval(&b.lhs, t)?;
+        let rhs = self.eval(&b.rhs, t)?;
+        let return_bool = b.return_bool();
+        match (lhs, rhs) {
+            (Value::Scalar(l), Value::Scalar(r)) => {
+                let (v, keep) = binop(&op, l, r)?;
+                if is_comparison(&op) {
+                    Ok(Value::Scalar(if keep { 1.0 } else { 0.0 }))
+                } else {
+                    Ok(Value::Scalar(v))
+                }
+            }
+            (Value::Vector(l), Value::Scalar(r)) => {
+                self.vector_scalar(&op, l, r, false, return_bool)
+            }
+            (Value::Scalar(l), Value::Vector(r)) => {
+                self.vector_scalar(&op, r, l, true, return_bool)
+            }
+            (Value::Vector(l), Value::Vector(r)) => {
+                let matching = b.modifier.as_ref().and_then(|m| m.matching.clone());
+                match op.as_str() {
+                    "and" | "or" | "unless" => Ok(Value::Vector(set_op(&op, l, r, &matching))),
+                    _ => {
+                        let card = b
+                            .modifier
+                            .as_ref()
+                            .map(|m| m.card.clone())
+                            .unwrap_or(VectorMatchCardinality::OneToOne);
+                        let out = vector_binop(&op, l, r, &matching, &card, return_bool)?;
+                        Ok(Value::Vector(out))
+                    }
+                }
+            }
+            (l, r) => err(format!(
+                "binary expression must contain only scalar and instant vector types, got {} {op} {}",
+                l.type_name(),
+                r.type_name()
+            )),
+        }
+    }
+
+    fn vector_scalar(
+        &self,
+        op: &str,
+        vector: Vec<Element>,
+        scalar: f64,
+        swap: bool,
+        return_bool: bool,
+    ) -> Result<Value, QueryError> {
+        let mut out = Vec::with_capacity(vector.len());
+        for e in vector {
+            let (lv, rv) = if swap {
+                (scalar, e.value)
+            } else {
+                (e.value, scalar)
+            };
+            let (mut value, mut keep) = binop(op, lv, rv)?;
+            if is_comparison(op) && swap {
+                // The vector's value is kept even when it is on the right.
+                value = rv;
+            }
+            if return_bool {
+                value = if keep { 1.0 } else { 0.0 };
+                keep = true;
+            }
+            if keep {
+                let labels = if is_arith(op) || return_bool {
+                    e.labels.without_metric_name()
+                } else {
+                    e.labels
+                };
+                out.push(elem(labels, value));
+            }
+        }
+        Ok(Value::Vector(out))
+    }
+}
+
+fn signature(l: &Labels, matching: &Option<LabelModifier>) -> Labels {
+    match matching {
+        Some(LabelModifier::Include(ls)) => l.keep_only(&ls.labels),
+        Some(LabelModifier::Exclude(ls)) => l.without(&ls.labels, true),
+        None => l.without(&[], true),
+    }
+}
+
+fn set_op(
+    op: &str,
+    lhs: Vec<Element>,
+    rhs: Vec<Element>,
+    matching: &Option<LabelModifier>,
+) -> Vec<Element> {
+    let strip = |mut e: Element| {
+        e.sample_t = None;
+        e
+    };
+    match op {
+        "and" => {
+            let right: std::collections::HashSet<Labels> =
+                rhs.iter().map(|e| signature(&e.labels, matching)).collect();
+            lhs.into_iter()
+                .filter(|e| right.contains(&signature(&e.labels, matching)))
+                .map(strip)
+                .collect()
+        }
+        "or" => {
+            let left: std::collections::HashSet<Labels> =
+                lhs.iter().map(|e| signature(&e.labels, matching)).collect();
+            let mut out: Vec<Element> = lhs.into_iter().map(strip).collect();
+            out.extend(
+                rhs.into_iter()
+                    .filter(|e| !left.contains(&signature(&e.labels, matching)))
+                    .map(strip),
+            );
+            out
+        }
+        _ => {
+            let right: std::collections::HashSet<Labels> =
+                rhs.iter().map(|e| signature(&e.labels, matching)).collect();
+            lhs.into_iter()
+                .filter(|e| !right.contains(&signature(&e.labels, matching)))
+                .map(strip)
+                .collect()
+        }
+    }
+}
+
+fn vector_binop(
+    op: &str,
+    lhs: Vec<Element>,
+    rhs: Vec<Element>,
+    matching: &Option<LabelModifier>,
+    card: &VectorMatchCardinality,
+    return_bool: bool,
+) -> Result<Vec<Element>, QueryError> {
+    if lhs.is_empty() || rhs.is_empty() {
+        return Ok(vec![]);
+    }
+    let one_to_many = matches!(card, VectorMatchCardinality::OneToMany(_));
+    let one_to_one = matches!(
+        card,
+        VectorMatchCardinality::OneToOne | VectorMatchCardinality::ManyToMany
+    );
+    // For group_right, the right side is the "many" side: swap and remember.
+    let (many, one) = if one_to_many { (rhs, lhs) } else { (lhs, rhs) };
+    let mut one_sigs: HashMap<Labels, &Element> = HashMap::with_capacity(one.len());
+    for e in &one {
+        let sig = signature(&e.labels, matching);
+        if let Some(prev) = one_sigs.get(&sig) {
+            let side = if one_to_many { "left" } else { "right" };
+            return err(if one_to_one {
+                format!(
+                    "found duplicate series for the match group {sig} on the right hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    prev.labels, e.labels
+                )
+            } else {
+                format!(
+                    "found duplicate series for the match group {sig} on the {side} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
+                    prev.labels, e.labels
+                )
+            });
+        }
+        one_sigs.insert(sig, e);
+    }
+    let include: &[String] = match card {
+        VectorMatchCardinality::ManyToOne(l) | VectorMatchCardinality::OneToMany(l) => &l.labels,
+        _ => &[],
+    };
+    let mut matched: HashMap<Labels, std::collections::HashSet<Labels>> = HashMap::new();
+    let mut out = Vec::new();
+    for m in &many {
+        let sig = signature(&m.labels, matching);
+        let Some(o) = one_sigs.get(&sig) else {
+            continue;
+        };
+        let (lv, rv) = if one_to_many {
+            (o.value, m.value)
+        } else {
+            (m.value, o.value)
+        };
+        let (mut value, keep) = binop(op, lv, rv)?;
+        if return_bool {
+            value = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            continue;
+        }
+        let mut metric = m.labels.clone();
+        if is_arith(op) || return_bool {
+            metric.remove(METRIC_NAME);
+        }
+        if one_to_one {
+            match matching {
+                Some(LabelModifier::Include(ls)) => metric = metric.keep_only(&ls.labels),
+                Some(LabelModifier::Exclude(ls)) => metric = metric.without(&ls.labels, false),
+                None => {}
+            }
+        }
+        for name in include {
+            match o.labels.get(name) {
+                Some(v) => metric.set(name.clone(), v),
+                None => metric.remove(name),
+            }
+        }
+        let seen = matched.entry(sig).or_default();
+        if one_to_one {
+            if !seen.is_empty() {
+                return err("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+            }
+        } else if seen.contains(&metric) {
+            return err("multiple matches for labels: grouping labels must ensure unique matches");
+        }
+        seen.insert(metric.clone());
+        out.push(elem(metric, value));
+    }
+    Ok(out)
+}
+
+/// The labels `absent()` reports: the equality matchers of a plain selector.
+fn absent_labels(expr: &Expr) -> Labels {
+    let vs = match expr {
+        Expr::VectorSelector(vs) => vs,
+        Expr::MatrixSelector(ms) => &ms.vs,
+        _ => return Labels::default(),
+    };
+    let mut out = Labels::default();
+    let mut dup: Vec<String> = Vec::new();
+    for m in &vs.matchers.matchers {
+        if m.name == METRIC_NAME || !matches!(m.op, promql_parser::label::MatchOp::Equal) {
+            continue;
+        }
+        if out.get(&m.name).is_some() {
+            dup.push(m.name.clone());
+        }
+        out.set(m.name.clone(), m.value.clone());
+    }
+    for d in dup {
+        out.remove(&d);
+    }
+    out
+}
+
+fn is_valid_label_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Go's regexp templates use `$1`/`${1}`/`$name` like Rust's, but Rust reads
+/// `$1x` as group "1x"; Go reads the longest name too, so they agree. Only
+/// `$$` needs no change. Kept as a function in case of future divergences.
+fn go_template_to_rust(s: &str) -> String {
+    s.to_string()
+}
+
+fn date_part(name: &str, secs: f64) -> f64 {
+    if !secs.is_finite() {
+        return f64::NAN;
+    }
+    let total = secs.floor() as i64;
+    let days = total.div_euclid(86_400);
+    let sod = total.rem_euclid(86_400);
+    let (y, m, d) = f::civil_from_days(days);
+    match name {
+        "minute" => ((sod / 60) % 60) as f64,
+        "hour" => (sod / 3600) as f64,
+        "day_of_week" => (days + 4).rem_euclid(7) as f64,
+        "day_of_month" => f64::from(d),
+        "day_of_year" => {
+            let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+            let leap = i64::from(f::is_leap(y) && m > 2);
+            (cum[(m - 1) as usize] + i64::from(d) + leap) as f64
+        }
+        "days_in_month" => match m {
+            2 if f::is_leap(y) => 29.0,
+            2 => 28.0,
+            4 | 6 | 9 | 11 => 30.0,
+            _ => 31.0,
+        },
+        "month" => f64::from(m),
+        "year" => y as f64,
+        _ => f64::NAN,
+    }
+}

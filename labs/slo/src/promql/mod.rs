@@ -1,0 +1,14 @@
+//! PromQL with Prometheus's semantics: a store, an evaluator and a runner for
+//! Prometheus's `promqltest` script format.
+
+pub mod eval;
+pub mod functions;
+pub mod labels;
+pub mod promqltest;
+pub mod store;
+pub mod value;
+
+pub use eval::{instant_query, parse, range_query, Engine, QueryError, QueryOptions};
+pub use labels::Labels;
+pub use store::{Sample, Series, Storage};
+pub use value::{format_float, Element, RangeSeries, Value};
