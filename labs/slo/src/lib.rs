@@ -2,3 +2,4 @@
 //! OpenSLO) turned into burn-rate alert rules, and Keptn-style quality gates.
 
 pub mod promql;
+pub mod slo;

@@ -1,0 +1,8 @@
+//! SLO specifications (Sloth `prometheus/v1`, OpenSLO v1) and the Prometheus
+//! recording and multiwindow, multi-burn-rate alerting rules they turn into.
+
+pub mod rules;
+pub mod spec;
+
+pub use rules::{burn_windows, generate_rule_file, BurnWindow, RuleFile};
+pub use spec::{parse_slo_file, parse_slo_str, AlertSpec, Alerting, Sli, SloSpec, SpecError};
