@@ -1,5 +1,6 @@
 //! The SLO toolkit: PromQL with Prometheus's semantics, SLO specs (Sloth,
 //! OpenSLO) turned into burn-rate alert rules, and Keptn-style quality gates.
 
+pub mod gate;
 pub mod promql;
 pub mod slo;
