@@ -318,7 +318,7 @@ impl SloFile {
                     }
                 }
             }
-            if !(o.weight >= 0.0) {
+            if o.weight.is_nan() || o.weight < 0.0 {
                 return Err(spec_err(
                     file,
                     line_of(src, "weight"),

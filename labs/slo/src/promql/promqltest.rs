@@ -580,6 +580,38 @@ fn fmt_points(p: &[(i64, f64)]) -> String {
         .join(" ")
 }
 
+/// Loads the `load` blocks of a promqltest script (honouring `clear`) into
+/// `storage`, ignoring every other command. Errors read `line: reason`.
+pub fn load_script_data(src: &str, storage: &mut Storage) -> Result<(), String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i].trim();
+        let line_no = i + 1;
+        i += 1;
+        if line == "clear" {
+            storage.clear();
+            continue;
+        }
+        if !line.starts_with("load ") {
+            continue;
+        }
+        let step = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(parse_duration_ms)
+            .ok_or_else(|| format!("{line_no}: load needs a step duration, e.g. `load 1m`"))?;
+        let start = i;
+        while i < lines.len() && is_indented(lines[i]) && !lines[i].trim().is_empty() {
+            i += 1;
+        }
+        storage
+            .load_series_lines(lines[start..i].iter().copied(), step, start + 1)
+            .map_err(|e| format!("{}: {}", e.line, e.reason))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

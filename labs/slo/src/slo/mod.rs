@@ -3,6 +3,7 @@
 
 pub mod rules;
 pub mod spec;
+pub mod timeline;
 
 pub use rules::{burn_windows, generate_rule_file, BurnWindow, RuleFile};
 pub use spec::{parse_slo_file, parse_slo_str, AlertSpec, Alerting, Sli, SloSpec, SpecError};
