@@ -1,0 +1,114 @@
+// The `k6/http` module.
+const n = globalThis.__k6n;
+
+function selectPath(obj, selector) {
+  let cur = obj;
+  for (const part of String(selector).split(".")) {
+    if (cur === null || cur === undefined) return undefined;
+    if (part === "#" && Array.isArray(cur)) return cur.length;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+class Response {
+  constructor(raw) {
+    Object.assign(this, raw);
+  }
+  json(selector) {
+    if (this.body === null || this.body === undefined) throw new Error("the body is null, so we can't transform it to JSON");
+    const v = JSON.parse(this.body);
+    return selector === undefined ? v : selectPath(v, selector);
+  }
+  html() {
+    throw new Error("res.html() is not available in the lab runner");
+  }
+}
+
+function encodeBody(body) {
+  if (body === undefined || body === null) return null;
+  if (typeof body === "string") return body;
+  if (typeof body === "object") {
+    return Object.keys(body)
+      .map((k) => encodeURIComponent(k) + "=" + encodeURIComponent(String(body[k])))
+      .join("&");
+  }
+  return String(body);
+}
+
+function doRequest(method, url, body, params) {
+  const p = params || {};
+  const headers = Object.assign({}, p.headers || {});
+  if (body !== null && typeof body === "object" && typeof body !== "string") {
+    const hasCT = Object.keys(headers).some((h) => h.toLowerCase() === "content-type");
+    if (!hasCT) headers["Content-Type"] = "application/x-www-form-urlencoded";
+  }
+  const spec = {
+    headers,
+    tags: p.tags || {},
+    timeout: p.timeout === undefined ? null : p.timeout,
+    responseType: p.responseType || "text",
+    responseCallback: p.responseCallback === undefined ? null : p.responseCallback,
+  };
+  const raw = JSON.parse(n.request(String(method).toUpperCase(), String(url), encodeBody(body), JSON.stringify(spec)));
+  return new Response(raw);
+}
+
+export function request(method, url, body, params) {
+  return doRequest(method, url, body, params);
+}
+export function get(url, params) {
+  return doRequest("GET", url, null, params);
+}
+export function head(url, params) {
+  return doRequest("HEAD", url, null, params);
+}
+export function options(url, body, params) {
+  return doRequest("OPTIONS", url, body, params);
+}
+export function post(url, body, params) {
+  return doRequest("POST", url, body, params);
+}
+export function put(url, body, params) {
+  return doRequest("PUT", url, body, params);
+}
+export function patch(url, body, params) {
+  return doRequest("PATCH", url, body, params);
+}
+export function del(url, body, params) {
+  return doRequest("DELETE", url, body, params);
+}
+export function batch(reqs) {
+  const one = (r) => {
+    if (typeof r === "string") return doRequest("GET", r, null, {});
+    if (Array.isArray(r)) return doRequest(r[0], r[1], r[2] === undefined ? null : r[2], r[3]);
+    return doRequest(r.method || "GET", r.url, r.body === undefined ? null : r.body, r.params);
+  };
+  if (Array.isArray(reqs)) return reqs.map(one);
+  const out = {};
+  for (const k of Object.keys(reqs)) out[k] = one(reqs[k]);
+  return out;
+}
+export function expectedStatuses(...args) {
+  const ranges = [];
+  for (const a of args) {
+    if (typeof a === "number") ranges.push([a, a]);
+    else if (a && typeof a.min === "number" && typeof a.max === "number") ranges.push([a.min, a.max]);
+    else throw new Error("expectedStatuses() takes status codes or {min, max} objects");
+  }
+  return { __expected: ranges };
+}
+export function setResponseCallback(cb) {
+  n.setResponseCallback(cb && cb.__expected ? JSON.stringify(cb.__expected) : "");
+}
+export function url(strings, ...values) {
+  let s = "";
+  strings.forEach((str, i) => {
+    s += str;
+    if (i < values.length) s += String(values[i]);
+  });
+  return s;
+}
+export const cookieJar = () => ({ set() {}, cookiesForURL() { return {}; }, clear() {} });
+
+export default { request, get, head, options, post, put, patch, del, batch, expectedStatuses, setResponseCallback, url, cookieJar };

@@ -1,0 +1,685 @@
+//! Metric samples and sinks with k6's semantics.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::thresholds::{Aggregation, Selector};
+
+/// k6's metric types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricType {
+    /// A cumulative sum.
+    Counter,
+    /// The last value set.
+    Gauge,
+    /// Share of non-zero values.
+    Rate,
+    /// A distribution.
+    Trend,
+}
+
+impl MetricType {
+    /// Aggregations allowed in thresholds on this type, as k6 documents them.
+    pub fn supports(self, agg: Aggregation) -> bool {
+        match self {
+            Self::Counter => matches!(agg, Aggregation::Count | Aggregation::Rate),
+            Self::Gauge => matches!(agg, Aggregation::Value),
+            Self::Rate => matches!(agg, Aggregation::Rate),
+            Self::Trend => matches!(
+                agg,
+                Aggregation::Avg
+                    | Aggregation::Min
+                    | Aggregation::Max
+                    | Aggregation::Med
+                    | Aggregation::Percentile(_)
+            ),
+        }
+    }
+
+    /// Human list of supported aggregations.
+    pub fn supported_list(self) -> &'static str {
+        match self {
+            Self::Counter => "count and rate",
+            Self::Gauge => "value",
+            Self::Rate => "rate",
+            Self::Trend => "avg, min, max, med and p(N)",
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Rate => "rate",
+            Self::Trend => "trend",
+        }
+    }
+}
+
+/// What a metric's values measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Contains {
+    /// Plain numbers.
+    Default,
+    /// Milliseconds.
+    Time,
+    /// Bytes.
+    Data,
+}
+
+/// Accumulated values of one metric (or sub-metric).
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// Counter: sum.
+    Counter {
+        /// Sum of values.
+        sum: f64,
+    },
+    /// Gauge: last, min, max.
+    Gauge {
+        /// Last value.
+        last: f64,
+        /// Smallest value.
+        min: f64,
+        /// Largest value.
+        max: f64,
+        /// Whether any value was recorded.
+        set: bool,
+    },
+    /// Rate: non-zero count and total.
+    Rate {
+        /// Non-zero samples.
+        trues: u64,
+        /// All samples.
+        total: u64,
+    },
+    /// Trend: every value (k6 keeps them all for exact percentiles).
+    Trend {
+        /// Values, sorted lazily.
+        values: Vec<f64>,
+        /// Whether `values` is sorted.
+        sorted: bool,
+        /// Sum of values.
+        sum: f64,
+    },
+}
+
+impl Sink {
+    /// An empty sink for a type.
+    pub fn new(t: MetricType) -> Self {
+        match t {
+            MetricType::Counter => Self::Counter { sum: 0.0 },
+            MetricType::Gauge => Self::Gauge {
+                last: 0.0,
+                min: 0.0,
+                max: 0.0,
+                set: false,
+            },
+            MetricType::Rate => Self::Rate { trues: 0, total: 0 },
+            MetricType::Trend => Self::Trend {
+                values: Vec::new(),
+                sorted: true,
+                sum: 0.0,
+            },
+        }
+    }
+
+    /// Adds one sample.
+    pub fn add(&mut self, v: f64) {
+        match self {
+            Self::Counter { sum } => *sum += v,
+            Self::Gauge {
+                last,
+                min,
+                max,
+                set,
+            } => {
+                if !*set || v < *min {
+                    *min = v;
+                }
+                if !*set || v > *max {
+                    *max = v;
+                }
+                *last = v;
+                *set = true;
+            }
+            Self::Rate { trues, total } => {
+                *total += 1;
+                if v != 0.0 {
+                    *trues += 1;
+                }
+            }
+            Self::Trend {
+                values,
+                sorted,
+                sum,
+            } => {
+                if let Some(last) = values.last() {
+                    if v < *last {
+                        *sorted = false;
+                    }
+                }
+                values.push(v);
+                *sum += v;
+            }
+        }
+    }
+
+    fn sort(&mut self) {
+        if let Self::Trend { values, sorted, .. } = self {
+            if !*sorted {
+                values.sort_by(f64::total_cmp);
+                *sorted = true;
+            }
+        }
+    }
+
+    /// Number of samples (counters: the sum).
+    pub fn count(&self) -> f64 {
+        match self {
+            Self::Counter { sum } => *sum,
+            Self::Gauge { set, .. } => f64::from(u8::from(*set)),
+            Self::Rate { total, .. } => *total as f64,
+            Self::Trend { values, .. } => values.len() as f64,
+        }
+    }
+
+    /// Evaluates an aggregation; `duration` (seconds) turns counter sums into rates.
+    pub fn aggregate(&mut self, agg: Aggregation, duration: f64) -> f64 {
+        self.sort();
+        match (&*self, agg) {
+            (Self::Counter { sum }, Aggregation::Count) => *sum,
+            (Self::Counter { sum }, Aggregation::Rate) => {
+                if duration > 0.0 {
+                    sum / duration
+                } else {
+                    0.0
+                }
+            }
+            (Self::Gauge { last, .. }, Aggregation::Value) => *last,
+            (Self::Gauge { min, .. }, Aggregation::Min) => *min,
+            (Self::Gauge { max, .. }, Aggregation::Max) => *max,
+            (Self::Rate { trues, total }, Aggregation::Rate) => {
+                if *total == 0 {
+                    0.0
+                } else {
+                    *trues as f64 / *total as f64
+                }
+            }
+            (Self::Rate { total, .. }, Aggregation::Count) => *total as f64,
+            (Self::Trend { values, sum, .. }, agg) => {
+                if values.is_empty() {
+                    return 0.0;
+                }
+                match agg {
+                    Aggregation::Avg => sum / values.len() as f64,
+                    Aggregation::Min => values[0],
+                    Aggregation::Max => values[values.len() - 1],
+                    Aggregation::Med => percentile(values, 50.0),
+                    Aggregation::Percentile(p) => percentile(values, p),
+                    Aggregation::Count => values.len() as f64,
+                    _ => 0.0,
+                }
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// k6's percentile on sorted values: linear interpolation between closest ranks.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        1 => sorted[0],
+        n => {
+            let i = (p / 100.0) * (n as f64 - 1.0);
+            let lo = i.floor();
+            let j = sorted[lo as usize];
+            let k = sorted[(i.ceil() as usize).min(n - 1)];
+            j + (k - j) * (i - lo)
+        }
+    }
+}
+
+/// Formats a number like JavaScript would (`95`, `99.9`).
+pub fn fmt_num(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// Tags of one sample.
+pub type Tags = Vec<(String, String)>;
+
+/// A registered metric with its sink and threshold sub-metrics.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub kind: MetricType,
+    /// Unit.
+    pub contains: Contains,
+    /// Values of all samples.
+    pub sink: Sink,
+    /// Sub-metrics (tag-filtered), keyed by their full selector text.
+    pub subs: Vec<(Selector, String, Sink)>,
+}
+
+/// One check's results, within its group.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckCount {
+    /// Passed.
+    pub passes: u64,
+    /// Failed.
+    pub fails: u64,
+}
+
+/// A group in the group tree, with its checks.
+#[derive(Debug, Clone, Default)]
+pub struct GroupNode {
+    /// Sub-groups in order of first appearance.
+    pub groups: Vec<(String, GroupNode)>,
+    /// Checks in order of first appearance.
+    pub checks: Vec<(String, CheckCount)>,
+}
+
+impl GroupNode {
+    fn child(&mut self, name: &str) -> &mut GroupNode {
+        if let Some(i) = self.groups.iter().position(|(n, _)| n == name) {
+            &mut self.groups[i].1
+        } else {
+            self.groups.push((name.to_owned(), GroupNode::default()));
+            let last = self.groups.len() - 1;
+            &mut self.groups[last].1
+        }
+    }
+}
+
+/// One second of the run, for charts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SecondPoint {
+    /// Second since the start of the run.
+    pub t: i64,
+    /// Active VUs.
+    pub vus: i64,
+    /// Requests finished in this second.
+    pub reqs: i64,
+    /// Failed requests (http_req_failed) in this second.
+    pub errors: i64,
+    /// Checks passed.
+    pub checks_ok: i64,
+    /// Checks failed.
+    pub checks_failed: i64,
+    /// Median request duration, ms.
+    pub p50_ms: f64,
+    /// 95th percentile request duration, ms.
+    pub p95_ms: f64,
+    /// 99th percentile request duration, ms.
+    pub p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SecondAcc {
+    vus: i64,
+    reqs: i64,
+    errors: i64,
+    checks_ok: i64,
+    checks_failed: i64,
+    durations: Vec<f64>,
+}
+
+/// All metrics of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    metrics: Vec<Metric>,
+    index: HashMap<String, usize>,
+    /// The group tree (root group).
+    pub root: GroupNode,
+    seconds: Vec<SecondAcc>,
+    max_series_seconds: usize,
+}
+
+/// Well-known metric ids, registered first and in this order.
+pub mod ids {
+    /// `vus`
+    pub const VUS: usize = 0;
+    /// `vus_max`
+    pub const VUS_MAX: usize = 1;
+    /// `iterations`
+    pub const ITERATIONS: usize = 2;
+    /// `iteration_duration`
+    pub const ITERATION_DURATION: usize = 3;
+    /// `dropped_iterations`
+    pub const DROPPED_ITERATIONS: usize = 4;
+    /// `data_sent`
+    pub const DATA_SENT: usize = 5;
+    /// `data_received`
+    pub const DATA_RECEIVED: usize = 6;
+    /// `checks`
+    pub const CHECKS: usize = 7;
+    /// `group_duration`
+    pub const GROUP_DURATION: usize = 8;
+    /// `http_reqs`
+    pub const HTTP_REQS: usize = 9;
+    /// `http_req_duration`
+    pub const HTTP_REQ_DURATION: usize = 10;
+    /// `http_req_blocked`
+    pub const HTTP_REQ_BLOCKED: usize = 11;
+    /// `http_req_connecting`
+    pub const HTTP_REQ_CONNECTING: usize = 12;
+    /// `http_req_tls_handshaking`
+    pub const HTTP_REQ_TLS: usize = 13;
+    /// `http_req_sending`
+    pub const HTTP_REQ_SENDING: usize = 14;
+    /// `http_req_waiting`
+    pub const HTTP_REQ_WAITING: usize = 15;
+    /// `http_req_receiving`
+    pub const HTTP_REQ_RECEIVING: usize = 16;
+    /// `http_req_failed`
+    pub const HTTP_REQ_FAILED: usize = 17;
+}
+
+const BUILTIN: &[(&str, MetricType, Contains)] = &[
+    ("vus", MetricType::Gauge, Contains::Default),
+    ("vus_max", MetricType::Gauge, Contains::Default),
+    ("iterations", MetricType::Counter, Contains::Default),
+    ("iteration_duration", MetricType::Trend, Contains::Time),
+    ("dropped_iterations", MetricType::Counter, Contains::Default),
+    ("data_sent", MetricType::Counter, Contains::Data),
+    ("data_received", MetricType::Counter, Contains::Data),
+    ("checks", MetricType::Rate, Contains::Default),
+    ("group_duration", MetricType::Trend, Contains::Time),
+    ("http_reqs", MetricType::Counter, Contains::Default),
+    ("http_req_duration", MetricType::Trend, Contains::Time),
+    ("http_req_blocked", MetricType::Trend, Contains::Time),
+    ("http_req_connecting", MetricType::Trend, Contains::Time),
+    (
+        "http_req_tls_handshaking",
+        MetricType::Trend,
+        Contains::Time,
+    ),
+    ("http_req_sending", MetricType::Trend, Contains::Time),
+    ("http_req_waiting", MetricType::Trend, Contains::Time),
+    ("http_req_receiving", MetricType::Trend, Contains::Time),
+    ("http_req_failed", MetricType::Rate, Contains::Default),
+];
+
+/// A metric name k6 would reject, or a re-registration with another type.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum MetricError {
+    /// Bad name.
+    #[error("invalid metric name {0:?}: use 1 to 128 ASCII letters, digits and underscores, not starting with a digit")]
+    Name(String),
+    /// Already registered with another type.
+    #[error("metric {0:?} already exists with another type")]
+    Conflict(String),
+    /// Too many custom metrics.
+    #[error("too many custom metrics (limit {0})")]
+    TooMany(usize),
+}
+
+const MAX_METRICS: usize = 500;
+
+impl Store {
+    /// A store with k6's built-in metrics registered.
+    pub fn new(max_series_seconds: usize) -> Self {
+        let mut s = Self {
+            max_series_seconds,
+            ..Self::default()
+        };
+        for (name, kind, contains) in BUILTIN {
+            let _ = s.register(name, *kind, *contains);
+        }
+        s
+    }
+
+    /// Registers (or finds) a metric and returns its id.
+    pub fn register(
+        &mut self,
+        name: &str,
+        kind: MetricType,
+        contains: Contains,
+    ) -> Result<usize, MetricError> {
+        if let Some(&i) = self.index.get(name) {
+            return if self.metrics[i].kind == kind {
+                Ok(i)
+            } else {
+                Err(MetricError::Conflict(name.to_owned()))
+            };
+        }
+        let valid = !name.is_empty()
+            && name.len() <= 128
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(MetricError::Name(name.to_owned()));
+        }
+        if self.metrics.len() >= MAX_METRICS {
+            return Err(MetricError::TooMany(MAX_METRICS));
+        }
+        self.metrics.push(Metric {
+            name: name.to_owned(),
+            kind,
+            contains,
+            sink: Sink::new(kind),
+            subs: Vec::new(),
+        });
+        self.index.insert(name.to_owned(), self.metrics.len() - 1);
+        Ok(self.metrics.len() - 1)
+    }
+
+    /// Looks a metric up by name.
+    pub fn id(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Adds a tag-filtered sub-metric, tracked from now on.
+    pub fn add_submetric(&mut self, id: usize, sel: Selector, key: String) {
+        let m = &mut self.metrics[id];
+        if !m.subs.iter().any(|(_, k, _)| *k == key) {
+            let kind = m.kind;
+            m.subs.push((sel, key, Sink::new(kind)));
+        }
+    }
+
+    /// Records a sample at `t` seconds into the run.
+    pub fn add(&mut self, id: usize, t: f64, value: f64, tags: &[(String, String)]) {
+        let Some(m) = self.metrics.get_mut(id) else {
+            return;
+        };
+        m.sink.add(value);
+        for (sel, _, sink) in &mut m.subs {
+            if sel
+                .tags
+                .iter()
+                .all(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && tv == v))
+            {
+                sink.add(value);
+            }
+        }
+        let sec = t.max(0.0) as usize;
+        if sec < self.max_series_seconds
+            && matches!(
+                id,
+                ids::HTTP_REQS | ids::HTTP_REQ_FAILED | ids::CHECKS | ids::HTTP_REQ_DURATION
+            )
+        {
+            if self.seconds.len() <= sec {
+                self.seconds.resize(sec + 1, SecondAcc::default());
+            }
+            let acc = &mut self.seconds[sec];
+            match id {
+                ids::HTTP_REQS => acc.reqs += 1,
+                ids::HTTP_REQ_FAILED if value != 0.0 => acc.errors += 1,
+                ids::CHECKS if value != 0.0 => acc.checks_ok += 1,
+                ids::CHECKS => acc.checks_failed += 1,
+                ids::HTTP_REQ_DURATION => acc.durations.push(value),
+                _ => {}
+            }
+        }
+    }
+
+    /// Records the VU count for second `sec`.
+    pub fn set_vus(&mut self, t: f64, vus: i64) {
+        self.add(ids::VUS, t, vus as f64, &[]);
+        let sec = t.max(0.0) as usize;
+        if sec < self.max_series_seconds {
+            if self.seconds.len() <= sec {
+                self.seconds.resize(sec + 1, SecondAcc::default());
+            }
+            self.seconds[sec].vus = vus;
+        }
+    }
+
+    /// Records a check result in the group tree.
+    pub fn record_check(&mut self, group_path: &[String], name: &str, ok: bool) {
+        let mut node = &mut self.root;
+        for g in group_path {
+            node = node.child(g);
+        }
+        let i = match node.checks.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                node.checks.push((name.to_owned(), CheckCount::default()));
+                node.checks.len() - 1
+            }
+        };
+        if ok {
+            node.checks[i].1.passes += 1;
+        } else {
+            node.checks[i].1.fails += 1;
+        }
+    }
+
+    /// Makes sure a group exists in the tree (groups without checks still show).
+    pub fn touch_group(&mut self, group_path: &[String]) {
+        let mut node = &mut self.root;
+        for g in group_path {
+            node = node.child(g);
+        }
+    }
+
+    /// All metrics, in registration order.
+    pub fn metrics(&self) -> &[Metric] {
+        &self.metrics
+    }
+
+    /// Mutable access for aggregation.
+    pub fn metrics_mut(&mut self) -> &mut [Metric] {
+        &mut self.metrics
+    }
+
+    /// Current value of an aggregation on a metric.
+    pub fn aggregate(&mut self, id: usize, agg: Aggregation, duration: f64) -> f64 {
+        self.metrics
+            .get_mut(id)
+            .map_or(0.0, |m| m.sink.aggregate(agg, duration))
+    }
+
+    /// The per-second series so far.
+    pub fn series(&self) -> Vec<SecondPoint> {
+        self.seconds
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let mut d = a.durations.clone();
+                d.sort_by(f64::total_cmp);
+                SecondPoint {
+                    t: i64::try_from(i).unwrap_or(i64::MAX),
+                    vus: a.vus,
+                    reqs: a.reqs,
+                    errors: a.errors,
+                    checks_ok: a.checks_ok,
+                    checks_failed: a.checks_failed,
+                    p50_ms: round3(percentile(&d, 50.0)),
+                    p95_ms: round3(percentile(&d, 95.0)),
+                    p99_ms: round3(percentile(&d, 99.0)),
+                }
+            })
+            .collect()
+    }
+
+    /// p95 of request durations over the last `window` seconds before `now`.
+    pub fn recent_p95(&self, now: f64, window: usize) -> f64 {
+        let end = (now.max(0.0) as usize).min(self.seconds.len());
+        let start = end.saturating_sub(window);
+        let mut d: Vec<f64> = self.seconds[start..end]
+            .iter()
+            .flat_map(|a| a.durations.iter().copied())
+            .collect();
+        d.sort_by(f64::total_cmp);
+        percentile(&d, 95.0)
+    }
+
+    /// Group-tree snapshot helper: (path, name, node) pairs are built by the summary.
+    pub fn root(&self) -> &GroupNode {
+        &self.root
+    }
+}
+
+/// Rounds to 3 decimals (microsecond precision on milliseconds).
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Sorted map helper used by summaries.
+pub type ValueMap = BTreeMap<String, f64>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_match_k6_interpolation() {
+        // Independently computed: numpy.percentile(x, p, method="linear").
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 50.0), 5.5);
+        assert!((percentile(&v, 95.0) - 9.55).abs() < 1e-9);
+        assert!((percentile(&v, 90.0) - 9.1).abs() < 1e-9);
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&v, 100.0), 10.0);
+        assert_eq!(percentile(&[42.0], 99.0), 42.0);
+        assert_eq!(percentile(&[], 99.0), 0.0);
+        let w = [10.0, 20.0, 30.0, 40.0];
+        assert!((percentile(&w, 75.0) - 32.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sinks_aggregate() {
+        let mut s = Store::new(10);
+        for v in [3.0, 1.0, 2.0] {
+            s.add(ids::HTTP_REQ_DURATION, 0.5, v, &[]);
+        }
+        assert_eq!(
+            s.aggregate(ids::HTTP_REQ_DURATION, Aggregation::Med, 1.0),
+            2.0
+        );
+        assert_eq!(
+            s.aggregate(ids::HTTP_REQ_DURATION, Aggregation::Avg, 1.0),
+            2.0
+        );
+        assert_eq!(
+            s.aggregate(ids::HTTP_REQ_DURATION, Aggregation::Max, 1.0),
+            3.0
+        );
+        s.add(ids::HTTP_REQS, 0.5, 1.0, &[]);
+        s.add(ids::HTTP_REQS, 0.5, 1.0, &[]);
+        assert_eq!(s.aggregate(ids::HTTP_REQS, Aggregation::Rate, 4.0), 0.5);
+        s.add(ids::CHECKS, 0.5, 1.0, &[]);
+        s.add(ids::CHECKS, 0.5, 0.0, &[]);
+        assert_eq!(s.aggregate(ids::CHECKS, Aggregation::Rate, 4.0), 0.5);
+        assert!(s
+            .register("bad name", MetricType::Counter, Contains::Default)
+            .is_err());
+        assert!(s
+            .register("checks", MetricType::Counter, Contains::Default)
+            .is_err());
+    }
+}

@@ -1,0 +1,373 @@
+//! The k6-compatible runner: runs a k6 script against the toy service on a
+//! simulated clock (deterministic, fast) or live over loopback.
+
+pub mod http;
+pub mod metrics;
+pub mod options;
+pub mod schedule;
+pub mod summary;
+pub mod thresholds;
+pub mod vu;
+
+mod live;
+mod sim;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+pub use metrics::SecondPoint;
+pub use options::{Executor, Plan};
+pub use vu::Limits;
+
+use crate::toy::Scenario;
+
+/// k6's exit codes.
+pub mod exit {
+    /// Everything passed.
+    pub const OK: i32 = 0;
+    /// Thresholds were crossed.
+    pub const THRESHOLDS_CROSSED: i32 = 99;
+    /// Invalid options/configuration.
+    pub const INVALID_CONFIG: i32 = 104;
+    /// Stopped from outside (cancellation, signal).
+    pub const EXTERNAL_ABORT: i32 = 105;
+    /// Script error: syntax error or exception in init, setup or teardown.
+    pub const SCRIPT_EXCEPTION: i32 = 107;
+    /// Aborted by the script (`exec.test.abort()`) or by a sandbox limit.
+    pub const SCRIPT_ABORTED: i32 = 108;
+}
+
+/// Which clock a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Real HTTP over loopback to the in-process toy service, in real time.
+    Live,
+    /// The toy service's model on a virtual clock: deterministic and fast.
+    #[default]
+    Sim,
+}
+
+/// How to run a script.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Clock.
+    pub mode: Mode,
+    /// Seed of every random choice (sim: same seed, same result).
+    pub seed: u64,
+    /// How the toy service behaves.
+    pub scenario: Scenario,
+    /// `__ENV` given by the caller (`-e K=V`); `BASE_URL` is added unless set.
+    pub env: BTreeMap<String, String>,
+    /// Sandbox limits.
+    pub limits: Limits,
+    /// Seconds of run time between scrapes of the toy service's `/metrics`.
+    pub scrape_interval: f64,
+    /// Cancel to stop the run cleanly.
+    pub cancel: CancellationToken,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Sim,
+            seed: 1,
+            scenario: Scenario::baseline(),
+            env: BTreeMap::new(),
+            limits: Limits::default(),
+            scrape_interval: 5.0,
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// A progress report, emitted about once per second of run time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    /// Seconds of run time elapsed.
+    pub elapsed: f64,
+    /// Scheduled length of the test, seconds (without graceful stops).
+    pub total: f64,
+    /// Active VUs.
+    pub vus: i64,
+    /// Most VUs the test may use.
+    pub vus_max: i64,
+    /// Completed iterations so far.
+    pub iterations: i64,
+    /// Requests so far.
+    pub requests: i64,
+    /// Requests per second over the last second.
+    pub rps: f64,
+    /// p95 of http_req_duration over the last 10 seconds, ms.
+    pub p95_ms: f64,
+    /// Failed requests so far.
+    pub errors: i64,
+}
+
+/// One scrape of the toy service's `/metrics`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Scrape {
+    /// Seconds since the start of the run (virtual in sim mode).
+    pub t: f64,
+    /// Prometheus exposition text.
+    pub text: String,
+}
+
+/// One threshold's outcome.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ThresholdOutcome {
+    /// Metric (with tag filter), e.g. `http_req_duration{name:checkout}`.
+    pub metric: String,
+    /// Expression, e.g. `p(95)<500`.
+    pub expression: String,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RunSummary {
+    /// k6's exit code for this run.
+    pub exit_code: i32,
+    /// Clock used.
+    pub mode: Mode,
+    /// Seed used.
+    pub seed: u64,
+    /// Toy-service scenario name.
+    pub scenario: String,
+    /// Test run duration, seconds.
+    pub duration: f64,
+    /// Thresholds and whether they held.
+    pub thresholds: Vec<ThresholdOutcome>,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
+    /// The data k6 gives `handleSummary`.
+    pub data: serde_json::Value,
+    /// The `--summary-export` document.
+    pub export: serde_json::Value,
+    /// The end-of-test text summary (or handleSummary's `stdout`).
+    pub text: String,
+    /// Other outputs returned by handleSummary (file name -> content); not written by the engine.
+    pub outputs: BTreeMap<String, String>,
+    /// Per-second series for charts.
+    pub series: Vec<SecondPoint>,
+    /// Scrapes of the toy service's `/metrics`.
+    pub scrapes: Vec<Scrape>,
+    /// Console output and warnings (capped).
+    pub logs: Vec<String>,
+}
+
+impl RunSummary {
+    /// The `--summary-export` file content (pretty JSON, stable key order).
+    pub fn export_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(&self.export).unwrap_or_else(|_| "{}".into());
+        s.push('\n');
+        s
+    }
+}
+
+/// Why a run could not produce a summary.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum RunError {
+    /// Syntax error or exception in the init context, setup or teardown.
+    #[error("{0}")]
+    Script(String),
+    /// Invalid options.
+    #[error("{0}")]
+    Options(String),
+    /// A sandbox limit refused the run before it started.
+    #[error("lab sandbox: {0}")]
+    Sandbox(String),
+    /// The toy service could not start.
+    #[error("toy service: {0}")]
+    Toy(String),
+}
+
+impl RunError {
+    /// k6's exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Script(_) => exit::SCRIPT_EXCEPTION,
+            Self::Options(_) | Self::Sandbox(_) => exit::INVALID_CONFIG,
+            Self::Toy(_) => exit::SCRIPT_ABORTED,
+        }
+    }
+}
+
+/// Runs `script` (a k6 ES module) and returns its summary. `progress` is
+/// called about once per second of run time.
+pub async fn run(
+    script: &str,
+    cfg: RunConfig,
+    progress: impl FnMut(Progress) + Send + 'static,
+) -> Result<RunSummary, RunError> {
+    match cfg.mode {
+        Mode::Sim => {
+            let script = script.to_owned();
+            tokio::task::spawn_blocking(move || sim::run(&script, &cfg, progress))
+                .await
+                .map_err(|e| RunError::Script(format!("the run crashed: {e}")))?
+        }
+        Mode::Live => live::run(script, cfg, progress).await,
+    }
+}
+
+/// Runs a script on the simulated clock, blocking the current thread.
+pub fn run_sim_blocking(
+    script: &str,
+    cfg: &RunConfig,
+    progress: impl FnMut(Progress),
+) -> Result<RunSummary, RunError> {
+    sim::run(script, cfg, progress)
+}
+
+/// Shared end-of-run assembly for both clocks.
+pub(crate) struct Finish<'a> {
+    pub store: &'a mut metrics::Store,
+    pub plan: &'a Plan,
+    pub duration: f64,
+    pub cfg: &'a RunConfig,
+    pub aborted: Option<String>,
+    pub fatal: Option<String>,
+    pub logs: Vec<String>,
+    pub scrapes: Vec<Scrape>,
+}
+
+impl Finish<'_> {
+    pub(crate) fn summarize(
+        self,
+        handle_summary: impl FnOnce(&serde_json::Value) -> Result<Option<String>, String>,
+    ) -> Result<RunSummary, RunError> {
+        let results = summary::evaluate_thresholds(self.store, self.plan, self.duration);
+        let (data, export) = summary::build(self.store, self.plan, self.duration, &results);
+        let crossed = results.iter().any(|r| !r.ok);
+        let mut logs = self.logs;
+        let mut outputs = BTreeMap::new();
+        let mut text = summary::text_summary(&data, " ");
+        match handle_summary(&data) {
+            Ok(Some(json)) => {
+                if let Ok(serde_json::Value::Object(map)) =
+                    serde_json::from_str::<serde_json::Value>(&json)
+                {
+                    text = String::new();
+                    for (k, v) in map {
+                        let s = match v {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        if k == "stdout" {
+                            text = s;
+                        } else if k == "stderr" {
+                            logs.push(s);
+                        } else {
+                            outputs.insert(k, s);
+                        }
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => logs.push(format!("[error] handleSummary() failed: {e}")),
+        }
+        let exit_code = if self.fatal.is_some() {
+            exit::SCRIPT_EXCEPTION
+        } else if self.cfg.cancel.is_cancelled() {
+            exit::EXTERNAL_ABORT
+        } else if crossed {
+            exit::THRESHOLDS_CROSSED
+        } else if self.aborted.is_some() {
+            exit::SCRIPT_ABORTED
+        } else {
+            exit::OK
+        };
+        if let Some(f) = &self.fatal {
+            logs.push(format!("[error] {f}"));
+        }
+        Ok(RunSummary {
+            exit_code,
+            mode: self.cfg.mode,
+            seed: self.cfg.seed,
+            scenario: self.cfg.scenario.name.clone(),
+            duration: self.duration,
+            thresholds: results
+                .into_iter()
+                .map(|r| ThresholdOutcome {
+                    metric: r.key,
+                    expression: r.source,
+                    ok: r.ok,
+                })
+                .collect(),
+            aborted: self.fatal.or(self.aborted),
+            data,
+            export,
+            text,
+            outputs,
+            series: self.store.series(),
+            scrapes: self.scrapes,
+            logs,
+        })
+    }
+}
+
+/// Checks the plan against the sandbox and registers threshold sub-metrics.
+pub(crate) fn prepare(
+    plan: &Plan,
+    store: &mut metrics::Store,
+    limits: &Limits,
+) -> Result<(), RunError> {
+    let vus = plan.total_vus();
+    if vus > u64::from(limits.max_vus) {
+        return Err(RunError::Sandbox(format!(
+            "the test asks for {vus} VUs; labs allow at most {}",
+            limits.max_vus
+        )));
+    }
+    if plan.max_end() > limits.max_test_seconds + 60.0 {
+        return Err(RunError::Sandbox(format!(
+            "the test lasts {}; labs allow at most {}",
+            crate::duration::format_duration(plan.scheduled()),
+            crate::duration::format_duration(limits.max_test_seconds)
+        )));
+    }
+    for t in &plan.thresholds {
+        let id = match store.id(&t.selector.metric) {
+            Some(id) => id,
+            None => {
+                return Err(RunError::Options(format!("invalid threshold on {:?}: no metric with that name (custom metrics must be created in the init context)", t.key)));
+            }
+        };
+        let kind = store.metrics()[id].kind;
+        for r in &t.exprs {
+            if !kind.supports(r.expr.agg) {
+                return Err(RunError::Options(
+                    thresholds::ThresholdError::Unsupported {
+                        expr: r.expr.source.clone(),
+                        metric: t.key.clone(),
+                        kind: kind.name(),
+                        supported: kind.supported_list(),
+                    }
+                    .to_string(),
+                ));
+            }
+        }
+        if !t.selector.tags.is_empty() {
+            store.add_submetric(id, t.selector.clone(), t.key.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Test-wide tags plus scenario tags.
+pub(crate) fn scenario_tags(plan: &Plan, sc: &options::ScenarioPlan) -> metrics::Tags {
+    let mut t: metrics::Tags = plan
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in &sc.tags {
+        t.retain(|(tk, _)| tk != k);
+        t.push((k.clone(), v.clone()));
+    }
+    t
+}

@@ -1,0 +1,797 @@
+//! One virtual user: a QuickJS runtime with k6's modules, bridged to the
+//! run's world (simulated or live) through a few native functions.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rquickjs::loader::{ImportAttributes, Loader, Resolver};
+use rquickjs::module::Declared;
+use rquickjs::{Context, Ctx, Exception, Function, Module, Object, Promise, Runtime, Value};
+use serde::Serialize;
+use serde_json::json;
+
+use super::metrics::{ids, Contains, MetricType, Store, Tags};
+
+/// Limits applied to every VU.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Limits {
+    /// JavaScript heap per VU, bytes.
+    pub heap_bytes: usize,
+    /// JavaScript stack per VU, bytes.
+    pub stack_bytes: usize,
+    /// CPU (wall) time one call into the script may take, seconds.
+    pub call_seconds: f64,
+    /// Wall-clock budget of the whole run, seconds.
+    pub run_seconds: f64,
+    /// Most VUs a run may use.
+    pub max_vus: u32,
+    /// Most requests a run may send.
+    pub max_requests: u64,
+    /// Response body bytes kept per response (the rest is discarded).
+    pub max_body_bytes: usize,
+    /// Longest simulated test, seconds.
+    pub max_test_seconds: f64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            heap_bytes: 64 << 20,
+            stack_bytes: 512 << 10,
+            call_seconds: 5.0,
+            run_seconds: 300.0,
+            max_vus: 1000,
+            max_requests: 5_000_000,
+            max_body_bytes: 1 << 20,
+            max_test_seconds: 4.0 * 3600.0,
+        }
+    }
+}
+
+/// An HTTP request as the world sees it (after URL checks).
+#[derive(Debug, Clone)]
+pub struct WorldRequest {
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path_and_query: String,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Timeout, seconds.
+    pub timeout: f64,
+}
+
+/// What the world answered.
+#[derive(Debug, Clone, Default)]
+pub struct WorldResponse {
+    /// Status (0 on a transport error).
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Transport error, if any.
+    pub error: Option<(u32, String)>,
+    /// Phases in seconds: blocked, connecting, sending, waiting, receiving.
+    pub phases: [f64; 5],
+    /// Bytes sent on the wire.
+    pub sent: u64,
+    /// Bytes received on the wire.
+    pub received: u64,
+}
+
+/// The environment VUs run in: the simulated model or the live service.
+pub trait World {
+    /// Seconds since the start of the test, as this VU sees it.
+    fn now(&self, vu: &VuState) -> f64;
+    /// Sleeps; returns `false` if the VU must stop (deadline, cancel).
+    fn sleep(&self, vu: &mut VuState, secs: f64) -> bool;
+    /// Sends a request to the toy service; advances the VU's time.
+    fn http(&self, vu: &mut VuState, req: WorldRequest) -> WorldResponse;
+    /// Runs `f` on the run's metrics.
+    fn with_store(&self, f: &mut dyn FnMut(&mut Store));
+    /// Records a console line.
+    fn log(&self, line: String);
+    /// Asks the run to abort (exec.test.abort()).
+    fn abort(&self, reason: String);
+    /// Whether the run is stopping.
+    fn stopping(&self) -> bool;
+    /// Counts a request against the run's budget; `false` when exhausted.
+    fn take_request(&self) -> bool;
+    /// Run-wide execution info for k6/execution (elapsed ms, iterations, vus active, vus max).
+    fn exec_info(&self) -> (f64, u64, u64, u64);
+    /// Options JSON, for `exec.test.options`.
+    fn options_json(&self) -> String;
+}
+
+/// Per-VU state shared with the native functions.
+#[derive(Debug)]
+pub struct VuState {
+    /// `__VU` (1-based; 0 in setup/teardown).
+    pub id: u64,
+    /// `__ITER`.
+    pub iter: i64,
+    /// Iteration number within the scenario (arrival-rate/shared counters).
+    pub iter_in_scenario: i64,
+    /// Scenario name.
+    pub scenario: String,
+    /// Executor name.
+    pub executor: &'static str,
+    /// Scenario start, seconds.
+    pub scenario_start: f64,
+    /// Virtual clock (sim) or last observed time (live), seconds.
+    pub time: f64,
+    /// Iteration hard stop, seconds.
+    pub deadline: f64,
+    /// Set to make the interrupt handler stop the script.
+    pub stop: Rc<Cell<bool>>,
+    /// Why the script was stopped.
+    pub stop_reason: Option<String>,
+    /// Current group path.
+    pub groups: Vec<(String, f64)>,
+    /// Tags on every sample (test-wide and scenario tags).
+    pub tags: Tags,
+    /// Math.random source.
+    pub rng: StdRng,
+    /// Expected statuses set by http.setResponseCallback.
+    pub expected: Option<Vec<(u16, u16)>>,
+    /// The real address scripts reach (`http://host:port`).
+    pub target: (String, u16),
+    /// Response bytes kept.
+    pub max_body: usize,
+}
+
+impl VuState {
+    fn group_path(&self) -> String {
+        let mut s = String::new();
+        for (g, _) in &self.groups {
+            s.push_str("::");
+            s.push_str(g);
+        }
+        s
+    }
+
+    fn sample_tags(&self) -> Tags {
+        let mut t = self.tags.clone();
+        t.push(("group".into(), self.group_path()));
+        t.push(("scenario".into(), self.scenario.clone()));
+        t
+    }
+}
+
+/// A script error: syntax error, exception in init/setup/teardown.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+#[error("{0}")]
+pub struct ScriptError(pub String);
+
+struct K6Resolver;
+
+const SUMMARY_JSLIB: &str = "https://jslib.k6.io/k6-summary/";
+
+fn builtin_source(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "k6" => include_str!("js/k6.js"),
+        "k6/http" => include_str!("js/k6_http.js"),
+        "k6/metrics" => include_str!("js/k6_metrics.js"),
+        "k6/execution" => include_str!("js/k6_execution.js"),
+        "k6/data" => "export class SharedArray { constructor(name, fn) { const a = fn(); if (!Array.isArray(a)) throw new Error('SharedArray: the function must return an array'); return Object.freeze(a); } }\nexport default { SharedArray };\n",
+        "k6-summary" => include_str!("js/k6_summary.js"),
+        _ => return None,
+    })
+}
+
+impl Resolver for K6Resolver {
+    fn resolve<'js>(
+        &mut self,
+        _ctx: &Ctx<'js>,
+        base: &str,
+        name: &str,
+        _a: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<String> {
+        if name.starts_with(SUMMARY_JSLIB) {
+            return Ok("k6-summary".into());
+        }
+        if builtin_source(name).is_some() {
+            return Ok(name.to_owned());
+        }
+        let why = if name.starts_with("http://") || name.starts_with("https://") {
+            "remote modules cannot be imported in the lab sandbox (only the k6-summary jslib is built in)"
+        } else if name.starts_with('.') || name.starts_with('/') {
+            "local files cannot be imported in the lab sandbox: put everything in one script"
+        } else {
+            "unknown module: available are k6, k6/http, k6/metrics, k6/execution, k6/data and the k6-summary jslib"
+        };
+        Err(rquickjs::Error::new_resolving_message(base, name, why))
+    }
+}
+
+struct K6Loader;
+
+impl Loader for K6Loader {
+    fn load<'js>(
+        &mut self,
+        ctx: &Ctx<'js>,
+        name: &str,
+        _a: Option<ImportAttributes<'js>>,
+    ) -> rquickjs::Result<Module<'js, Declared>> {
+        let src = builtin_source(name).ok_or_else(|| rquickjs::Error::new_loading(name))?;
+        Module::declare(ctx.clone(), name, src)
+    }
+}
+
+/// Everything a VU needs to start.
+pub struct VuSetup {
+    /// `__VU`.
+    pub id: u64,
+    /// The script source.
+    pub script: String,
+    /// `__ENV`.
+    pub env: BTreeMap<String, String>,
+    /// Limits.
+    pub limits: Limits,
+    /// Seed for Math.random.
+    pub seed: u64,
+    /// Where scripts point.
+    pub target: (String, u16),
+}
+
+/// A virtual user with its own QuickJS runtime.
+pub struct Vu {
+    rt: Runtime,
+    ctx: Context,
+    /// State shared with native functions.
+    pub state: Rc<RefCell<VuState>>,
+    call_start: Rc<Cell<Option<Instant>>>,
+    call_budget: f64,
+    world: Rc<dyn World>,
+}
+
+fn js_err(ctx: &Ctx<'_>, msg: &str) -> rquickjs::Error {
+    Exception::throw_message(ctx, msg)
+}
+
+fn exception_text(ctx: &Ctx<'_>, e: &rquickjs::Error) -> String {
+    if !matches!(e, rquickjs::Error::Exception) {
+        return e.to_string();
+    }
+    let v = ctx.catch();
+    if let Some(obj) = v.as_object() {
+        let name: Option<String> = obj.get("name").ok();
+        let msg: Option<String> = obj.get("message").ok();
+        let stack: Option<String> = obj.get("stack").ok();
+        let head = match (name, msg) {
+            (Some(n), Some(m)) => format!("{n}: {m}"),
+            (None, Some(m)) => m,
+            _ => ctx
+                .json_stringify(v.clone())
+                .ok()
+                .flatten()
+                .and_then(|s| s.to_string().ok())
+                .unwrap_or_else(|| "uncaught exception".into()),
+        };
+        match stack.filter(|s| !s.trim().is_empty()) {
+            Some(s) => format!("{head}\n{}", s.trim_end()),
+            None => head,
+        }
+    } else if let Some(s) = v.as_string().and_then(|s| s.to_string().ok()) {
+        s
+    } else {
+        format!("{v:?}")
+    }
+}
+
+impl Vu {
+    /// Creates the VU and evaluates the script's init context.
+    pub fn new(
+        setup: VuSetup,
+        world: Rc<dyn World>,
+        scenario_tags: Tags,
+    ) -> Result<Self, ScriptError> {
+        let rt = Runtime::new()
+            .map_err(|e| ScriptError(format!("cannot start the JavaScript engine: {e}")))?;
+        rt.set_memory_limit(setup.limits.heap_bytes);
+        rt.set_max_stack_size(setup.limits.stack_bytes);
+        rt.set_loader(K6Resolver, K6Loader);
+        let stop = Rc::new(Cell::new(false));
+        let call_start: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let state = Rc::new(RefCell::new(VuState {
+            id: setup.id,
+            iter: 0,
+            iter_in_scenario: 0,
+            scenario: "default".into(),
+            executor: "",
+            scenario_start: 0.0,
+            time: 0.0,
+            deadline: f64::INFINITY,
+            stop: Rc::clone(&stop),
+            stop_reason: None,
+            groups: Vec::new(),
+            tags: scenario_tags,
+            rng: StdRng::seed_from_u64(setup.seed ^ setup.id.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            expected: None,
+            target: setup.target.clone(),
+            max_body: setup.limits.max_body_bytes,
+        }));
+        {
+            let stop = Rc::clone(&stop);
+            let call_start = Rc::clone(&call_start);
+            let budget = setup.limits.call_seconds;
+            let st = Rc::clone(&state);
+            let w = Rc::clone(&world);
+            rt.set_interrupt_handler(Some(Box::new(move || {
+                if stop.get() {
+                    return true;
+                }
+                if w.stopping() {
+                    stop.set(true);
+                    if let Ok(mut s) = st.try_borrow_mut() {
+                        s.stop_reason.get_or_insert_with(|| "the run was stopped".into());
+                    }
+                    return true;
+                }
+                if let Some(t) = call_start.get() {
+                    if t.elapsed().as_secs_f64() > budget {
+                        stop.set(true);
+                        if let Ok(mut s) = st.try_borrow_mut() {
+                            s.stop_reason.get_or_insert_with(|| format!("the script ran for more than {budget}s of CPU without returning (infinite loop?) and was stopped"));
+                        }
+                        return true;
+                    }
+                }
+                false
+            })));
+        }
+        let ctx = Context::full(&rt)
+            .map_err(|e| ScriptError(format!("cannot start the JavaScript engine: {e}")))?;
+        let vu = Self {
+            rt,
+            ctx,
+            state,
+            call_start,
+            call_budget: setup.limits.call_seconds,
+            world,
+        };
+        vu.install(&setup)?;
+        Ok(vu)
+    }
+
+    fn install(&self, setup: &VuSetup) -> Result<(), ScriptError> {
+        let state = Rc::clone(&self.state);
+        let world = Rc::clone(&self.world);
+        self.call_start.set(Some(Instant::now()));
+        let r = self.ctx.with(|ctx| -> Result<(), ScriptError> {
+            let wrap =
+                |r: rquickjs::Result<()>| r.map_err(|e| ScriptError(exception_text(&ctx, &e)));
+            wrap(install_natives(&ctx, &state, &world))?;
+            let env = Object::new(ctx.clone()).map_err(|e| ScriptError(e.to_string()))?;
+            for (k, v) in &setup.env {
+                wrap(env.set(k.as_str(), v.as_str()))?;
+            }
+            let g = ctx.globals();
+            wrap(g.set("__ENV", env))?;
+            wrap(g.set("__VU", setup.id as f64))?;
+            wrap(g.set("__ITER", 0))?;
+            wrap(ctx.eval::<(), _>(include_str!("js/prelude.js")))?;
+            let module = Module::declare(ctx.clone(), "script.js", setup.script.as_str())
+                .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;
+            let (module, promise) = module
+                .eval()
+                .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;
+            drive(&ctx, &promise).map_err(|e| ScriptError(e))?;
+            let ns = module
+                .namespace()
+                .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;
+            wrap(g.set("__k6mod", ns))?;
+            Ok(())
+        });
+        self.call_start.set(None);
+        r.map_err(|e| self.explain(e))
+    }
+
+    fn explain(&self, e: ScriptError) -> ScriptError {
+        let mut st = self.state.borrow_mut();
+        st.stop.set(false);
+        match st.stop_reason.take() {
+            Some(r) => ScriptError(r),
+            None => e,
+        }
+    }
+
+    /// The script's `options` export as JSON (`null` when absent).
+    pub fn options_json(&self) -> Result<serde_json::Value, ScriptError> {
+        self.ctx.with(|ctx| {
+            let ns: Object = ctx
+                .globals()
+                .get("__k6mod")
+                .map_err(|e| ScriptError(e.to_string()))?;
+            let opts: Value = ns
+                .get("options")
+                .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;
+            if opts.is_undefined() || opts.is_null() {
+                return Ok(serde_json::Value::Null);
+            }
+            let s = ctx
+                .json_stringify(opts)
+                .map_err(|e| ScriptError(format!("options: {}", exception_text(&ctx, &e))))?
+                .and_then(|s| s.to_string().ok())
+                .unwrap_or_else(|| "null".into());
+            serde_json::from_str(&s).map_err(|e| ScriptError(format!("options: {e}")))
+        })
+    }
+
+    /// Whether the script exports a function with this name.
+    pub fn has_export(&self, name: &str) -> bool {
+        self.ctx.with(|ctx| {
+            let Ok(ns) = ctx.globals().get::<_, Object>("__k6mod") else {
+                return false;
+            };
+            ns.get::<_, Value>(name).is_ok_and(|v| v.is_function())
+        })
+    }
+
+    /// Calls an exported function with `data_json` (setup's data) as its
+    /// argument and returns its result as JSON. `Err` carries the exception.
+    pub fn call(&self, name: &str, data_json: Option<&str>) -> Result<Option<String>, String> {
+        self.call_inner(name, data_json, true)
+    }
+
+    /// Calls an exported function with a fresh JSON argument (handleSummary).
+    pub fn call_with_json(&self, name: &str, json: &str) -> Result<Option<String>, String> {
+        self.call_inner(name, Some(json), false)
+    }
+
+    fn call_inner(
+        &self,
+        name: &str,
+        data_json: Option<&str>,
+        cache: bool,
+    ) -> Result<Option<String>, String> {
+        self.call_start.set(Some(Instant::now()));
+        let r = self.ctx.with(|ctx| -> Result<Option<String>, String> {
+            let ns: Object = ctx.globals().get("__k6mod").map_err(|e| e.to_string())?;
+            let f: Value = ns.get(name).map_err(|e| exception_text(&ctx, &e))?;
+            let Some(f) = f.as_function().cloned() else {
+                return Err(format!("function '{name}' not found in exports"));
+            };
+            let g = ctx.globals();
+            let _ = g.set("__ITER", self.state.borrow().iter as f64);
+            let arg: Value = match data_json {
+                Some(d) => {
+                    let cached: Value = if cache {
+                        g.get("__k6data")
+                            .unwrap_or_else(|_| Value::new_undefined(ctx.clone()))
+                    } else {
+                        Value::new_undefined(ctx.clone())
+                    };
+                    if cached.is_undefined() {
+                        let v = ctx.json_parse(d).map_err(|e| exception_text(&ctx, &e))?;
+                        if cache {
+                            let _ = g.set("__k6data", v.clone());
+                        }
+                        v
+                    } else {
+                        cached
+                    }
+                }
+                None => Value::new_undefined(ctx.clone()),
+            };
+            let out: Value = f.call((arg,)).map_err(|e| exception_text(&ctx, &e))?;
+            let out = if let Some(p) = out.as_promise() {
+                drive(&ctx, p)?;
+                p.result::<Value>()
+                    .and_then(Result::ok)
+                    .unwrap_or_else(|| Value::new_undefined(ctx.clone()))
+            } else {
+                out
+            };
+            if out.is_undefined() || out.is_function() {
+                return Ok(None);
+            }
+            Ok(ctx
+                .json_stringify(out)
+                .ok()
+                .flatten()
+                .and_then(|s| s.to_string().ok()))
+        });
+        self.call_start.set(None);
+        let _ = self.call_budget;
+        r.map_err(|e| self.explain(ScriptError(e)).0)
+    }
+
+    /// Runs a garbage collection (between iterations when memory is high).
+    pub fn memory_bytes(&self) -> i64 {
+        self.rt.memory_usage().memory_used_size
+    }
+}
+
+fn drive<'js>(ctx: &Ctx<'js>, p: &Promise<'js>) -> Result<(), String> {
+    use rquickjs::promise::PromiseState;
+    let mut spins = 0u32;
+    loop {
+        match p.state() {
+            PromiseState::Pending => {
+                if !ctx.execute_pending_job() {
+                    return Err("the script awaited something that never settles (timers and network promises are not available)".into());
+                }
+                spins += 1;
+                if spins > 10_000_000 {
+                    return Err("too many pending jobs".into());
+                }
+            }
+            PromiseState::Resolved => return Ok(()),
+            PromiseState::Rejected => {
+                return match p.result::<Value>() {
+                    Some(Err(e)) => Err(exception_text(ctx, &e)),
+                    _ => Err("promise rejected".into()),
+                }
+            }
+        }
+    }
+}
+
+fn parse_tags(json: &str) -> Tags {
+    if json.is_empty() {
+        return Vec::new();
+    }
+    match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(json) {
+        Ok(m) => m
+            .into_iter()
+            .map(|(k, v)| {
+                let s = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, s)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn merge_tags(base: &mut Tags, extra: Tags) {
+    for (k, v) in extra {
+        if let Some(slot) = base.iter_mut().find(|(bk, _)| *bk == k) {
+            slot.1 = v;
+        } else {
+            base.push((k, v));
+        }
+    }
+}
+
+fn set_fn<'js, F, P>(ctx: &Ctx<'js>, obj: &Object<'js>, name: &str, f: F) -> rquickjs::Result<()>
+where
+    F: rquickjs::function::IntoJsFunc<'js, P> + 'js,
+{
+    let func = Function::new(ctx.clone(), f)?;
+    obj.set(name, func)
+}
+
+fn install_natives<'js>(
+    ctx: &Ctx<'js>,
+    state: &Rc<RefCell<VuState>>,
+    world: &Rc<dyn World>,
+) -> rquickjs::Result<()> {
+    let n = Object::new(ctx.clone())?;
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(
+            ctx,
+            &n,
+            "sleep",
+            move |ctx: Ctx<'js>, secs: f64| -> rquickjs::Result<()> {
+                let mut s = st.borrow_mut();
+                let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+                if !w.sleep(&mut s, secs) {
+                    s.stop.set(true);
+                    s.stop_reason.get_or_insert_with(|| {
+                        "the iteration was interrupted at the end of the scenario".into()
+                    });
+                    return Err(js_err(&ctx, "interrupted"));
+                }
+                Ok(())
+            },
+        )?;
+    }
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(
+            ctx,
+            &n,
+            "check",
+            move |name: String, ok: bool, tags: String| {
+                let s = st.borrow();
+                let t = w.now(&s);
+                let mut tg = s.sample_tags();
+                tg.push(("check".into(), name.clone()));
+                merge_tags(&mut tg, parse_tags(&tags));
+                let path: Vec<String> = s.groups.iter().map(|(g, _)| g.clone()).collect();
+                w.with_store(&mut |store| {
+                    store.add(ids::CHECKS, t, if ok { 1.0 } else { 0.0 }, &tg);
+                    store.record_check(&path, &name, ok);
+                });
+            },
+        )?;
+    }
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(ctx, &n, "groupEnter", move |name: String| {
+            let mut s = st.borrow_mut();
+            let t = w.now(&s);
+            s.groups.push((name, t));
+            let path: Vec<String> = s.groups.iter().map(|(g, _)| g.clone()).collect();
+            w.with_store(&mut |store| store.touch_group(&path));
+        })?;
+    }
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(ctx, &n, "groupExit", move |_ok: bool| {
+            let mut s = st.borrow_mut();
+            let t = w.now(&s);
+            let tg = s.sample_tags();
+            if let Some((_, start)) = s.groups.pop() {
+                w.with_store(&mut |store| {
+                    store.add(ids::GROUP_DURATION, t, (t - start) * 1000.0, &tg)
+                });
+            }
+        })?;
+    }
+    {
+        let w = Rc::clone(world);
+        set_fn(
+            ctx,
+            &n,
+            "metricNew",
+            move |ctx: Ctx<'js>,
+                  name: String,
+                  kind: String,
+                  is_time: bool|
+                  -> rquickjs::Result<()> {
+                let kind = match kind.as_str() {
+                    "counter" => MetricType::Counter,
+                    "gauge" => MetricType::Gauge,
+                    "rate" => MetricType::Rate,
+                    _ => MetricType::Trend,
+                };
+                let contains = if is_time {
+                    Contains::Time
+                } else {
+                    Contains::Default
+                };
+                let mut res = Ok(());
+                w.with_store(&mut |store| {
+                    if let Err(e) = store.register(&name, kind, contains) {
+                        res = Err(e.to_string());
+                    }
+                });
+                res.map_err(|m| js_err(&ctx, &m))
+            },
+        )?;
+    }
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(
+            ctx,
+            &n,
+            "metricAdd",
+            move |ctx: Ctx<'js>, name: String, value: f64, tags: String| -> rquickjs::Result<()> {
+                if !value.is_finite() {
+                    return Err(js_err(
+                        &ctx,
+                        &format!("metric {name:?}: the value must be a finite number"),
+                    ));
+                }
+                let s = st.borrow();
+                let t = w.now(&s);
+                let mut tg = s.sample_tags();
+                merge_tags(&mut tg, parse_tags(&tags));
+                w.with_store(&mut |store| {
+                    if let Some(id) = store.id(&name) {
+                        store.add(id, t, value, &tg);
+                    }
+                });
+                Ok(())
+            },
+        )?;
+    }
+    {
+        let w = Rc::clone(world);
+        set_fn(ctx, &n, "log", move |level: String, msg: String| {
+            let msg: String = msg.chars().take(2000).collect();
+            w.log(format!("{}[{level}] {msg}", ""));
+        })?;
+    }
+    {
+        let st = Rc::clone(state);
+        set_fn(ctx, &n, "random", move || st.borrow_mut().rng.gen::<f64>())?;
+    }
+    {
+        let st = Rc::clone(state);
+        set_fn(ctx, &n, "randomSeed", move |seed: f64| {
+            st.borrow_mut().rng = StdRng::seed_from_u64(seed as u64);
+        })?;
+    }
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(
+            ctx,
+            &n,
+            "abort",
+            move |ctx: Ctx<'js>, reason: String| -> rquickjs::Result<()> {
+                w.abort(reason);
+                let s = st.borrow();
+                s.stop.set(true);
+                Err(js_err(&ctx, "test aborted"))
+            },
+        )?;
+    }
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(ctx, &n, "execInfo", move || {
+            let s = st.borrow();
+            let (elapsed_ms, iterations, active, max) = w.exec_info();
+            json!({
+                "vu": s.id, "iter": s.iter, "iterInScenario": s.iter_in_scenario,
+                "scenario": s.scenario, "executor": s.executor, "scenarioStart": s.scenario_start * 1000.0,
+                "progress": 0, "elapsedMs": elapsed_ms, "iterationsCompleted": iterations, "vusActive": active, "vusMax": max,
+            })
+            .to_string()
+        })?;
+    }
+    {
+        let w = Rc::clone(world);
+        set_fn(ctx, &n, "options", move || w.options_json())?;
+    }
+    {
+        let st = Rc::clone(state);
+        set_fn(ctx, &n, "setResponseCallback", move |ranges: String| {
+            st.borrow_mut().expected = serde_json::from_str::<Vec<(u16, u16)>>(&ranges).ok();
+        })?;
+    }
+    set_fn(ctx, &n, "textSummary", move |data: String, opts: String| {
+        super::summary::text_summary_from_json(&data, &opts)
+    })?;
+    set_fn(
+        ctx,
+        &n,
+        "junitSummary",
+        move |data: String, _opts: String| super::summary::junit_from_json(&data),
+    )?;
+    {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(
+            ctx,
+            &n,
+            "request",
+            move |ctx: Ctx<'js>,
+                  method: String,
+                  url: String,
+                  body: Option<String>,
+                  spec: String|
+                  -> rquickjs::Result<String> {
+                let mut s = st.borrow_mut();
+                let out = super::http::request(&mut s, &*w, method, url, body, &spec);
+                match out {
+                    Ok(json) => Ok(json),
+                    Err(super::http::RequestFailure::Stop(msg)) => {
+                        s.stop.set(true);
+                        s.stop_reason.get_or_insert(msg);
+                        Err(js_err(&ctx, "interrupted"))
+                    }
+                    Err(super::http::RequestFailure::Throw(msg)) => Err(js_err(&ctx, &msg)),
+                }
+            },
+        )?;
+    }
+    ctx.globals().set("__k6n", n)
+}
+
+/// Time budget helper for callers.
+pub fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
