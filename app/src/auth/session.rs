@@ -1,0 +1,101 @@
+//! Who is asking: the session's user, loaded once per request.
+
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+use tower_sessions::Session;
+
+use super::User;
+use crate::error::AppError;
+use crate::state::app_state;
+
+const USER_KEY: &str = "uid";
+const EPOCH_KEY: &str = "epoch";
+
+/// Caches the current user for one request, so a page with several
+/// server calls looks the session up once.
+#[derive(Clone, Default)]
+pub struct RequestUser(Arc<OnceCell<Option<User>>>);
+
+async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| {
+        tracing::error!(error = %e, "no session layer");
+        AppError::Internal
+    })
+}
+
+/// Loads the signed-in user, if any. A session from before the last password
+/// change (its epoch is old) counts as signed out.
+pub async fn current_user() -> Result<Option<User>, AppError> {
+    let cache = leptos::prelude::use_context::<RequestUser>();
+    if let Some(cache) = &cache {
+        if let Some(u) = cache.0.get() {
+            return Ok(u.clone());
+        }
+    }
+    let user = load_user().await?;
+    if let Some(cache) = cache {
+        let _ = cache.0.set(user.clone());
+    }
+    Ok(user)
+}
+
+async fn load_user() -> Result<Option<User>, AppError> {
+    let session = session().await?;
+    let Some(uid) = session.get::<i64>(USER_KEY).await? else { return Ok(None) };
+    let epoch = session.get::<i64>(EPOCH_KEY).await?.unwrap_or(-1);
+    let state = app_state()?;
+    let row: Option<(i64, String, String, i64, i64)> =
+        sqlx::query_as("SELECT id, email, display_name, is_admin, session_epoch FROM users WHERE id = $1")
+            .bind(uid)
+            .fetch_optional(&state.db)
+            .await?;
+    Ok(row.and_then(|(id, email, display_name, is_admin, session_epoch)| {
+        (session_epoch == epoch).then_some(User { id, email, display_name, is_admin: is_admin != 0 })
+    }))
+}
+
+/// The signed-in user, or `Unauthorized`.
+pub async fn require_user() -> Result<User, AppError> {
+    current_user().await?.ok_or(AppError::Unauthorized)
+}
+
+/// The signed-in administrator, or `Unauthorized`/`Forbidden`.
+pub async fn require_admin() -> Result<User, AppError> {
+    let user = require_user().await?;
+    if user.is_admin {
+        Ok(user)
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// Signs `user_id` in: a fresh session id, so a planted id is worthless.
+pub async fn sign_in(user_id: i64, epoch: i64) -> Result<(), AppError> {
+    let session = session().await?;
+    session.cycle_id().await?;
+    session.insert(USER_KEY, user_id).await?;
+    session.insert(EPOCH_KEY, epoch).await?;
+    Ok(())
+}
+
+/// Keeps this session valid after the user's epoch moved (password change).
+pub async fn refresh_epoch(epoch: i64) -> Result<(), AppError> {
+    let session = session().await?;
+    session.cycle_id().await?;
+    session.insert(EPOCH_KEY, epoch).await?;
+    Ok(())
+}
+
+/// Signs out: the session is deleted from the store.
+pub async fn sign_out() -> Result<(), AppError> {
+    session().await?.flush().await?;
+    Ok(())
+}
+
+/// The client's address, for rate limits.
+pub async fn client_ip() -> String {
+    leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map(|ci| ci.0.ip().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,166 @@
+//! Courses: the catalog, each course's overview, module pages and progress.
+
+#[cfg(feature = "ssr")]
+pub mod highlight;
+#[cfg(feature = "ssr")]
+pub mod import;
+#[cfg(feature = "ssr")]
+pub mod markdown;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod queries;
+#[cfg(feature = "ssr")]
+pub mod vtt;
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A course as the catalog lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CourseCard {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub sections: i64,
+    pub modules: i64,
+    pub minutes: i64,
+}
+
+/// A lab or the exam, as the overview describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub kind: String,
+    pub title: String,
+    pub summary: String,
+    pub minutes: i64,
+}
+
+/// A module in a course outline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleItem {
+    pub slug: String,
+    pub title: String,
+    pub minutes: i64,
+    pub completed: bool,
+    /// Why the module cannot be opened yet, if it cannot.
+    pub locked: Option<String>,
+}
+
+/// A section of a course outline with the learner's progress in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SectionView {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub modules: Vec<ModuleItem>,
+    pub labs: Vec<Activity>,
+    pub completed: i64,
+    pub total: i64,
+}
+
+/// A link to a module.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleLink {
+    pub slug: String,
+    pub title: String,
+}
+
+/// Everything the course overview page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CourseOverview {
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub sections: Vec<SectionView>,
+    pub exam: Option<Activity>,
+    pub signed_in: bool,
+    pub completed: i64,
+    pub total: i64,
+    pub minutes: i64,
+    /// Where "continue where you left off" goes; `None` when all is done.
+    pub continue_to: Option<ModuleLink>,
+}
+
+/// One entry of a module's table of contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TocEntry {
+    pub level: i32,
+    pub id: String,
+    pub text: String,
+}
+
+/// One caption cue, for the transcript under a self-hosted video.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cue {
+    pub start_ms: i64,
+    pub text: String,
+}
+
+/// A module's video: only these providers, or a file from the course's media.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Video {
+    YouTube { id: String },
+    Vimeo { id: String },
+    File { src: String, captions: Option<String>, language: String, transcript: Vec<Cue> },
+}
+
+/// Everything a module page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModulePage {
+    pub course_slug: String,
+    pub course_title: String,
+    pub section_title: String,
+    pub slug: String,
+    pub title: String,
+    pub minutes: i64,
+    pub video: Option<Video>,
+    pub body_html: String,
+    pub toc: Vec<TocEntry>,
+    pub completed: bool,
+    pub locked: Option<String>,
+    pub prev: Option<ModuleLink>,
+    pub next: Option<ModuleLink>,
+    pub course_completed: i64,
+    pub course_total: i64,
+}
+
+/// Every published course.
+#[server(endpoint = "courses/list")]
+pub async fn list_courses() -> Result<Vec<CourseCard>, AppError> {
+    crate::error::ssr::with_status(async move {
+        let state = crate::state::app_state()?;
+        queries::list_courses(&state.db).await
+    }.await)
+}
+
+/// A course's outline, with the signed-in learner's progress.
+#[server(endpoint = "courses/overview")]
+pub async fn get_course_overview(course: String) -> Result<CourseOverview, AppError> {
+    crate::error::ssr::with_status(async move {
+        let state = crate::state::app_state()?;
+        let user = crate::auth::session::current_user().await?;
+        queries::course_overview(&state.db, &course, user.as_ref().map(|u| u.id)).await
+    }.await)
+}
+
+/// A module's content; signed-in learners only.
+#[server(endpoint = "courses/module")]
+pub async fn get_module_page(course: String, module: String) -> Result<ModulePage, AppError> {
+    crate::error::ssr::with_status(async move {
+        let user = crate::auth::session::require_user().await?;
+        let state = crate::state::app_state()?;
+        queries::module_page(&state.db, &course, &module, user.id).await
+    }.await)
+}
+
+/// Marks a module complete (or not) for the signed-in learner.
+#[server(endpoint = "courses/complete")]
+pub async fn set_module_complete(course: String, module: String, complete: bool) -> Result<(), AppError> {
+    crate::error::ssr::with_status(async move {
+        let user = crate::auth::session::require_user().await?;
+        let state = crate::state::app_state()?;
+        queries::set_complete(&state.db, &course, &module, user.id, complete).await
+    }.await)
+}

@@ -1,0 +1,273 @@
+//! The catalog, a course's overview, and a module page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::{use_location, use_params_map};
+
+use super::{get_course_overview, get_module_page, list_courses, CourseOverview, ModuleLink, ModulePage, SetModuleComplete, Video};
+use crate::error::AppError;
+use crate::layout::{form_error, ErrorView};
+
+fn hours(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
+}
+
+/// A labelled progress bar; the label is what screen readers announce.
+#[component]
+fn ProgressBar(done: i64, total: i64, label: String) -> impl IntoView {
+    let pct = if total > 0 { done * 100 / total } else { 0 };
+    view! {
+        <div class="progress">
+            <progress value=done max=total.max(1) aria-label=label.clone()>{format!("{pct}%")}</progress>
+            <span class="progress-text">{format!("{done} of {total} modules complete ({pct}%)")}</span>
+        </div>
+    }
+}
+
+/// `/`: every course.
+#[component]
+pub fn Catalog() -> impl IntoView {
+    let courses = Resource::new(|| (), |_| list_courses());
+    view! {
+        <Title text="Courses" />
+        <h1>"Courses"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match courses.await {
+                    Ok(list) if list.is_empty() => view! { <p>"No courses are published yet."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="cards">
+                            {list.into_iter().map(|c| view! {
+                                <li class="card">
+                                    <h2><a href=format!("/courses/{}", c.slug)>{c.title}</a></h2>
+                                    <p>{c.summary}</p>
+                                    <p class="meta">{format!("{} sections · {} modules · {}", c.sections, c.modules, hours(c.minutes))}</p>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// `/courses/:course`: sections, modules, labs, exam and the learner's progress.
+#[component]
+pub fn Overview() -> impl IntoView {
+    let params = use_params_map();
+    let course = move || params.read().get("course").unwrap_or_default();
+    let data = Resource::new(course, get_course_overview);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(c) => view! { <OverviewBody c /> }.into_any(),
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OverviewBody(c: CourseOverview) -> impl IntoView {
+    let slug = c.slug.clone();
+    let start = if c.signed_in {
+        match &c.continue_to {
+            Some(next) => view! {
+                <p><a class="button primary" href=format!("/courses/{}/{}", slug, next.slug)>
+                    {if c.completed == 0 { "Start: " } else { "Continue where you left off: " }}{next.title.clone()}
+                </a></p>
+            }.into_any(),
+            None if c.total > 0 && c.completed == c.total => view! { <p class="done">"You have completed every module. Well done."</p> }.into_any(),
+            None => ().into_any(),
+        }
+    } else {
+        view! {
+            <p><a class="button primary" href=format!("/register?next=/courses/{slug}")>"Sign up to start"</a>
+            " or "<a href=format!("/login?next=/courses/{slug}")>"log in"</a>"."</p>
+        }.into_any()
+    };
+    view! {
+        <Title text=c.title.clone() />
+        <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a></nav>
+        <h1>{c.title.clone()}</h1>
+        <p class="lead">{c.summary.clone()}</p>
+        <p class="meta">{format!("{} sections · {} modules · about {}", c.sections.len(), c.total, hours(c.minutes))}</p>
+        {c.signed_in.then(|| view! { <ProgressBar done=c.completed total=c.total label="Course progress".to_string() /> })}
+        {start}
+        {c.sections.into_iter().enumerate().map(|(i, s)| {
+            let slug = slug.clone();
+            let signed_in = c.signed_in;
+            view! {
+                <section class="course-section" aria-labelledby=format!("section-{}", s.slug)>
+                    <h2 id=format!("section-{}", s.slug)>{format!("{}. {}", i + 1, s.title)}</h2>
+                    <p>{s.summary.clone()}</p>
+                    {signed_in.then(|| view! { <ProgressBar done=s.completed total=s.total label=format!("Progress in {}", s.title) /> })}
+                    <ol class="modules">
+                        {s.modules.into_iter().map(|m| {
+                            let href = format!("/courses/{}/{}", slug, m.slug);
+                            let (class, status) = if m.completed { ("module done", "✓ Complete") } else if m.locked.is_some() { ("module locked", "Locked") } else { ("module", "") };
+                            view! {
+                                <li class=class>
+                                    {match m.locked.clone() {
+                                        Some(_) => view! { <span class="title">{m.title.clone()}</span> }.into_any(),
+                                        None => view! { <a class="title" href=href>{m.title.clone()}</a> }.into_any(),
+                                    }}
+                                    <span class="meta">{hours(m.minutes)}</span>
+                                    <span class="status">{status}</span>
+                                    {m.locked.clone().map(|why| view! { <span class="lock-reason">{why}</span> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                    {(!s.labs.is_empty()).then(|| view! {
+                        <ul class="activities">
+                            {s.labs.into_iter().map(|l| view! {
+                                <li class="activity lab"><strong>{format!("Lab: {}", l.title)}</strong>" — "{l.summary}<span class="meta">{format!(" ({})", hours(l.minutes))}</span></li>
+                            }).collect_view()}
+                        </ul>
+                    })}
+                </section>
+            }
+        }).collect_view()}
+        {c.exam.map(|e| view! {
+            <section class="course-section exam" aria-labelledby="exam">
+                <h2 id="exam">{e.title}</h2>
+                <p>{e.summary}</p>
+                <p class="meta">{format!("Time limit: {}", hours(e.minutes))}</p>
+            </section>
+        })}
+    }
+}
+
+fn timestamp(ms: i64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 { format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+}
+
+#[component]
+fn VideoPlayer(video: Video, title: String) -> impl IntoView {
+    match video {
+        Video::YouTube { id } => view! {
+            <div class="video-frame">
+                <iframe src=format!("https://www.youtube-nocookie.com/embed/{id}") title=format!("Video: {title}")
+                    allow="accelerometer; encrypted-media; gyroscope; picture-in-picture; fullscreen" referrerpolicy="strict-origin-when-cross-origin"></iframe>
+            </div>
+        }.into_any(),
+        Video::Vimeo { id } => view! {
+            <div class="video-frame">
+                <iframe src=format!("https://player.vimeo.com/video/{id}?dnt=1") title=format!("Video: {title}")
+                    allow="fullscreen; picture-in-picture"></iframe>
+            </div>
+        }.into_any(),
+        Video::File { src, captions, language, transcript } => view! {
+            <figure class="video">
+                <video controls preload="metadata" src=src aria-label=format!("Video: {title}")>
+                    {captions.map(|c| view! { <track kind="captions" src=c srclang=language.clone() label="Captions" default /> })}
+                </video>
+                {(!transcript.is_empty()).then(|| view! {
+                    <details class="transcript">
+                        <summary>"Transcript"</summary>
+                        <ol>
+                            {transcript.into_iter().map(|c| view! { <li><span class="ts">{timestamp(c.start_ms)}</span>" "{c.text}</li> }).collect_view()}
+                        </ol>
+                    </details>
+                })}
+            </figure>
+        }.into_any(),
+    }
+}
+
+/// `/courses/:course/:module`: the module itself; signed-in learners only.
+#[component]
+pub fn Module() -> impl IntoView {
+    let params = use_params_map();
+    let location = use_location();
+    let mark = ServerAction::<SetModuleComplete>::new();
+    let key = move || {
+        let p = params.read();
+        (p.get("course").unwrap_or_default(), p.get("module").unwrap_or_default(), mark.version().get())
+    };
+    let data = Resource::new(key, |(c, m, _)| get_module_page(c, m));
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(page) => view! { <ModuleBody page mark /> }.into_any(),
+                    Err(AppError::Unauthorized) => {
+                        let next = location.pathname.get_untracked();
+                        view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
+                    }
+                    Err(e) => view! { <ErrorView error=e /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn module_link(course: &str, rel: &str, link: Option<ModuleLink>) -> impl IntoView {
+    let course = course.to_string();
+    let rel = rel.to_string();
+    link.map(|l| {
+        let label = if rel == "prev" { "← Previous" } else { "Next →" };
+        view! { <a rel=rel href=format!("/courses/{}/{}", course, l.slug)><span class="dir">{label}</span><span class="t">{l.title}</span></a> }
+    })
+}
+
+#[component]
+fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl IntoView {
+    let course_href = format!("/courses/{}", page.course_slug);
+    let ModulePage { course_slug, course_title, section_title, slug, title, minutes, video, body_html, toc, completed, locked, prev, next, course_completed, course_total } = page;
+    let links = (module_link(&course_slug, "prev", prev), module_link(&course_slug, "next", next));
+    let body = match locked {
+        Some(why) => view! {
+            <div class="locked" role="status">
+                <p><strong>"This module is locked."</strong>" "{why}</p>
+                <p><a href=course_href.clone()>"Back to the course"</a></p>
+            </div>
+        }.into_any(),
+        None => view! {
+            {video.map(|v| view! { <VideoPlayer video=v title=title.clone() /> })}
+            {(!toc.is_empty()).then(|| view! {
+                <nav class="toc" aria-label="On this page">
+                    <h2>"On this page"</h2>
+                    <ul>{toc.into_iter().map(|t| view! { <li class=format!("toc-{}", t.level)><a href=format!("#{}", t.id)>{t.text}</a></li> }).collect_view()}</ul>
+                </nav>
+            })}
+            <div class="prose" inner_html=body_html></div>
+            <ActionForm action=mark attr:class="complete-form">
+                <input type="hidden" name="course" value=course_slug.clone() />
+                <input type="hidden" name="module" value=slug.clone() />
+                <input type="hidden" name="complete" value=(!completed).to_string() />
+                <button type="submit" class=if completed { "button" } else { "button primary" }>
+                    {if completed { "Mark as not complete" } else { "Mark complete" }}
+                </button>
+                {completed.then(|| view! { <span class="status done">"✓ You completed this module."</span> })}
+            </ActionForm>
+            {form_error(mark.value())}
+        }.into_any(),
+    };
+    view! {
+        <Title text=title.clone() />
+        <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a>" / "<a href=course_href.clone()>{course_title}</a>" / "<span>{section_title}</span></nav>
+        <article class="module">
+            <header>
+                <h1>{title.clone()}</h1>
+                <p class="meta">{hours(minutes)}</p>
+                <ProgressBar done=course_completed total=course_total label="Course progress".to_string() />
+            </header>
+            {body}
+        </article>
+        <nav class="prev-next" aria-label="Modules">
+            {links}
+        </nav>
+    }
+}

@@ -1,0 +1,118 @@
+//! What every page shares: header with the account menu, footer, error views.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_location;
+
+use crate::auth::{current_user, Logout};
+use crate::error::AppError;
+
+/// Site header: the name, the catalog, and who is signed in.
+#[component]
+pub fn Header() -> impl IntoView {
+    let location = use_location();
+    let logout = ServerAction::<Logout>::new();
+    // Re-read on every navigation, so signing in or out shows at once.
+    let user = Resource::new(move || (location.pathname.get(), logout.version().get()), |_| current_user());
+    view! {
+        <header class="site-header">
+            <nav aria-label="Main">
+                <a class="brand" href="/">"Masterclass"</a>
+                <a href="/">"Courses"</a>
+                <span class="spacer"></span>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match user.await {
+                            Ok(Some(u)) => view! {
+                                <a href="/account" class="who">{u.display_name}</a>
+                                <ActionForm action=logout attr:class="inline">
+                                    <button type="submit" class="link-button">"Log out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            _ => view! {
+                                <a href="/login">"Log in"</a>
+                                <a href="/register" class="button">"Sign up"</a>
+                            }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </nav>
+        </header>
+    }
+}
+
+/// Site footer.
+#[component]
+pub fn Footer() -> impl IntoView {
+    view! {
+        <footer class="site-footer">
+            <p>"Masterclass — the Performance Engineering Masterclass, self-hosted."</p>
+        </footer>
+    }
+}
+
+/// The page for a path that does not exist; answers 404.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::set_status(404);
+    view! {
+        <Title text="Not found" />
+        <h1>"Page not found"</h1>
+        <p>"There is nothing at this address. "<a href="/">"Back to the courses"</a></p>
+    }
+}
+
+/// Shows an error from a server function, with its HTTP status on the server.
+#[component]
+pub fn ErrorView(error: AppError) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::set_status(error.status());
+    let title = match error {
+        AppError::NotFound => "Not found",
+        AppError::Unauthorized => "Please log in",
+        AppError::Forbidden => "Not allowed",
+        _ => "Something went wrong",
+    };
+    view! {
+        <Title text=title />
+        <h1>{title}</h1>
+        <p role="alert">{error.to_string()}</p>
+        <p><a href="/">"Back to the courses"</a></p>
+    }
+}
+
+/// A server action's error, shown next to its form.
+pub fn form_error<T: Clone + Send + Sync + 'static>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl IntoView {
+    move || {
+        value.get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Response details only the server sets.
+    use leptos::prelude::use_context;
+    use leptos_axum::ResponseOptions;
+
+    /// Sets the status of the page being rendered.
+    pub fn set_status(code: u16) {
+        if let (Some(opts), Ok(code)) = (use_context::<ResponseOptions>(), axum::http::StatusCode::from_u16(code)) {
+            opts.set_status(code);
+        }
+    }
+
+    /// A policy that allows this page's own scripts (by nonce), its wasm, and
+    /// the two video providers; nothing may frame the site.
+    pub fn set_content_security_policy() {
+        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+        let policy = format!(
+            "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+             media-src 'self'; frame-src https://www.youtube-nocookie.com https://player.vimeo.com; connect-src 'self'; \
+             object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        );
+        if let (Some(opts), Ok(value)) = (use_context::<ResponseOptions>(), axum::http::HeaderValue::from_str(&policy)) {
+            opts.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The Masterclass web app: pages and server functions, by domain.
+
+pub mod auth;
+pub mod course;
+#[cfg(feature = "ssr")]
+pub mod db;
+pub mod error;
+pub mod layout;
+#[cfg(feature = "ssr")]
+pub mod mail;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    layout::ssr::set_content_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <HashedStylesheet options=options.clone() id="leptos" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The application: header, routes, footer.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|t: String| if t.is_empty() { "Masterclass".to_string() } else { format!("{t} · Masterclass") } />
+        <Router>
+            <a class="skip-link" href="#main">"Skip to content"</a>
+            <layout::Header />
+            <main id="main" tabindex="-1">
+                <Routes fallback=layout::NotFound>
+                    <Route path=path!("/") view=course::pages::Catalog ssr=SsrMode::Async />
+                    <Route path=path!("/courses/:course") view=course::pages::Overview ssr=SsrMode::Async />
+                    <Route path=path!("/courses/:course/:module") view=course::pages::Module ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=auth::pages::LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=auth::pages::RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/account") view=auth::pages::AccountPage ssr=SsrMode::Async />
+                    <Route path=path!("/forgot-password") view=auth::pages::ForgotPasswordPage ssr=SsrMode::Async />
+                    <Route path=path!("/reset-password") view=auth::pages::ResetPasswordPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <layout::Footer />
+        </Router>
+    }
+}

@@ -1,0 +1,207 @@
+//! The command line: `serve`, `migrate`, `admin`, `content`.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup;
+
+/// Masterclass: the Performance Engineering Masterclass, self-hosted.
+///
+/// Configuration comes from environment variables (MASTERCLASS_DATA_DIR,
+/// MASTERCLASS_ADDR, DATABASE_URL, MASTERCLASS_ADMIN_EMAIL, MASTERCLASS_ADMIN_PASSWORD,
+/// MASTERCLASS_PUBLIC_URL, MASTERCLASS_SMTP_*); see the README.
+#[derive(Debug, Parser)]
+#[command(name = "masterclass", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate, import content, make sure an admin exists, and serve the app.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage administrator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Import course content from the content folder.
+    #[command(subcommand)]
+    Content(ContentCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator account (the password is generated and printed if not given).
+    Create {
+        /// The administrator's email address.
+        #[arg(long)]
+        email: String,
+        /// The name shown on pages.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// The password; prefer MASTERCLASS_ADMIN_PASSWORD so it stays out of shell history.
+        #[arg(long, env = "MASTERCLASS_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Make an existing account an administrator.
+    Promote {
+        /// The account's email address.
+        email: String,
+    },
+    /// Print a one-hour password-reset link for an account.
+    ResetLink {
+        /// The account's email address.
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContentCommand {
+    /// Import every course under the content folder (idempotent; broken files are reported and skipped).
+    Import {
+        /// The content folder (default: MASTERCLASS_CONTENT_DIR or ./content).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let json = std::env::var("MASTERCLASS_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Runs a command and returns the process exit code.
+pub async fn run(cli: Cli) -> u8 {
+    init_tracing();
+    match run_inner(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
+    let settings = Settings::from_env()?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            startup::database(&settings).await?;
+            println!("migrations applied to {}", startup::redact(&settings.database_url));
+            Ok(0)
+        }
+        Command::Admin(cmd) => admin(settings, cmd).await,
+        Command::Content(ContentCommand::Import { dir }) => {
+            let mut settings = settings;
+            if let Some(d) = dir {
+                settings.content_dir = d;
+            }
+            if !settings.content_dir.is_dir() {
+                anyhow::bail!("content folder {} does not exist", settings.content_dir.display());
+            }
+            let db = startup::database(&settings).await?;
+            let report = app::course::import::import_all(&db, &settings.content_dir, &settings.media_dir()).await?;
+            for c in &report.imported {
+                println!("imported {c}");
+            }
+            for c in &report.unchanged {
+                println!("unchanged {c}");
+            }
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            println!("{} modules stored, {} problems", report.modules, report.problems.len());
+            Ok(if report.problems.is_empty() { 0 } else { 1 })
+        }
+    }
+}
+
+async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<u8> {
+    use app::auth::accounts;
+    use app::auth::validate::{DisplayName, Email, NewPassword};
+    let db = startup::database(&settings).await?;
+    let bad = |e: app::error::AppError| anyhow::anyhow!("{e}");
+    match cmd {
+        AdminCommand::Create { email, name, password } => {
+            let email = Email::parse(&email).map_err(bad)?;
+            let name = DisplayName::parse(&name).map_err(bad)?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (startup::generate_password(), true),
+            };
+            let pw = NewPassword::parse(&password).map_err(bad)?;
+            accounts::create_user(&db, &email, &name, &pw, true).await.map_err(bad)?;
+            println!("administrator {} created", email.as_str());
+            if generated {
+                println!("password (shown once): {password}");
+            }
+            Ok(0)
+        }
+        AdminCommand::Promote { email } => {
+            let email = Email::parse(&email).map_err(bad)?;
+            if accounts::promote(&db, &email).await.map_err(bad)? {
+                println!("{} is now an administrator", email.as_str());
+                Ok(0)
+            } else {
+                anyhow::bail!("no account has the email {}", email.as_str())
+            }
+        }
+        AdminCommand::ResetLink { email } => {
+            match accounts::issue_reset_link(&db, &settings.public_url, &email).await.map_err(bad)? {
+                Some(link) => {
+                    println!("{link}");
+                    Ok(0)
+                }
+                None => anyhow::bail!("no account has the email {}", email.trim()),
+            }
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<u8> {
+    let db = startup::database(&settings).await?;
+    if settings.content_dir.is_dir() {
+        startup::import_content(&db, &settings).await?;
+    } else {
+        tracing::warn!(dir = %settings.content_dir.display(), "no content folder; serving what the database holds");
+    }
+    if let Some((email, password)) = startup::ensure_admin(&db, &settings).await? {
+        println!("\n  An administrator account was created. These credentials are shown only once:\n");
+        println!("    email:    {email}\n    password: {password}\n");
+    }
+    let server = startup::build(&settings, db, Default::default()).await?;
+    let listener = tokio::net::TcpListener::bind(settings.addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
+    println!("Masterclass is serving at http://{}", settings.addr);
+    axum::serve(listener, server.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
