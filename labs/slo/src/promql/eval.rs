@@ -1,5 +1,6 @@
 //! The PromQL evaluator, on the AST of the `promql-parser` crate.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -13,7 +14,7 @@ use promql_parser::parser::{
 
 use super::functions::{self as f, Bucket};
 use super::labels::{Labels, METRIC_NAME};
-use super::store::{is_stale_nan, Storage};
+use super::store::{is_stale_nan, Sample, Storage};
 use super::value::{format_float, Element, RangeSeries, Value};
 
 /// Prometheus's default lookback for instant selectors: 5 minutes.
@@ -120,7 +121,23 @@ fn series_matches(vs: &VectorSelector, l: &Labels) -> bool {
 }
 
 /// A function of a range vector's points and the range bounds.
-type RangeFn<'a> = dyn Fn(&[(i64, f64)], i64, i64) -> Option<f64> + 'a;
+type RangeFn<'a> = dyn Fn(&[Sample], i64, i64) -> Option<f64> + 'a;
+
+/// One series of a range-vector argument; borrowed from the store when possible.
+struct RangeData<'s> {
+    labels: Labels,
+    points: Cow<'s, [Sample]>,
+}
+
+fn to_output(series: Vec<RangeData<'_>>) -> Vec<RangeSeries> {
+    series
+        .into_iter()
+        .map(|s| RangeSeries {
+            labels: s.labels,
+            points: s.points.iter().map(|p| (p.t, p.v)).collect(),
+        })
+        .collect()
+}
 
 enum Grouping<'a> {
     By(&'a [String]),
@@ -301,11 +318,11 @@ impl<'s> Engine<'s> {
             Expr::VectorSelector(vs) => Ok(Value::Vector(self.instant_selector(vs, t))),
             Expr::MatrixSelector(ms) => {
                 let (series, _, _) = self.range_selector(&ms.vs, dur_ms(&ms.range), t);
-                Ok(Value::Matrix(series))
+                Ok(Value::Matrix(to_output(series)))
             }
             Expr::Subquery(_) => {
                 let (series, _, _) = self.range_arg(expr, t)?;
-                Ok(Value::Matrix(series))
+                Ok(Value::Matrix(to_output(series)))
             }
             Expr::Call(call) => self.eval_call(call, t),
             Expr::Aggregate(agg) => self.eval_aggregate(agg, t),
@@ -342,21 +359,30 @@ impl<'s> Engine<'s> {
         vs: &VectorSelector,
         range: i64,
         t: i64,
-    ) -> (Vec<RangeSeries>, i64, i64) {
+    ) -> (Vec<RangeData<'s>>, i64, i64) {
         let r = self.ref_time(&vs.at, &vs.offset, t);
         let lo = r - range;
         let mut out = Vec::new();
+        let storage: &'s Storage = self.storage;
         for &i in self.selected(vs).iter() {
-            let s = &self.storage.series()[i];
+            let s = &storage.series()[i];
             let a = s.samples.partition_point(|p| p.t < lo);
             let b = s.samples.partition_point(|p| p.t <= r);
-            let points: Vec<(i64, f64)> = s.samples[a..b]
-                .iter()
-                .filter(|p| !is_stale_nan(p.v))
-                .map(|p| (p.t, p.v))
-                .collect();
+            let slice = &s.samples[a..b];
+            // Copy only when staleness markers have to be filtered out.
+            let points = if s.stale_markers > 0 && slice.iter().any(|p| is_stale_nan(p.v)) {
+                Cow::Owned(
+                    slice
+                        .iter()
+                        .filter(|p| !is_stale_nan(p.v))
+                        .copied()
+                        .collect(),
+                )
+            } else {
+                Cow::Borrowed(slice)
+            };
             if !points.is_empty() {
-                out.push(RangeSeries {
+                out.push(RangeData {
                     labels: s.labels.clone(),
                     points,
                 });
@@ -366,7 +392,7 @@ impl<'s> Engine<'s> {
     }
 
     /// Evaluates a range-vector argument (a matrix selector or a subquery).
-    fn range_arg(&self, expr: &Expr, t: i64) -> Result<(Vec<RangeSeries>, i64, i64), QueryError> {
+    fn range_arg(&self, expr: &Expr, t: i64) -> Result<(Vec<RangeData<'s>>, i64, i64), QueryError> {
         match expr {
             Expr::MatrixSelector(ms) => Ok(self.range_selector(&ms.vs, dur_ms(&ms.range), t)),
             Expr::Paren(p) => self.range_arg(&p.expr, t),
@@ -384,7 +410,7 @@ impl<'s> Engine<'s> {
                 if first < lo {
                     first += step;
                 }
-                let mut series: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+                let mut series: HashMap<Labels, Vec<Sample>> = HashMap::new();
                 let mut order: Vec<Labels> = Vec::new();
                 let mut ts = first;
                 while ts <= r {
@@ -393,7 +419,7 @@ impl<'s> Engine<'s> {
                             order.push(labels);
                             Vec::new()
                         });
-                        entry.push((ts, v));
+                        entry.push(Sample { t: ts, v });
                     };
                     match self.eval(&sq.expr, ts)? {
                         Value::Scalar(v) => push(Labels::default(), v),
@@ -414,9 +440,10 @@ impl<'s> Engine<'s> {
                 let out = order
                     .into_iter()
                     .filter_map(|l| {
-                        series
-                            .remove(&l)
-                            .map(|points| RangeSeries { labels: l, points })
+                        series.remove(&l).map(|points| RangeData {
+                            labels: l,
+                            points: Cow::Owned(points),
+                        })
                     })
                     .collect();
                 Ok((out, lo, r))
@@ -481,7 +508,7 @@ impl<'s> Engine<'s> {
                 check_unique(&out)?;
                 Ok(Value::Vector(out))
             };
-        let values = |p: &[(i64, f64)]| p.iter().map(|x| x.1).collect::<Vec<f64>>();
+        let values = |p: &[Sample]| p.iter().map(|x| x.v).collect::<Vec<f64>>();
         match name {
             "rate" => over_range(0, false, &|p, lo, hi| {
                 f::extrapolated_rate(p, lo, hi, true, true)
@@ -495,7 +522,7 @@ impl<'s> Engine<'s> {
             "irate" => over_range(0, false, &|p, _, _| f::instant_value(p, true)),
             "idelta" => over_range(0, false, &|p, _, _| f::instant_value(p, false)),
             "deriv" => over_range(0, false, &|p, _, _| {
-                (p.len() >= 2).then(|| f::linear_regression(p, p[0].0).0)
+                (p.len() >= 2).then(|| f::linear_regression(p, p[0].t).0)
             }),
             "predict_linear" => {
                 let secs = self.scalar_arg(arg(1)?, t)?;
@@ -509,23 +536,23 @@ impl<'s> Engine<'s> {
             "changes" => over_range(0, false, &|p, _, _| {
                 Some(
                     p.windows(2)
-                        .filter(|w| w[0].1 != w[1].1 && !(w[0].1.is_nan() && w[1].1.is_nan()))
+                        .filter(|w| w[0].v != w[1].v && !(w[0].v.is_nan() && w[1].v.is_nan()))
                         .count() as f64,
                 )
             }),
             "resets" => over_range(0, false, &|p, _, _| {
-                Some(p.windows(2).filter(|w| w[1].1 < w[0].1).count() as f64)
+                Some(p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64)
             }),
             "avg_over_time" => over_range(0, false, &|p, _, _| {
-                Some(f::kahan_mean(p.iter().map(|x| x.1)))
+                Some(f::kahan_mean(p.iter().map(|x| x.v)))
             }),
             "sum_over_time" => over_range(0, false, &|p, _, _| {
-                Some(f::kahan_sum(p.iter().map(|x| x.1)))
+                Some(f::kahan_sum(p.iter().map(|x| x.v)))
             }),
             "count_over_time" => over_range(0, false, &|p, _, _| Some(p.len() as f64)),
             "min_over_time" => {
                 over_range(0, false, &|p, _, _| {
-                    Some(p.iter().map(|x| x.1).fold(f64::NAN, |m, v| {
+                    Some(p.iter().map(|x| x.v).fold(f64::NAN, |m, v| {
                         if m.is_nan() || v < m {
                             v
                         } else {
@@ -536,7 +563,7 @@ impl<'s> Engine<'s> {
             }
             "max_over_time" => {
                 over_range(0, false, &|p, _, _| {
-                    Some(p.iter().map(|x| x.1).fold(f64::NAN, |m, v| {
+                    Some(p.iter().map(|x| x.v).fold(f64::NAN, |m, v| {
                         if m.is_nan() || v > m {
                             v
                         } else {
@@ -545,7 +572,7 @@ impl<'s> Engine<'s> {
                     }))
                 })
             }
-            "last_over_time" => over_range(0, true, &|p, _, _| p.last().map(|x| x.1)),
+            "last_over_time" => over_range(0, true, &|p, _, _| p.last().map(|x| x.v)),
             "present_over_time" => over_range(0, false, &|_, _, _| Some(1.0)),
             "stddev_over_time" => over_range(0, false, &|p, _, _| {
                 Some(f::kahan_variance(values(p)).sqrt())

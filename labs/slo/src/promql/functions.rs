@@ -1,10 +1,12 @@
 //! The numeric cores of PromQL functions, following Prometheus's algorithms.
 
+use super::store::Sample;
+
 /// `rate`, `increase` and `delta`: the difference over the samples in the
 /// range, with counter resets corrected (counters only) and extrapolated to
 /// the range edges the way Prometheus does. `None` when fewer than two samples.
 pub fn extrapolated_rate(
-    points: &[(i64, f64)],
+    points: &[Sample],
     range_start: i64,
     range_end: i64,
     is_counter: bool,
@@ -13,13 +15,19 @@ pub fn extrapolated_rate(
     if points.len() < 2 {
         return None;
     }
-    let (first_t, first_v) = points[0];
-    let (last_t, last_v) = points[points.len() - 1];
+    let Sample {
+        t: first_t,
+        v: first_v,
+    } = points[0];
+    let Sample {
+        t: last_t,
+        v: last_v,
+    } = points[points.len() - 1];
     let mut result = last_v - first_v;
     if is_counter {
         let mut correction = 0.0;
         let mut prev = 0.0;
-        for &(_, v) in points {
+        for &Sample { v, .. } in points {
             if v < prev {
                 correction += prev;
             }
@@ -60,12 +68,18 @@ pub fn extrapolated_rate(
 }
 
 /// `irate` and `idelta`: from the last two samples only.
-pub fn instant_value(points: &[(i64, f64)], is_rate: bool) -> Option<f64> {
+pub fn instant_value(points: &[Sample], is_rate: bool) -> Option<f64> {
     if points.len() < 2 {
         return None;
     }
-    let (prev_t, prev_v) = points[points.len() - 2];
-    let (last_t, last_v) = points[points.len() - 1];
+    let Sample {
+        t: prev_t,
+        v: prev_v,
+    } = points[points.len() - 2];
+    let Sample {
+        t: last_t,
+        v: last_v,
+    } = points[points.len() - 1];
     let mut result = if is_rate && last_v < prev_v {
         // A counter reset: the counter restarted from zero.
         last_v
@@ -142,10 +156,10 @@ pub fn kahan_variance(values: impl IntoIterator<Item = f64>) -> f64 {
 
 /// Least-squares fit of value against time (seconds relative to `intercept_t`):
 /// returns `(slope, intercept)`.
-pub fn linear_regression(points: &[(i64, f64)], intercept_t: i64) -> (f64, f64) {
+pub fn linear_regression(points: &[Sample], intercept_t: i64) -> (f64, f64) {
     let n = points.len() as f64;
-    let init = points.first().map(|p| p.1).unwrap_or(0.0);
-    let const_y = points.iter().all(|p| p.1 == init);
+    let init = points.first().map(|p| p.v).unwrap_or(0.0);
+    let const_y = points.iter().all(|p| p.v == init);
     if const_y {
         if init.is_infinite() {
             return (f64::NAN, f64::NAN);
@@ -154,7 +168,7 @@ pub fn linear_regression(points: &[(i64, f64)], intercept_t: i64) -> (f64, f64) 
     }
     let (mut sx, mut sy, mut sxy, mut sx2) = (0.0, 0.0, 0.0, 0.0);
     let (mut cx, mut cy, mut cxy, mut cx2) = (0.0, 0.0, 0.0, 0.0);
-    for &(t, v) in points {
+    for &Sample { t, v } in points {
         let x = (t - intercept_t) as f64 / 1000.0;
         (sx, cx) = kahan_inc(x, sx, cx);
         (sy, cy) = kahan_inc(v, sy, cy);

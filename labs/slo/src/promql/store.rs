@@ -33,6 +33,9 @@ pub struct Series {
     pub labels: Labels,
     /// Samples sorted by timestamp, at most one per timestamp.
     pub samples: Vec<Sample>,
+    /// How many staleness markers were ever written (0 lets range selectors
+    /// borrow samples without scanning for markers).
+    pub stale_markers: usize,
 }
 
 /// A bad line in exposition text or a load block.
@@ -83,11 +86,15 @@ impl Storage {
                 self.series.push(Series {
                     labels: labels.clone(),
                     samples: Vec::new(),
+                    stale_markers: 0,
                 });
                 self.index.insert(labels.clone(), self.series.len() - 1);
                 self.series.len() - 1
             }
         };
+        if is_stale_nan(v) {
+            self.series[idx].stale_markers += 1;
+        }
         let samples = &mut self.series[idx].samples;
         match samples.last() {
             None => samples.push(Sample { t, v }),
