@@ -216,17 +216,17 @@ fn iterate(c: &Ctx, vu: &Vu, sc: usize, deadline: f64, n: u64) {
             s.add(ids::ITERATIONS, end, 1.0, &tags);
             s.add(ids::ITERATION_DURATION, end, (end - t) * 1000.0, &tags);
         }
-        Err(e) => {
-            if reason.as_deref().is_some_and(|r| r.contains("CPU")) {
-                lock(&c.shared.fatal).get_or_insert(reason.unwrap_or_default());
-            } else if !interrupted || reason.is_none() {
-                c.shared.log(format!(
-                    "[error] {e}  (VU {}, scenario {})",
-                    vu.state.borrow().id,
-                    scp.name
-                ));
+        Err(e) => match super::sim::classify(&e, interrupted, reason.as_deref()) {
+            super::sim::Failure::Fatal(m) => {
+                lock(&c.shared.fatal).get_or_insert(m);
             }
-        }
+            super::sim::Failure::Quiet => {}
+            super::sim::Failure::Log => c.shared.log(format!(
+                "[error] {e}  (VU {}, scenario {})",
+                vu.state.borrow().id,
+                scp.name
+            )),
+        },
     }
 }
 

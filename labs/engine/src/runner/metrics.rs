@@ -193,13 +193,8 @@ impl Sink {
         self.sort();
         match (&*self, agg) {
             (Self::Counter { sum }, Aggregation::Count) => *sum,
-            (Self::Counter { sum }, Aggregation::Rate) => {
-                if duration > 0.0 {
-                    sum / duration
-                } else {
-                    0.0
-                }
-            }
+            (Self::Counter { sum }, Aggregation::Rate) if duration > 0.0 => sum / duration,
+            (Self::Counter { .. }, Aggregation::Rate) => 0.0,
             (Self::Gauge { last, .. }, Aggregation::Value) => *last,
             (Self::Gauge { min, .. }, Aggregation::Min) => *min,
             (Self::Gauge { max, .. }, Aggregation::Max) => *max,

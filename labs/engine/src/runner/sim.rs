@@ -281,14 +281,13 @@ impl Sim<'_> {
                 s.add(ids::ITERATIONS, end, 1.0, &tags);
                 s.add(ids::ITERATION_DURATION, end, (end - t) * 1000.0, &tags);
             }
-            Err(e) => {
-                let budget = reason.as_deref().is_some_and(|r| r.contains("CPU"));
-                if budget {
-                    self.fatal.get_or_insert(reason.clone().unwrap_or_default());
-                } else if !interrupted || reason.is_none() {
-                    world.log(format!("[error] {e}  (VU {id}, scenario {})", scp.name));
+            Err(e) => match classify(&e, interrupted, reason.as_deref()) {
+                Failure::Fatal(m) => {
+                    self.fatal.get_or_insert(m);
                 }
-            }
+                Failure::Quiet => {}
+                Failure::Log => world.log(format!("[error] {e}  (VU {id}, scenario {})", scp.name)),
+            },
         }
         if self.end < end {
             self.end = end;
@@ -688,4 +687,31 @@ pub(crate) fn run(
         summary.exit_code = exit::EXTERNAL_ABORT;
     }
     Ok(summary)
+}
+
+/// How an iteration that threw is reported.
+pub(crate) enum Failure {
+    /// A sandbox budget was exceeded: stop the run.
+    Fatal(String),
+    /// Interrupted by the end of the scenario or a stop: not an error.
+    Quiet,
+    /// An exception in the script: logged, the run goes on (as in k6).
+    Log,
+}
+
+/// Classifies an iteration's error.
+pub(crate) fn classify(e: &str, interrupted: bool, reason: Option<&str>) -> Failure {
+    let text = reason.unwrap_or(e);
+    if text.contains("of CPU without returning") {
+        Failure::Fatal(text.to_owned())
+    } else if interrupted
+        || text.contains("interrupted at the end of the scenario")
+        || text.contains("the run was stopped")
+        || text.contains("request budget")
+        || text == "interrupted"
+    {
+        Failure::Quiet
+    } else {
+        Failure::Log
+    }
 }

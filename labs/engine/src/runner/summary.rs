@@ -362,7 +362,7 @@ fn checks_text(out: &mut String, group: &Value, indent: usize) {
                 let _ = writeln!(out, "{pad}✓ {name}");
             } else {
                 let total = passes + fails;
-                let pct = if total == 0 { 0 } else { passes * 100 / total };
+                let pct = (passes * 100).checked_div(total).unwrap_or(0);
                 let _ = writeln!(
                     out,
                     "{pad}✗ {name}\n{pad}  ↳  {pct}% — ✓ {passes} / ✗ {fails}"

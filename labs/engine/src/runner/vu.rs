@@ -383,7 +383,7 @@ impl Vu {
             let (module, promise) = module
                 .eval()
                 .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;
-            drive(&ctx, &promise).map_err(|e| ScriptError(e))?;
+            drive(&ctx, &promise).map_err(ScriptError)?;
             let ns = module
                 .namespace()
                 .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;

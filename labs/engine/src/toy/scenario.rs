@@ -336,11 +336,13 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::unwrap_used, reason = "test")]
     fn unknown_and_invalid_are_clear() {
-        let e = Scenario::builtin("nope").unwrap_err().to_string();
+        let e = Scenario::builtin("nope").err().unwrap().to_string();
         assert!(e.contains("baseline"), "{e}");
         let e = Scenario::from_yaml("name: x\nlatency: {median_ms: 10, p99_ms: 1}\n")
-            .unwrap_err()
+            .err()
+            .unwrap()
             .to_string();
         assert!(e.contains("median_ms"), "{e}");
         assert!(Scenario::from_yaml("name: x\nbogus: 1\n").is_err());
