@@ -262,7 +262,8 @@ fn vu_thread(c: &Ctx, sc: usize, local: u32, id: u32, counter: &AtomicU64) {
     if !c.shared.sleep_until(origin + start) {
         return;
     }
-    c.shared.vus_active.fetch_add(1, Ordering::Relaxed);
+    let n = c.shared.vus_active.fetch_add(1, Ordering::Relaxed) + 1;
+    lock(&c.shared.store).add(ids::VUS, now(), n as f64, &[]);
     let mut iters = 0u64;
     match &scp.executor {
         Executor::ConstantVus { .. } => {
@@ -350,6 +351,7 @@ fn coordinate(
     env: BTreeMap<String, String>,
     target: (String, u16),
     scrapes: &Arc<Mutex<Vec<Scrape>>>,
+    plan_slot: &Arc<Mutex<Option<Plan>>>,
 ) -> Result<RunSummary, RunError> {
     let setup = |id: u64| VuSetup {
         id,
@@ -364,6 +366,13 @@ fn coordinate(
     let plan = super::options::plan(&opts).map_err(|e| RunError::Options(e.to_string()))?;
     *lock(&shared.options_json) = opts.to_string();
     prepare(&plan, &mut lock(&shared.store), &cfg.limits)?;
+    if plan
+        .thresholds
+        .iter()
+        .any(|t| t.exprs.iter().any(|r| r.abort_on_fail))
+    {
+        *lock(plan_slot) = Some(plan.clone());
+    }
     for sc in &plan.scenarios {
         if !first.has_export(&sc.exec) {
             return Err(RunError::Script(format!(
@@ -488,10 +497,16 @@ pub(crate) async fn run(
         .or_insert_with(|| server.base_url());
     let target = ("127.0.0.1".to_owned(), addr.port());
     let scrapes: Arc<Mutex<Vec<Scrape>>> = Arc::new(Mutex::new(Vec::new()));
-    let (sh, sc, sc2) = (Arc::clone(&shared), cfg.clone(), Arc::clone(&scrapes));
+    let plan_slot: Arc<Mutex<Option<Plan>>> = Arc::new(Mutex::new(None));
+    let (sh, sc, sc2, ps) = (
+        Arc::clone(&shared),
+        cfg.clone(),
+        Arc::clone(&scrapes),
+        Arc::clone(&plan_slot),
+    );
     let script = script.to_owned();
     let mut job =
-        tokio::task::spawn_blocking(move || coordinate(&sh, &script, &sc, env, target, &sc2));
+        tokio::task::spawn_blocking(move || coordinate(&sh, &script, &sc, env, target, &sc2, &ps));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut last_reqs = 0i64;
     let mut next_scrape = 0.0;
@@ -522,6 +537,11 @@ pub(crate) async fn run(
                         errors,
                     };
                     last_reqs = reqs;
+                    if let Some(plan) = lock(&plan_slot).as_ref() {
+                        if let Some(why) = super::abort_check(&mut s, plan, elapsed) {
+                            lock(&shared.abort).get_or_insert(why);
+                        }
+                    }
                     p
                 };
                 progress(p);

@@ -371,3 +371,28 @@ pub(crate) fn scenario_tags(plan: &Plan, sc: &options::ScenarioPlan) -> metrics:
     }
     t
 }
+
+/// Evaluates `abortOnFail` thresholds during the run; returns why to abort.
+pub(crate) fn abort_check(store: &mut metrics::Store, plan: &Plan, elapsed: f64) -> Option<String> {
+    for t in &plan.thresholds {
+        for r in &t.exprs {
+            if !r.abort_on_fail || elapsed < r.delay_abort_eval {
+                continue;
+            }
+            let id = store.id(&t.selector.metric)?;
+            let m = &mut store.metrics_mut()[id];
+            let v = if t.selector.tags.is_empty() {
+                m.sink.aggregate(r.expr.agg, elapsed)
+            } else {
+                m.subs
+                    .iter_mut()
+                    .find(|(_, k, _)| *k == t.key)
+                    .map_or(0.0, |(_, _, s)| s.aggregate(r.expr.agg, elapsed))
+            };
+            if !r.expr.op.holds(v, r.expr.value) {
+                return Some(format!("thresholds on metrics '{}' were crossed ({}); abortOnFail stopped the test prematurely", t.key, r.expr.source));
+            }
+        }
+    }
+    None
+}

@@ -604,6 +604,18 @@ pub(crate) fn run(
                     errors,
                 });
                 last_reqs = reqs;
+                drop(s);
+                if plan
+                    .thresholds
+                    .iter()
+                    .any(|t| t.exprs.iter().any(|r| r.abort_on_fail))
+                {
+                    if let Some(why) =
+                        super::abort_check(&mut world.store.borrow_mut(), &plan, t - origin)
+                    {
+                        world.abort(why);
+                    }
+                }
                 next_tick += 1.0;
                 continue;
             }

@@ -173,6 +173,7 @@ pub struct ScriptError(pub String);
 struct K6Resolver;
 
 const SUMMARY_JSLIB: &str = "https://jslib.k6.io/k6-summary/";
+const UTILS_JSLIB: &str = "https://jslib.k6.io/k6-utils/";
 
 fn builtin_source(name: &str) -> Option<&'static str> {
     Some(match name {
@@ -182,6 +183,7 @@ fn builtin_source(name: &str) -> Option<&'static str> {
         "k6/execution" => include_str!("js/k6_execution.js"),
         "k6/data" => "export class SharedArray { constructor(name, fn) { const a = fn(); if (!Array.isArray(a)) throw new Error('SharedArray: the function must return an array'); return Object.freeze(a); } }\nexport default { SharedArray };\n",
         "k6-summary" => include_str!("js/k6_summary.js"),
+        "k6-utils" => include_str!("js/k6_utils.js"),
         _ => return None,
     })
 }
@@ -197,15 +199,18 @@ impl Resolver for K6Resolver {
         if name.starts_with(SUMMARY_JSLIB) {
             return Ok("k6-summary".into());
         }
+        if name.starts_with(UTILS_JSLIB) {
+            return Ok("k6-utils".into());
+        }
         if builtin_source(name).is_some() {
             return Ok(name.to_owned());
         }
         let why = if name.starts_with("http://") || name.starts_with("https://") {
-            "remote modules cannot be imported in the lab sandbox (only the k6-summary jslib is built in)"
+            "remote modules cannot be imported in the lab sandbox (only the k6-summary and k6-utils jslibs are built in)"
         } else if name.starts_with('.') || name.starts_with('/') {
             "local files cannot be imported in the lab sandbox: put everything in one script"
         } else {
-            "unknown module: available are k6, k6/http, k6/metrics, k6/execution, k6/data and the k6-summary jslib"
+            "unknown module: available are k6, k6/http, k6/metrics, k6/execution, k6/data and the k6-summary and k6-utils jslibs"
         };
         Err(rquickjs::Error::new_resolving_message(base, name, why))
     }

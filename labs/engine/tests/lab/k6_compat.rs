@@ -282,3 +282,23 @@ export default function () {
     let last = v2.scrapes.last().unwrap();
     assert!(last.text.contains("toy_build_info{version=\"v2\"} 1"));
 }
+
+#[test]
+fn abort_on_fail_stops_early_with_99() {
+    let s = sim("import http from 'k6/http';\nexport const options = { vus: 1, duration: '1m', thresholds: { http_req_duration: [{ threshold: 'max<0', abortOnFail: true, delayAbortEval: '2s' }] } };\nexport default function () { http.get('http://localhost:3333/api/quotes'); }\n", 1).unwrap();
+    assert_eq!(s.exit_code, exit::THRESHOLDS_CROSSED);
+    assert!(s.duration < 10.0, "{}", s.duration);
+    assert!(
+        s.aborted.as_deref().unwrap_or("").contains("abortOnFail"),
+        "{:?}",
+        s.aborted
+    );
+}
+
+#[test]
+fn k6_utils_jslib_is_built_in() {
+    let script = "import { randomIntBetween, randomItem, randomString, uuidv4 } from 'https://jslib.k6.io/k6-utils/1.4.0/index.js';\nimport { check } from 'k6';\nexport default function () { const n = randomIntBetween(1, 3); check(n, { 'in range': (n) => n >= 1 && n <= 3 }); check(randomItem(['a']), { item: (x) => x === 'a' }); check(randomString(8), { len: (s) => s.length === 8 }); check(uuidv4(), { uuid: (u) => /^[0-9a-f-]{36}$/.test(u) }); }\n";
+    let s = sim(script, 1).unwrap();
+    assert_eq!(metric(&s, "checks", "fails"), 0.0, "{:?}", s.logs);
+    assert_eq!(metric(&s, "checks", "passes"), 4.0);
+}
