@@ -5,9 +5,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-use serde_json::json;
-
 use super::metrics::ids;
 use super::vu::{VuState, World, WorldRequest, WorldResponse};
 
@@ -20,19 +17,60 @@ pub enum RequestFailure {
     Throw(String),
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Spec {
-    #[serde(default)]
-    headers: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    tags: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
-    timeout: Option<serde_json::Value>,
-    #[serde(default)]
-    response_type: Option<String>,
-    #[serde(default)]
-    response_callback: Option<serde_json::Value>,
+/// Request parameters from `k6/http` (headers, tags, timeout, ...).
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    /// Request headers.
+    pub headers: Vec<(String, String)>,
+    /// Extra sample tags (`params.tags`).
+    pub tags: Vec<(String, String)>,
+    /// `params.timeout` as given (a duration string or milliseconds).
+    pub timeout: Option<String>,
+    /// `params.responseType` (`"none"` discards the body).
+    pub response_type: Option<String>,
+    /// Expected status ranges from `params.responseCallback`.
+    pub expected: Option<Vec<(u16, u16)>>,
+}
+
+impl Params {
+    /// Builds params from the flat arrays the JavaScript side passes.
+    pub fn from_flat(headers: Vec<String>, tags: Vec<String>, opts: Vec<String>) -> Self {
+        let pairs = |v: Vec<String>| {
+            let mut out = Vec::with_capacity(v.len() / 2);
+            let mut it = v.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((k, v));
+            }
+            out
+        };
+        let opt = |i: usize| opts.get(i).filter(|s| !s.is_empty()).cloned();
+        Self {
+            headers: pairs(headers),
+            tags: pairs(tags),
+            timeout: opt(0),
+            response_type: opt(1),
+            expected: opt(2).and_then(|e| serde_json::from_str(&e).ok()),
+        }
+    }
+}
+
+/// What `k6/http` hands back to JavaScript.
+#[derive(Debug, Clone, Default)]
+pub struct ResponseOut {
+    /// Status (0 on transport errors).
+    pub status: u16,
+    /// Body, unless discarded.
+    pub body: Option<String>,
+    /// Transport error text (empty when none).
+    pub error: String,
+    /// k6-style error code (0 when none).
+    pub error_code: u32,
+    /// `200 OK`.
+    pub status_text: String,
+    /// duration, blocked, connecting, sending, waiting, receiving (ms).
+    pub timings: [f64; 6],
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
 }
 
 /// Host names that mean "this machine".
@@ -82,13 +120,6 @@ fn split_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host.to_ascii_lowercase(), port, path))
 }
 
-fn tag_value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Runs one `k6/http` request for a VU and returns the response as JSON.
 pub fn request(
     vu: &mut VuState,
@@ -96,9 +127,8 @@ pub fn request(
     method: String,
     url: String,
     body: Option<String>,
-    spec: &str,
-) -> Result<String, RequestFailure> {
-    let spec: Spec = serde_json::from_str(spec).unwrap_or_default();
+    spec: Params,
+) -> Result<ResponseOut, RequestFailure> {
     if world.stopping() {
         return Err(RequestFailure::Stop("the run was stopped".into()));
     }
@@ -109,15 +139,14 @@ pub fn request(
         ));
     }
     let timeout = match &spec.timeout {
-        None | Some(serde_json::Value::Null) => 60.0,
-        Some(v) => crate::duration::parse_option_duration(v)
-            .map_err(|e| RequestFailure::Throw(format!("timeout: {e}")))?,
+        None => 60.0,
+        Some(v) => match v.parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => ms / 1000.0,
+            _ => crate::duration::parse_duration(v)
+                .map_err(|e| RequestFailure::Throw(format!("timeout: {e}")))?,
+        },
     };
-    let headers: Vec<(String, String)> = spec
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), tag_value(v)))
-        .collect();
+    let headers = spec.headers;
     let body_bytes = body.unwrap_or_default().into_bytes();
     let start_t = world.now(vu);
 
@@ -159,14 +188,7 @@ pub fn request(
     let [blocked, connecting, sending, waiting, receiving] = resp.phases;
     let duration_ms = (sending + waiting + receiving) * 1000.0;
 
-    let expected = match spec
-        .response_callback
-        .as_ref()
-        .and_then(|v| v.get("__expected"))
-    {
-        Some(v) => serde_json::from_value::<Vec<(u16, u16)>>(v.clone()).ok(),
-        None => vu.expected.clone(),
-    };
+    let expected = spec.expected.clone().or_else(|| vu.expected.clone());
     let ok = match &expected {
         Some(ranges) => ranges
             .iter()
@@ -177,9 +199,9 @@ pub fn request(
     let mut tags = vu.tags.clone();
     let name = spec
         .tags
-        .get("name")
-        .map(tag_value)
-        .unwrap_or_else(|| url.clone());
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map_or_else(|| url.clone(), |(_, v)| v.clone());
     for (k, v) in [
         ("method", method.clone()),
         ("url", url.clone()),
@@ -200,12 +222,11 @@ pub fn request(
     }
     tags.push(("group".into(), group));
     tags.push(("scenario".into(), vu.scenario.clone()));
-    for (k, v) in &spec.tags {
-        let v = tag_value(v);
-        if let Some(slot) = tags.iter_mut().find(|(tk, _)| tk == k) {
+    for (k, v) in spec.tags {
+        if let Some(slot) = tags.iter_mut().find(|(tk, _)| *tk == k) {
             slot.1 = v;
         } else {
-            tags.push((k.clone(), v));
+            tags.push((k, v));
         }
     }
     let sent = resp.sent as f64;
@@ -237,41 +258,36 @@ pub fn request(
     }
     let mut body = resp.body;
     body.truncate(vu.max_body);
-    let body_json = if spec.response_type.as_deref() == Some("none") {
-        serde_json::Value::Null
+    let body = if spec.response_type.as_deref() == Some("none") {
+        None
     } else {
-        serde_json::Value::String(String::from_utf8_lossy(&body).into_owned())
+        Some(
+            String::from_utf8(body)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        )
     };
-    let mut hdrs = serde_json::Map::new();
-    for (k, v) in &resp.headers {
-        hdrs.insert(canonical_header(k), json!(v));
-    }
-    let req_headers: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), json!([v])))
-        .collect();
-    let out = json!({
-        "status": resp.status,
-        "status_text": format!("{} {}", resp.status, reason(resp.status)),
-        "body": body_json,
-        "headers": hdrs,
-        "url": url,
-        "proto": "HTTP/1.1",
-        "error": resp.error.as_ref().map(|e| e.1.clone()).unwrap_or_default(),
-        "error_code": resp.error.as_ref().map_or(0, |e| e.0),
-        "cookies": {},
-        "timings": {
-            "duration": duration_ms,
-            "blocked": blocked * 1000.0,
-            "connecting": connecting * 1000.0,
-            "tls_handshaking": 0.0,
-            "sending": sending * 1000.0,
-            "waiting": waiting * 1000.0,
-            "receiving": receiving * 1000.0,
-        },
-        "request": { "method": method, "url": url, "headers": req_headers, "body": String::from_utf8_lossy(&body_bytes) },
-    });
-    Ok(out.to_string())
+    let _ = body_bytes;
+    let (error_code, error) = resp.error.unwrap_or_default();
+    Ok(ResponseOut {
+        status: resp.status,
+        body,
+        error,
+        error_code,
+        status_text: format!("{} {}", resp.status, reason(resp.status)),
+        timings: [
+            duration_ms,
+            blocked * 1000.0,
+            connecting * 1000.0,
+            sending * 1000.0,
+            waiting * 1000.0,
+            receiving * 1000.0,
+        ],
+        headers: resp
+            .headers
+            .iter()
+            .map(|(k, v)| (canonical_header(k), v.clone()))
+            .collect(),
+    })
 }
 
 fn canonical_header(k: &str) -> String {

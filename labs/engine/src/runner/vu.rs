@@ -777,12 +777,35 @@ fn install_natives<'js>(
                   method: String,
                   url: String,
                   body: Option<String>,
-                  spec: String|
-                  -> rquickjs::Result<String> {
+                  headers: Vec<String>,
+                  tags: Vec<String>,
+                  opts: Vec<String>|
+                  -> rquickjs::Result<rquickjs::Array<'js>> {
                 let mut s = st.borrow_mut();
-                let out = super::http::request(&mut s, &*w, method, url, body, &spec);
-                match out {
-                    Ok(json) => Ok(json),
+                let params = super::http::Params::from_flat(headers, tags, opts);
+                match super::http::request(&mut s, &*w, method, url, body, params) {
+                    Ok(r) => {
+                        drop(s);
+                        let a = rquickjs::Array::new(ctx.clone())?;
+                        a.set(0, r.status)?;
+                        match r.body {
+                            Some(b) => a.set(1, b)?,
+                            None => a.set(1, rquickjs::Null)?,
+                        }
+                        a.set(2, r.error)?;
+                        a.set(3, r.error_code)?;
+                        a.set(4, r.status_text)?;
+                        for (i, t) in r.timings.iter().enumerate() {
+                            a.set(5 + i, *t)?;
+                        }
+                        let mut flat = Vec::with_capacity(r.headers.len() * 2);
+                        for (k, v) in r.headers {
+                            flat.push(k);
+                            flat.push(v);
+                        }
+                        a.set(11, flat)?;
+                        Ok(a)
+                    }
                     Err(super::http::RequestFailure::Stop(msg)) => {
                         s.stop.set(true);
                         s.stop_reason.get_or_insert(msg);

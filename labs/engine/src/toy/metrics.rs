@@ -29,13 +29,27 @@ struct Family {
     kind: &'static str,
     label_names: &'static [&'static str],
     buckets: &'static [f64],
-    series: BTreeMap<Vec<String>, Series>,
+    /// Series keyed by their label values joined with `\u{1f}`.
+    series: BTreeMap<String, Series>,
 }
 
 /// A registry of metric families, kept in name order so renders are stable.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     families: BTreeMap<&'static str, Family>,
+    scratch: String,
+}
+
+const SEP: char = '\u{1f}';
+
+fn key_into(buf: &mut String, values: &[&str]) {
+    buf.clear();
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            buf.push(SEP);
+        }
+        buf.push_str(v);
+    }
 }
 
 impl Registry {
@@ -100,16 +114,21 @@ impl Registry {
         let fam = self.families.get_mut(name)?;
         let kind = fam.kind;
         let buckets = fam.buckets;
-        let key: Vec<String> = values.iter().map(|v| (*v).to_owned()).collect();
-        let s = fam.series.entry(key).or_insert_with(|| match kind {
-            "counter" => Series::Counter(0.0),
-            "gauge" => Series::Gauge(0.0),
-            _ => Series::Histogram(Histogram {
-                counts: vec![0; buckets.len()],
-                sum: 0.0,
-                count: 0,
-            }),
-        });
+        key_into(&mut self.scratch, values);
+        // Look up without allocating; allocate the key only for a new series.
+        if !fam.series.contains_key(self.scratch.as_str()) {
+            let fresh = match kind {
+                "counter" => Series::Counter(0.0),
+                "gauge" => Series::Gauge(0.0),
+                _ => Series::Histogram(Histogram {
+                    counts: vec![0; buckets.len()],
+                    sum: 0.0,
+                    count: 0,
+                }),
+            };
+            fam.series.insert(self.scratch.clone(), fresh);
+        }
+        let s = fam.series.get_mut(self.scratch.as_str())?;
         Some((s, buckets))
     }
 
@@ -143,8 +162,9 @@ impl Registry {
     /// Current value of a counter or gauge series, if it exists.
     pub fn value(&self, name: &str, labels: &[&str]) -> Option<f64> {
         let fam = self.families.get(name)?;
-        let key: Vec<String> = labels.iter().map(|v| (*v).to_owned()).collect();
-        match fam.series.get(&key)? {
+        let mut key = String::new();
+        key_into(&mut key, labels);
+        match fam.series.get(key.as_str())? {
             Series::Counter(v) | Series::Gauge(v) => Some(*v),
             Series::Histogram(h) => Some(h.count as f64),
         }
@@ -156,8 +176,13 @@ impl Registry {
         for (name, fam) in &self.families {
             let _ = writeln!(out, "# HELP {name} {}", fam.help);
             let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
-            for (values, series) in &fam.series {
-                let labels = label_text(fam.label_names, values);
+            for (key, series) in &fam.series {
+                let values: Vec<&str> = if fam.label_names.is_empty() {
+                    Vec::new()
+                } else {
+                    key.split(SEP).collect()
+                };
+                let labels = label_text(fam.label_names, &values);
                 match series {
                     Series::Counter(v) | Series::Gauge(v) => {
                         let _ = writeln!(out, "{name}{} {}", braces(&labels), fmt_f(*v));
@@ -188,7 +213,7 @@ impl Registry {
     }
 }
 
-fn label_text(names: &[&str], values: &[String]) -> String {
+fn label_text(names: &[&str], values: &[&str]) -> String {
     names
         .iter()
         .zip(values)

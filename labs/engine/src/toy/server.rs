@@ -155,7 +155,9 @@ async fn handle(State(st): State<AppState>, req: Request) -> Response {
         .unwrap_or_else(PoisonError::into_inner)
         .handle(&toy_req, now, Some(concurrency), false);
     let remaining = answer.latency - started.elapsed().as_secs_f64();
-    if remaining > 0.0 {
+    // Tokio's timer has millisecond granularity: shorter waits would turn
+    // into a full millisecond, so sub-half-millisecond latencies are served at once.
+    if remaining >= 0.0005 {
         tokio::time::sleep(Duration::from_secs_f64(remaining.min(60.0))).await;
     }
     st.model

@@ -12,8 +12,21 @@ function selectPath(obj, selector) {
 }
 
 class Response {
-  constructor(raw) {
-    Object.assign(this, raw);
+  constructor(a, method, url, reqHeaders, reqBody) {
+    this.status = a[0];
+    this.body = a[1];
+    this.error = a[2];
+    this.error_code = a[3];
+    this.status_text = a[4];
+    this.url = url;
+    this.proto = "HTTP/1.1";
+    this.timings = { duration: a[5], blocked: a[6], connecting: a[7], tls_handshaking: 0, sending: a[8], waiting: a[9], receiving: a[10] };
+    const h = {};
+    const flat = a[11];
+    for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+    this.headers = h;
+    this.cookies = {};
+    this.request = { method, url, headers: reqHeaders, body: reqBody === null ? "" : reqBody, cookies: {} };
   }
   json(selector) {
     if (this.body === null || this.body === undefined) throw new Error("the body is null, so we can't transform it to JSON");
@@ -38,20 +51,29 @@ function encodeBody(body) {
 
 function doRequest(method, url, body, params) {
   const p = params || {};
-  const headers = Object.assign({}, p.headers || {});
-  if (body !== null && typeof body === "object" && typeof body !== "string") {
-    const hasCT = Object.keys(headers).some((h) => h.toLowerCase() === "content-type");
-    if (!hasCT) headers["Content-Type"] = "application/x-www-form-urlencoded";
+  const headers = p.headers || {};
+  const flatHeaders = [];
+  let hasCT = false;
+  for (const k in headers) {
+    flatHeaders.push(k, String(headers[k]));
+    if (k.toLowerCase() === "content-type") hasCT = true;
   }
-  const spec = {
-    headers,
-    tags: p.tags || {},
-    timeout: p.timeout === undefined ? null : p.timeout,
-    responseType: p.responseType || "text",
-    responseCallback: p.responseCallback === undefined ? null : p.responseCallback,
-  };
-  const raw = JSON.parse(n.request(String(method).toUpperCase(), String(url), encodeBody(body), JSON.stringify(spec)));
-  return new Response(raw);
+  if (body !== null && body !== undefined && typeof body === "object" && !hasCT) {
+    flatHeaders.push("Content-Type", "application/x-www-form-urlencoded");
+  }
+  const flatTags = [];
+  const tags = p.tags;
+  if (tags) for (const k in tags) flatTags.push(k, String(tags[k]));
+  const cb = p.responseCallback;
+  const opts = [
+    p.timeout === undefined || p.timeout === null ? "" : String(p.timeout),
+    p.responseType || "",
+    cb && cb.__expected ? JSON.stringify(cb.__expected) : "",
+  ];
+  const m = String(method).toUpperCase();
+  const u = String(url);
+  const b = encodeBody(body);
+  return new Response(n.request(m, u, b, flatHeaders, flatTags, opts), m, u, headers, b);
 }
 
 export function request(method, url, body, params) {
