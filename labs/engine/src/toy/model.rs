@@ -102,6 +102,8 @@ pub struct ToyModel {
     backlog_bytes: f64,
     last_tick: f64,
     ratings: Vec<serde_json::Value>,
+    /// Concurrency, hot shard and whether reads happened, as of the last request.
+    pending: (u32, Option<(u32, f64)>, bool),
 }
 
 fn micros(secs: f64) -> u64 {
@@ -235,6 +237,7 @@ impl ToyModel {
             backlog_bytes: 0.0,
             last_tick: 0.0,
             ratings: Vec::new(),
+            pending: (0, None, false),
         }
     }
 
@@ -512,29 +515,16 @@ impl ToyModel {
             self.backlog_bytes += 4096.0;
             total += lat;
         }
-        // Pending reads per shard: the requests in flight spread over the shards (or piled on the hot one).
-        for shard in 0..shards {
-            let share = match hot {
-                Some((h, share, _)) if h % shards == shard => {
-                    share + (1.0 - share) / f64::from(shards)
-                }
-                Some((_, share, _)) => (1.0 - share) / f64::from(shards),
-                None => 1.0 / f64::from(shards),
-            };
-            let pending =
-                (f64::from(concurrency) * share * if reads > 0 { 1.0 } else { 0.0 }).round();
-            let s = shard.to_string();
-            self.registry.set(
-                "scylla_storage_proxy_coordinator_foreground_reads",
-                &[&s],
-                pending,
-            );
-            self.registry.set(
-                "scylla_database_queued_reads",
-                &[&s],
-                (pending - 8.0).max(0.0),
-            );
-        }
+        // Pending reads per shard, applied to the gauges at the next scrape.
+        self.pending = (
+            concurrency,
+            if reads > 0 {
+                hot.map(|(h, share, _)| (h, share))
+            } else {
+                None
+            },
+            reads > 0,
+        );
         total
     }
 
@@ -575,6 +565,34 @@ impl ToyModel {
     /// The `/metrics` exposition text as of `now` seconds into the run.
     pub fn render_metrics(&mut self, now: f64) -> String {
         self.tick(now);
+        let (concurrency, hot, reading) = self.pending;
+        let shards = self.scenario.shards;
+        // The requests in flight spread over the shards (or pile on the hot one).
+        for shard in 0..shards {
+            let share = match hot {
+                Some((h, share)) if h % shards == shard => {
+                    share + (1.0 - share) / f64::from(shards)
+                }
+                Some((_, share)) => (1.0 - share) / f64::from(shards),
+                None => 1.0 / f64::from(shards),
+            };
+            let pending = if reading {
+                (f64::from(concurrency) * share).round()
+            } else {
+                0.0
+            };
+            let s = shard.to_string();
+            self.registry.set(
+                "scylla_storage_proxy_coordinator_foreground_reads",
+                &[&s],
+                pending,
+            );
+            self.registry.set(
+                "scylla_database_queued_reads",
+                &[&s],
+                (pending - 8.0).max(0.0),
+            );
+        }
         self.registry.render()
     }
 
@@ -594,6 +612,21 @@ impl ToyModel {
         let Some(route) = route else {
             return (404, TEXT, b"404 page not found\n".to_vec(), 0, 0);
         };
+        static CATALOG: std::sync::OnceLock<[Vec<u8>; 5]> = std::sync::OnceLock::new();
+        let cat = CATALOG.get_or_init(|| {
+            let enc = |v: serde_json::Value| {
+                let mut b = serde_json::to_vec(&v).unwrap_or_default();
+                b.push(b'\n');
+                b
+            };
+            [
+                enc(json!({ "doughs": catalog::doughs() })),
+                enc(json!({ "tools": catalog::TOOLS })),
+                enc(json!({ "quotes": catalog::QUOTES })),
+                enc(json!({ "names": catalog::NAMES })),
+                enc(json!({ "adjectives": catalog::ADJECTIVES })),
+            ]
+        });
         let json_body = |v: serde_json::Value| {
             let mut b = serde_json::to_vec(&v).unwrap_or_default();
             b.push(b'\n');
@@ -608,41 +641,11 @@ impl ToyModel {
                 0,
                 0,
             ),
-            "/api/doughs" if get_only(method) => (
-                200,
-                JSON,
-                json_body(json!({ "doughs": catalog::doughs() })),
-                1,
-                0,
-            ),
-            "/api/tools" if get_only(method) => (
-                200,
-                JSON,
-                json_body(json!({ "tools": catalog::TOOLS })),
-                1,
-                0,
-            ),
-            "/api/quotes" if get_only(method) => (
-                200,
-                JSON,
-                json_body(json!({ "quotes": catalog::QUOTES })),
-                1,
-                0,
-            ),
-            "/api/names" if get_only(method) => (
-                200,
-                JSON,
-                json_body(json!({ "names": catalog::NAMES })),
-                1,
-                0,
-            ),
-            "/api/adjectives" if get_only(method) => (
-                200,
-                JSON,
-                json_body(json!({ "adjectives": catalog::ADJECTIVES })),
-                1,
-                0,
-            ),
+            "/api/doughs" if get_only(method) => (200, JSON, cat[0].clone(), 1, 0),
+            "/api/tools" if get_only(method) => (200, JSON, cat[1].clone(), 1, 0),
+            "/api/quotes" if get_only(method) => (200, JSON, cat[2].clone(), 1, 0),
+            "/api/names" if get_only(method) => (200, JSON, cat[3].clone(), 1, 0),
+            "/api/adjectives" if get_only(method) => (200, JSON, cat[4].clone(), 1, 0),
             "/api/ingredients" if get_only(method) => {
                 let kind = req.path.trim_start_matches("/api/ingredients/");
                 match catalog::ingredients(kind) {
