@@ -151,12 +151,20 @@ async fn run_script(args: RunArgs) -> i32 {
         cancel: cancel.clone(),
         ..RunConfig::default()
     };
+    let plan = match crate::runner::inspect(&script, &cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("ERRO {e}");
+            return e.exit_code();
+        }
+    };
     eprintln!(
-        "\n  execution: local ({} mode, seed {})\n     script: {}\n     target: toy service, scenario {}\n",
+        "\n  execution: local ({} mode, seed {})\n     script: {}\n     target: toy service, scenario {}\n{}",
         if mode == Mode::Sim { "sim" } else { "live" },
         args.seed,
         args.script.display(),
-        cfg.scenario.name
+        cfg.scenario.name,
+        crate::runner::describe(&plan)
     );
     let ctrl_c = cancel.clone();
     let watcher = tokio::spawn(async move {

@@ -214,6 +214,43 @@ pub async fn run(
     }
 }
 
+/// Validates a script without running it (init context, options,
+/// thresholds, sandbox limits) and returns the plan it would follow. Cheap:
+/// one VU's init code runs once. Use it before queueing a run.
+pub fn inspect(script: &str, cfg: &RunConfig) -> Result<Plan, RunError> {
+    sim::inspect(script, cfg)
+}
+
+/// k6's run header for a plan: scenarios, max VUs, max duration.
+pub fn describe(plan: &Plan) -> String {
+    use crate::duration::format_duration as f;
+    let n = plan.scenarios.len();
+    let mut out = format!(
+        "  scenarios: (100.00%) {n} scenario{}, {} max VUs, {} max duration (incl. graceful stop):\n",
+        if n == 1 { "" } else { "s" },
+        plan.total_vus(),
+        f(plan.max_end())
+    );
+    for sc in &plan.scenarios {
+        let exec = if sc.exec == "default" {
+            String::new()
+        } else {
+            format!(", exec: {}", sc.exec)
+        };
+        let start = if sc.start_time > 0.0 {
+            format!(", startTime: {}", f(sc.start_time))
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "           * {}: {}{exec}{start}\n",
+            sc.name,
+            sc.executor.describe(sc.graceful_stop)
+        ));
+    }
+    out
+}
+
 /// Runs a script on the simulated clock, blocking the current thread.
 pub fn run_sim_blocking(
     script: &str,

@@ -727,3 +727,51 @@ pub(crate) fn classify(e: &str, interrupted: bool, reason: Option<&str>) -> Fail
         Failure::Log
     }
 }
+
+/// Evaluates a script's init context and options without running it: the
+/// plan a run would follow, or the error that would stop it.
+pub(crate) fn inspect(script: &str, cfg: &RunConfig) -> Result<Plan, RunError> {
+    let world = Rc::new(SimWorld {
+        store: RefCell::new(Store::new(1)),
+        model: RefCell::new(ToyModel::new(cfg.scenario.clone(), cfg.seed)),
+        logs: RefCell::new(Vec::new()),
+        abort: RefCell::new(None),
+        cancel: cfg.cancel.clone(),
+        wall_start: Instant::now(),
+        limits: cfg.limits.clone(),
+        requests: Cell::new(0),
+        iterations: Cell::new(0),
+        vus_active: Cell::new(0),
+        vus_max: Cell::new(0),
+        options_json: RefCell::new("{}".into()),
+        now: Cell::new(0.0),
+    });
+    let mut env = cfg.env.clone();
+    env.entry("BASE_URL".into())
+        .or_insert_with(|| "http://localhost:3333".into());
+    let vu = Vu::new(
+        VuSetup {
+            id: 1,
+            script: script.to_owned(),
+            env,
+            limits: cfg.limits.clone(),
+            seed: cfg.seed,
+            target: ("localhost".into(), 3333),
+        },
+        Rc::clone(&world) as Rc<dyn World>,
+        Vec::new(),
+    )
+    .map_err(|e| RunError::Script(e.0))?;
+    let opts = vu.options_json().map_err(|e| RunError::Script(e.0))?;
+    let plan = super::options::plan(&opts).map_err(|e| RunError::Options(e.to_string()))?;
+    prepare(&plan, &mut world.store.borrow_mut(), &cfg.limits)?;
+    for sc in &plan.scenarios {
+        if !vu.has_export(&sc.exec) {
+            return Err(RunError::Script(format!(
+                "scenario {:?}: function '{}' not found in exports",
+                sc.name, sc.exec
+            )));
+        }
+    }
+    Ok(plan)
+}

@@ -302,3 +302,61 @@ fn k6_utils_jslib_is_built_in() {
     assert_eq!(metric(&s, "checks", "fails"), 0.0, "{:?}", s.logs);
     assert_eq!(metric(&s, "checks", "passes"), 4.0);
 }
+
+#[test]
+fn inspect_validates_without_running() {
+    let cfg = lab_engine::RunConfig::default();
+    let plan = lab_engine::runner::inspect(WORKSHOP, &cfg).unwrap();
+    assert_eq!(plan.scheduled(), 20.0);
+    let header = lab_engine::runner::describe(&plan);
+    assert!(header.contains("1 scenario, 5 max VUs"), "{header}");
+    assert!(
+        header.contains("ramping-vus") || header.contains("looping VUs"),
+        "{header}"
+    );
+    let e = lab_engine::runner::inspect("export default function () { http.get( ; }", &cfg)
+        .unwrap_err();
+    assert_eq!(e.exit_code(), exit::SCRIPT_EXCEPTION);
+}
+
+#[test]
+fn scenarios_show_in_the_scraped_storage_metrics() {
+    let script = "import http from 'k6/http';\nimport { sleep } from 'k6';\nexport const options = { vus: 20, duration: '2m' };\nexport default function () { http.get('http://localhost:3333/api/doughs'); sleep(0.5); }\n";
+    let value = |text: &str, series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let hot = sim_with(script, 2, "hot-partition", Limits::default()).unwrap();
+    let last = &hot.scrapes.last().unwrap().text;
+    let hits = |sh: &str| {
+        value(last, &format!("scylla_cache_row_hits{{shard=\"{sh}\"}}"))
+            + value(last, &format!("scylla_cache_row_misses{{shard=\"{sh}\"}}"))
+    };
+    assert!(
+        hits("2") > 2.0 * hits("1"),
+        "shard 2 should be hot: {} vs {}",
+        hits("2"),
+        hits("1")
+    );
+    let storm = sim_with(script, 2, "compaction-storm", Limits::default()).unwrap();
+    let during = storm.scrapes.iter().find(|s| s.t >= 80.0).unwrap();
+    assert!(
+        value(
+            &during.text,
+            "scylla_compaction_manager_backlog{shard=\"0\"}"
+        ) > 1e6,
+        "{}",
+        during.t
+    );
+    let base = sim_with(script, 2, "baseline", Limits::default()).unwrap();
+    let b = base.scrapes.iter().find(|s| s.t >= 80.0).unwrap();
+    assert!(value(&b.text, "scylla_compaction_manager_backlog{shard=\"0\"}") < 1e6);
+    assert!(
+        metric(&storm, "http_req_duration", "p(95)") > metric(&base, "http_req_duration", "p(95)")
+    );
+    // Scrapes are time-stamped every 5 seconds of run time.
+    assert_eq!(base.scrapes[1].t - base.scrapes[0].t, 5.0);
+}
