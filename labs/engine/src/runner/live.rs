@@ -241,7 +241,7 @@ fn vu_thread(c: &Ctx, sc: usize, local: u32, id: u32, counter: &AtomicU64) {
             id: u64::from(id),
             script: c.script.clone(),
             env,
-            limits: c.limits.clone(),
+            limits: c.limits.for_vus(c.plan.total_vus()),
             seed: c.seed,
             target: c.target.clone(),
         },

@@ -203,6 +203,7 @@ pub async fn run(
     cfg: RunConfig,
     progress: impl FnMut(Progress) + Send + 'static,
 ) -> Result<RunSummary, RunError> {
+    check_size(script, &cfg.limits)?;
     match cfg.mode {
         Mode::Sim => {
             let script = script.to_owned();
@@ -218,6 +219,7 @@ pub async fn run(
 /// thresholds, sandbox limits) and returns the plan it would follow. Cheap:
 /// one VU's init code runs once. Use it before queueing a run.
 pub fn inspect(script: &str, cfg: &RunConfig) -> Result<Plan, RunError> {
+    check_size(script, &cfg.limits)?;
     sim::inspect(script, cfg)
 }
 
@@ -257,6 +259,7 @@ pub fn run_sim_blocking(
     cfg: &RunConfig,
     progress: impl FnMut(Progress),
 ) -> Result<RunSummary, RunError> {
+    check_size(script, &cfg.limits)?;
     sim::run(script, cfg, progress)
 }
 
@@ -432,4 +435,15 @@ pub(crate) fn abort_check(store: &mut metrics::Store, plan: &Plan, elapsed: f64)
         }
     }
     None
+}
+
+fn check_size(script: &str, limits: &Limits) -> Result<(), RunError> {
+    if script.len() > limits.max_script_bytes {
+        return Err(RunError::Sandbox(format!(
+            "the script is {} bytes; labs accept at most {}",
+            script.len(),
+            limits.max_script_bytes
+        )));
+    }
+    Ok(())
 }

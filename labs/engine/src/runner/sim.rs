@@ -216,7 +216,7 @@ impl Sim<'_> {
                     id: u64::from(id),
                     script: self.script.to_owned(),
                     env,
-                    limits: self.cfg.limits.clone(),
+                    limits: self.cfg.limits.for_vus(self.plan.total_vus()),
                     seed: self.cfg.seed,
                     target: ("localhost".into(), 3333),
                 },

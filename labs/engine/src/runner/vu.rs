@@ -35,6 +35,22 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest simulated test, seconds.
     pub max_test_seconds: f64,
+    /// JavaScript heap of all VUs together, bytes: each VU gets at most this
+    /// divided by the test's VUs (and never more than `heap_bytes`).
+    pub total_heap_bytes: usize,
+    /// Largest script accepted, bytes.
+    pub max_script_bytes: usize,
+}
+
+impl Limits {
+    /// The limits a VU gets in a test with `vus` VUs.
+    pub fn for_vus(&self, vus: u64) -> Self {
+        let share = usize::try_from(vus.max(1)).map_or(0, |v| self.total_heap_bytes / v);
+        Self {
+            heap_bytes: self.heap_bytes.min(share.max(4 << 20)),
+            ..self.clone()
+        }
+    }
 }
 
 impl Default for Limits {
@@ -48,6 +64,8 @@ impl Default for Limits {
             max_requests: 5_000_000,
             max_body_bytes: 1 << 20,
             max_test_seconds: 4.0 * 3600.0,
+            total_heap_bytes: 2 << 30,
+            max_script_bytes: 1 << 20,
         }
     }
 }

@@ -142,3 +142,14 @@ fn cancellation_stops_a_run() {
 async fn live_infinite_loop_is_stopped() {
     expect_contained(live("export const options = { vus: 1, iterations: 1 };\nexport default function () { for (;;) {} }\n", tight()).await, "infinite loop");
 }
+
+#[test]
+fn heap_is_shared_among_many_vus_and_huge_scripts_are_refused() {
+    let l = Limits::default().for_vus(1000);
+    assert!(l.heap_bytes <= (4 << 20).max(Limits::default().total_heap_bytes / 1000));
+    let big = format!(
+        "// {}\nexport default function () {{}}\n",
+        "x".repeat(2 << 20)
+    );
+    assert!(matches!(sim(&big, 1), Err(RunError::Sandbox(_))));
+}
