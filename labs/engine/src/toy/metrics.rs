@@ -36,7 +36,11 @@ struct Family {
 /// A registry of metric families, kept in name order so renders are stable.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
-    families: BTreeMap<&'static str, Family>,
+    /// Families sorted by name.
+    families: Vec<(&'static str, Family)>,
+    /// Family index by the address of its (static) name: hot paths skip
+    /// comparing long, common-prefixed names.
+    by_ptr: std::collections::HashMap<usize, usize>,
     scratch: String,
 }
 
@@ -65,14 +69,36 @@ impl Registry {
         kind: &'static str,
         label_names: &'static [&'static str],
         buckets: &'static [f64],
-    ) -> &mut Family {
-        self.families.entry(name).or_insert_with(|| Family {
-            help,
-            kind,
-            label_names,
-            buckets,
-            series: BTreeMap::new(),
-        })
+    ) {
+        if let Err(i) = self.families.binary_search_by(|(n, _)| (*n).cmp(name)) {
+            self.families.insert(
+                i,
+                (
+                    name,
+                    Family {
+                        help,
+                        kind,
+                        label_names,
+                        buckets,
+                        series: BTreeMap::new(),
+                    },
+                ),
+            );
+            self.by_ptr.clear();
+        }
+    }
+
+    fn index(&mut self, name: &'static str) -> Option<usize> {
+        let key = name.as_ptr() as usize;
+        if let Some(&i) = self.by_ptr.get(&key) {
+            return Some(i);
+        }
+        let i = self
+            .families
+            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .ok()?;
+        self.by_ptr.insert(key, i);
+        Some(i)
     }
 
     /// Declares a counter family so it renders even before its first increment.
@@ -111,7 +137,8 @@ impl Registry {
         name: &'static str,
         values: &[&str],
     ) -> Option<(&mut Series, &'static [f64])> {
-        let fam = self.families.get_mut(name)?;
+        let i = self.index(name)?;
+        let fam = &mut self.families[i].1;
         let kind = fam.kind;
         let buckets = fam.buckets;
         key_into(&mut self.scratch, values);
@@ -161,7 +188,11 @@ impl Registry {
 
     /// Current value of a counter or gauge series, if it exists.
     pub fn value(&self, name: &str, labels: &[&str]) -> Option<f64> {
-        let fam = self.families.get(name)?;
+        let i = self
+            .families
+            .binary_search_by(|(n, _)| (*n).cmp(name))
+            .ok()?;
+        let fam = &self.families[i].1;
         let mut key = String::new();
         key_into(&mut key, labels);
         match fam.series.get(key.as_str())? {

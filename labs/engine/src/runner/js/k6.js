@@ -4,7 +4,7 @@ const n = globalThis.__k6n;
 export function check(val, sets, tags) {
   let all = true;
   const extra = tags ? JSON.stringify(tags) : "";
-  for (const name of Object.keys(sets || {})) {
+  for (const name in sets) {
     const c = sets[name];
     let ok;
     if (typeof c === "function") {

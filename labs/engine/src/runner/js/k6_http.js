@@ -19,14 +19,25 @@ class Response {
     this.error_code = a[3];
     this.status_text = a[4];
     this.url = url;
-    this.proto = "HTTP/1.1";
     this.timings = { duration: a[5], blocked: a[6], connecting: a[7], tls_handshaking: 0, sending: a[8], waiting: a[9], receiving: a[10] };
+    this._h = a[11];
+    this._r = [method, reqHeaders, reqBody];
+  }
+  get proto() {
+    return "HTTP/1.1";
+  }
+  get headers() {
     const h = {};
-    const flat = a[11];
+    const flat = this._h;
     for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
-    this.headers = h;
-    this.cookies = {};
-    this.request = { method, url, headers: reqHeaders, body: reqBody === null ? "" : reqBody, cookies: {} };
+    return h;
+  }
+  get cookies() {
+    return {};
+  }
+  get request() {
+    const r = this._r;
+    return { method: r[0], url: this.url, headers: r[1], body: r[2] === null ? "" : r[2], cookies: {} };
   }
   json(selector) {
     if (this.body === null || this.body === undefined) throw new Error("the body is null, so we can't transform it to JSON");
