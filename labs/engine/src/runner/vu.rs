@@ -391,7 +391,7 @@ impl Vu {
         let r = self.ctx.with(|ctx| -> Result<(), ScriptError> {
             let wrap =
                 |r: rquickjs::Result<()>| r.map_err(|e| ScriptError(exception_text(&ctx, &e)));
-            wrap(install_natives(&ctx, &state, &world))?;
+            wrap(install_natives(&ctx, &state, &world, &self.call_start))?;
             let env = Object::new(ctx.clone()).map_err(|e| ScriptError(e.to_string()))?;
             for (k, v) in &setup.env {
                 wrap(env.set(k.as_str(), v.as_str()))?;
@@ -599,10 +599,11 @@ fn install_natives<'js>(
     ctx: &Ctx<'js>,
     state: &Rc<RefCell<VuState>>,
     world: &Rc<dyn World>,
+    call_start: &Rc<Cell<Option<Instant>>>,
 ) -> rquickjs::Result<()> {
     let n = Object::new(ctx.clone())?;
     {
-        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        let (st, w, cs) = (Rc::clone(state), Rc::clone(world), Rc::clone(call_start));
         set_fn(
             ctx,
             &n,
@@ -610,7 +611,10 @@ fn install_natives<'js>(
             move |ctx: Ctx<'js>, secs: f64| -> rquickjs::Result<()> {
                 let mut s = st.borrow_mut();
                 let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
-                if !w.sleep(&mut s, secs) {
+                let slept = w.sleep(&mut s, secs);
+                // The CPU budget counts JavaScript running without a break, not waiting.
+                cs.set(Some(Instant::now()));
+                if !slept {
                     s.stop.set(true);
                     s.stop_reason.get_or_insert_with(|| {
                         "the iteration was interrupted at the end of the scenario".into()
@@ -786,7 +790,7 @@ fn install_natives<'js>(
         move |data: String, _opts: String| super::summary::junit_from_json(&data),
     )?;
     {
-        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        let (st, w, cs) = (Rc::clone(state), Rc::clone(world), Rc::clone(call_start));
         set_fn(
             ctx,
             &n,
@@ -801,7 +805,9 @@ fn install_natives<'js>(
                   -> rquickjs::Result<rquickjs::Array<'js>> {
                 let mut s = st.borrow_mut();
                 let params = super::http::Params::from_flat(headers, tags, opts);
-                match super::http::request(&mut s, &*w, method, url, body, params) {
+                let out = super::http::request(&mut s, &*w, method, url, body, params);
+                cs.set(Some(Instant::now()));
+                match out {
                     Ok(r) => {
                         drop(s);
                         let a = rquickjs::Array::new(ctx.clone())?;

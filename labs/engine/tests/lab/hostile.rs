@@ -153,3 +153,11 @@ fn heap_is_shared_among_many_vus_and_huge_scripts_are_refused() {
     );
     assert!(matches!(sim(&big, 1), Err(RunError::Sandbox(_))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_live_is_not_mistaken_for_a_busy_loop() {
+    // sleep and HTTP waits do not count against the per-call CPU budget.
+    let s = live("import http from 'k6/http';\nimport { sleep } from 'k6';\nexport const options = { vus: 1, iterations: 1 };\nexport default function () { sleep(0.4); http.get(`${__ENV.BASE_URL}/`); sleep(0.4); }\n", tight()).await.unwrap();
+    assert_eq!(s.exit_code, exit::OK, "{:?} {:?}", s.aborted, s.logs);
+    assert_eq!(metric(&s, "iterations", "count"), 1.0);
+}
