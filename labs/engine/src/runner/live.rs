@@ -52,7 +52,12 @@ impl Shared {
         self.cancel.is_cancelled()
             || lock(&self.abort).is_some()
             || lock(&self.fatal).is_some()
-            || self.now() > self.limits.run_seconds
+            || self.now() > self.wall_budget()
+    }
+
+    /// Live runs take real time: the budget is the scheduled test plus `run_seconds`.
+    fn wall_budget(&self) -> f64 {
+        self.limits.run_seconds + f64::from_bits(self.total_bits.load(Ordering::Relaxed)) + 60.0
     }
 
     fn origin(&self) -> f64 {
@@ -437,7 +442,7 @@ fn coordinate(
     }
     let logs = std::mem::take(&mut *lock(&shared.logs));
     let aborted = lock(&shared.abort).clone().or_else(|| {
-        (shared.now() > cfg.limits.run_seconds).then(|| {
+        (shared.now() > shared.wall_budget()).then(|| {
             format!(
                 "the run exceeded its wall-time budget of {}s",
                 cfg.limits.run_seconds

@@ -25,7 +25,8 @@ pub struct Limits {
     pub stack_bytes: usize,
     /// CPU (wall) time one call into the script may take, seconds.
     pub call_seconds: f64,
-    /// Wall-clock budget of the whole run, seconds.
+    /// Wall-clock budget of the whole run, seconds (live runs get this on top
+    /// of the test's scheduled length and graceful stops).
     pub run_seconds: f64,
     /// Most VUs a run may use.
     pub max_vus: u32,
