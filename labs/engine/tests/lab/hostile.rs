@@ -161,3 +161,14 @@ async fn waiting_live_is_not_mistaken_for_a_busy_loop() {
     assert_eq!(s.exit_code, exit::OK, "{:?} {:?}", s.aborted, s.logs);
     assert_eq!(metric(&s, "iterations", "count"), 1.0);
 }
+
+#[test]
+fn huge_responses_are_cut_to_the_kept_body_budget() {
+    let limits = Limits {
+        max_body_bytes: 16,
+        ..Limits::default()
+    };
+    let s = sim_with("import http from 'k6/http';\nimport { check } from 'k6';\nexport default function () { const r = http.get('http://localhost:3333/'); check(r, { cut: (r) => r.body.length === 16 }); }\n", 1, "baseline", limits).unwrap();
+    assert_eq!(metric(&s, "checks", "passes"), 1.0, "{:?}", s.logs);
+    assert!(metric(&s, "data_received", "count") > 100.0);
+}
