@@ -33,8 +33,9 @@ impl Backend {
 /// Opens the pool; SQLite gets WAL, a busy timeout and foreign keys.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
     sqlx::any::install_default_drivers();
-    let backend = Backend::from_url(url)
-        .ok_or_else(|| sqlx::Error::Configuration(format!("unsupported database URL {url:?}").into()))?;
+    let backend = Backend::from_url(url).ok_or_else(|| {
+        sqlx::Error::Configuration(format!("unsupported database URL {url:?}").into())
+    })?;
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
         .after_connect(move |conn, _meta| {

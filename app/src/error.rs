@@ -48,9 +48,9 @@ impl FromServerFnError for AppError {
             ServerFnErrorErr::Args(m) | ServerFnErrorErr::Deserialization(m) => {
                 AppError::Validation(format!("The form was incomplete or malformed: {m}"))
             }
-            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => {
-                AppError::Validation("The server could not be reached. Check your connection and try again.".into())
-            }
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Validation(
+                "The server could not be reached. Check your connection and try again.".into(),
+            ),
             _ => AppError::Internal,
         }
     }
@@ -77,16 +77,22 @@ pub mod ssr {
 
     /// Gives an API caller the error's real HTTP status.
     ///
-    /// A plain form post (the JavaScript-off path) is left alone: the server
-    /// function machinery answers it with a redirect back to the form, carrying
-    /// the error in the URL, and a status here would break that redirect.
+    /// Only for calls to the server-function endpoint itself: a page rendering
+    /// on the server sets its own status, and a plain form post (the
+    /// JavaScript-off path) is answered with a redirect back to the form that
+    /// carries the error in the URL, which a status here would break.
     pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
         if let Err(e) = &result {
-            let is_form_post = leptos::prelude::use_context::<axum::http::request::Parts>()
-                .and_then(|p| p.headers.get(axum::http::header::ACCEPT).cloned())
-                .and_then(|v| v.to_str().ok().map(|s| s.contains("text/html")))
-                .unwrap_or(false);
-            if !is_form_post {
+            let api_call = leptos::prelude::use_context::<axum::http::request::Parts>()
+                .is_some_and(|p| {
+                    let accepts_html = p
+                        .headers
+                        .get(axum::http::header::ACCEPT)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|s| s.contains("text/html"));
+                    p.uri.path().starts_with("/api/") && !accepts_html
+                });
+            if api_call {
                 if let (Some(opts), Ok(code)) = (
                     leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
                     axum::http::StatusCode::from_u16(e.status()),

@@ -13,7 +13,10 @@ pub fn Header() -> impl IntoView {
     let location = use_location();
     let logout = ServerAction::<Logout>::new();
     // Re-read on every navigation, so signing in or out shows at once.
-    let user = Resource::new(move || (location.pathname.get(), logout.version().get()), |_| current_user());
+    let user = Resource::new(
+        move || (location.pathname.get(), logout.version().get()),
+        |_| current_user(),
+    );
     view! {
         <header class="site-header">
             <nav aria-label="Main">
@@ -83,9 +86,14 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
 }
 
 /// A server action's error, shown next to its form.
-pub fn form_error<T: Clone + Send + Sync + 'static>(value: MappedSignal<Option<Result<T, AppError>>>) -> impl IntoView {
+pub fn form_error<T: Clone + Send + Sync + 'static>(
+    value: MappedSignal<Option<Result<T, AppError>>>,
+) -> impl IntoView {
     move || {
-        value.get().and_then(Result::err).map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
+        value
+            .get()
+            .and_then(Result::err)
+            .map(|e| view! { <p class="form-error" role="alert">{e.to_string()}</p> })
     }
 }
 
@@ -97,7 +105,10 @@ pub mod ssr {
 
     /// Sets the status of the page being rendered.
     pub fn set_status(code: u16) {
-        if let (Some(opts), Ok(code)) = (use_context::<ResponseOptions>(), axum::http::StatusCode::from_u16(code)) {
+        if let (Some(opts), Ok(code)) = (
+            use_context::<ResponseOptions>(),
+            axum::http::StatusCode::from_u16(code),
+        ) {
             opts.set_status(code);
         }
     }
@@ -105,13 +116,18 @@ pub mod ssr {
     /// A policy that allows this page's own scripts (by nonce), its wasm, and
     /// the two video providers; nothing may frame the site.
     pub fn set_content_security_policy() {
-        let nonce = leptos::nonce::use_nonce().map(|n| n.to_string()).unwrap_or_default();
+        let nonce = leptos::nonce::use_nonce()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
         let policy = format!(
             "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
              media-src 'self'; frame-src https://www.youtube-nocookie.com https://player.vimeo.com; connect-src 'self'; \
              object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         );
-        if let (Some(opts), Ok(value)) = (use_context::<ResponseOptions>(), axum::http::HeaderValue::from_str(&policy)) {
+        if let (Some(opts), Ok(value)) = (
+            use_context::<ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&policy),
+        ) {
             opts.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
         }
     }

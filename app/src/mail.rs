@@ -10,7 +10,12 @@ use crate::state::{Config, SmtpConfig, SmtpTls};
 /// asking must not learn whether an address exists.
 pub async fn send(config: &Config, to: &str, subject: &str, body: &str) {
     match &config.smtp {
-        None => tracing::info!(to, subject, body, "email not sent (no SMTP configured); its text follows"),
+        None => tracing::info!(
+            to,
+            subject,
+            body,
+            "email not sent (no SMTP configured); its text follows"
+        ),
         Some(smtp) => {
             if let Err(e) = send_smtp(smtp, to, subject, body).await {
                 tracing::error!(to, subject, error = %e, "sending email failed");
@@ -19,10 +24,19 @@ pub async fn send(config: &Config, to: &str, subject: &str, body: &str) {
     }
 }
 
-async fn send_smtp(smtp: &SmtpConfig, to: &str, subject: &str, body: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn send_smtp(
+    smtp: &SmtpConfig,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let from: Mailbox = smtp.from.parse()?;
     let to: Mailbox = to.parse()?;
-    let message = Message::builder().from(from).to(to).subject(subject).body(body.to_string())?;
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .body(body.to_string())?;
     let builder = match smtp.tls {
         SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
         SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,

@@ -29,6 +29,18 @@ pub enum Command {
     /// Import course content from the content folder.
     #[command(subcommand)]
     Content(ContentCommand),
+    /// Run k6-style load-test scripts against the toy service.
+    #[command(subcommand)]
+    Lab(lab_engine::cli::LabCommand),
+    /// The QuickPizza-compatible toy service the labs test.
+    #[command(subcommand)]
+    Toy(lab_engine::cli::ToyCommand),
+    /// Evaluate PromQL and run promqltest files.
+    #[command(subcommand)]
+    Promql(slo_toolkit::cli::PromqlCommand),
+    /// SLO specs to burn-rate rules, alert replays and quality gates.
+    #[command(subcommand)]
+    Slo(slo_toolkit::cli::SloCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,9 +81,12 @@ pub enum ContentCommand {
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let json = std::env::var("MASTERCLASS_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -79,8 +94,21 @@ fn init_tracing() {
     }
 }
 
+/// The lab tools' exit codes (k6 uses 99, 107, …) pass through unchanged.
+fn exit_code(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}
+
 /// Runs a command and returns the process exit code.
 pub async fn run(cli: Cli) -> u8 {
+    // The lab tools print for people and scripts; they keep their own output quiet.
+    match cli.command {
+        Command::Lab(cmd) => return exit_code(lab_engine::cli::run_lab_command(cmd).await),
+        Command::Toy(cmd) => return exit_code(lab_engine::cli::run_toy_command(cmd).await),
+        Command::Promql(cmd) => return exit_code(slo_toolkit::cli::run_promql_command(cmd)),
+        Command::Slo(cmd) => return exit_code(slo_toolkit::cli::run_slo_command(cmd)),
+        _ => {}
+    }
     init_tracing();
     match run_inner(cli).await {
         Ok(code) => code,
@@ -97,20 +125,29 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
             startup::database(&settings).await?;
-            println!("migrations applied to {}", startup::redact(&settings.database_url));
+            println!(
+                "migrations applied to {}",
+                startup::redact(&settings.database_url)
+            );
             Ok(0)
         }
         Command::Admin(cmd) => admin(settings, cmd).await,
+        Command::Lab(_) | Command::Toy(_) | Command::Promql(_) | Command::Slo(_) => Ok(0),
         Command::Content(ContentCommand::Import { dir }) => {
             let mut settings = settings;
             if let Some(d) = dir {
                 settings.content_dir = d;
             }
             if !settings.content_dir.is_dir() {
-                anyhow::bail!("content folder {} does not exist", settings.content_dir.display());
+                anyhow::bail!(
+                    "content folder {} does not exist",
+                    settings.content_dir.display()
+                );
             }
             let db = startup::database(&settings).await?;
-            let report = app::course::import::import_all(&db, &settings.content_dir, &settings.media_dir()).await?;
+            let report =
+                app::course::import::import_all(&db, &settings.content_dir, &settings.media_dir())
+                    .await?;
             for c in &report.imported {
                 println!("imported {c}");
             }
@@ -120,7 +157,11 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             for p in &report.problems {
                 eprintln!("{p}");
             }
-            println!("{} modules stored, {} problems", report.modules, report.problems.len());
+            println!(
+                "{} modules stored, {} problems",
+                report.modules,
+                report.problems.len()
+            );
             Ok(if report.problems.is_empty() { 0 } else { 1 })
         }
     }
@@ -132,7 +173,11 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<u8> {
     let db = startup::database(&settings).await?;
     let bad = |e: app::error::AppError| anyhow::anyhow!("{e}");
     match cmd {
-        AdminCommand::Create { email, name, password } => {
+        AdminCommand::Create {
+            email,
+            name,
+            password,
+        } => {
             let email = Email::parse(&email).map_err(bad)?;
             let name = DisplayName::parse(&name).map_err(bad)?;
             let (password, generated) = match password {
@@ -140,7 +185,9 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<u8> {
                 None => (startup::generate_password(), true),
             };
             let pw = NewPassword::parse(&password).map_err(bad)?;
-            accounts::create_user(&db, &email, &name, &pw, true).await.map_err(bad)?;
+            accounts::create_user(&db, &email, &name, &pw, true)
+                .await
+                .map_err(bad)?;
             println!("administrator {} created", email.as_str());
             if generated {
                 println!("password (shown once): {password}");
@@ -157,7 +204,10 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<u8> {
             }
         }
         AdminCommand::ResetLink { email } => {
-            match accounts::issue_reset_link(&db, &settings.public_url, &email).await.map_err(bad)? {
+            match accounts::issue_reset_link(&db, &settings.public_url, &email)
+                .await
+                .map_err(bad)?
+            {
                 Some(link) => {
                     println!("{link}");
                     Ok(0)
@@ -176,7 +226,9 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
         tracing::warn!(dir = %settings.content_dir.display(), "no content folder; serving what the database holds");
     }
     if let Some((email, password)) = startup::ensure_admin(&db, &settings).await? {
-        println!("\n  An administrator account was created. These credentials are shown only once:\n");
+        println!(
+            "\n  An administrator account was created. These credentials are shown only once:\n"
+        );
         println!("    email:    {email}\n    password: {password}\n");
     }
     let server = startup::build(&settings, db, Default::default()).await?;
@@ -184,9 +236,14 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
     println!("Masterclass is serving at http://{}", settings.addr);
-    axum::serve(listener, server.router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        server
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     Ok(0)
 }
 
@@ -196,7 +253,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

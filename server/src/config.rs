@@ -29,7 +29,11 @@ fn var(name: &str) -> Option<String> {
 fn default_site_dir() -> PathBuf {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().and_then(|bin_dir| bin_dir.parent()).map(|target| target.join("site")))
+        .and_then(|exe| {
+            exe.parent()
+                .and_then(|bin_dir| bin_dir.parent())
+                .map(|target| target.join("site"))
+        })
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| PathBuf::from("target/site"))
 }
@@ -37,13 +41,18 @@ fn default_site_dir() -> PathBuf {
 impl Settings {
     /// Reads the environment; a malformed value is an error naming the variable.
     pub fn from_env() -> anyhow::Result<Settings> {
-        let data_dir = PathBuf::from(var("MASTERCLASS_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let data_dir =
+            PathBuf::from(var("MASTERCLASS_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let addr: SocketAddr = var("MASTERCLASS_ADDR")
             .unwrap_or_else(|| "127.0.0.1:3000".into())
             .parse()
             .map_err(|e| anyhow::anyhow!("MASTERCLASS_ADDR must look like 127.0.0.1:3000 ({e})"))?;
-        let database_url = var("DATABASE_URL")
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("masterclass.db").display()));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("masterclass.db").display()
+            )
+        });
         if app::db::Backend::from_url(&database_url).is_none() {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
         }
@@ -55,7 +64,9 @@ impl Settings {
                     "starttls" => SmtpTls::StartTls,
                     "tls" => SmtpTls::Tls,
                     "none" => SmtpTls::None,
-                    other => anyhow::bail!("MASTERCLASS_SMTP_TLS must be starttls, tls or none, not {other:?}"),
+                    other => anyhow::bail!(
+                        "MASTERCLASS_SMTP_TLS must be starttls, tls or none, not {other:?}"
+                    ),
                 };
                 let default_port = match tls {
                     SmtpTls::StartTls => 587,
@@ -63,7 +74,9 @@ impl Settings {
                     SmtpTls::None => 25,
                 };
                 let port = match var("MASTERCLASS_SMTP_PORT") {
-                    Some(p) => p.parse().map_err(|_| anyhow::anyhow!("MASTERCLASS_SMTP_PORT must be a port number"))?,
+                    Some(p) => p.parse().map_err(|_| {
+                        anyhow::anyhow!("MASTERCLASS_SMTP_PORT must be a port number")
+                    })?,
                     None => default_port,
                 };
                 Some(SmtpConfig {
@@ -71,7 +84,8 @@ impl Settings {
                     port,
                     username: var("MASTERCLASS_SMTP_USERNAME"),
                     password: var("MASTERCLASS_SMTP_PASSWORD"),
-                    from: var("MASTERCLASS_SMTP_FROM").unwrap_or_else(|| "Masterclass <no-reply@localhost>".into()),
+                    from: var("MASTERCLASS_SMTP_FROM")
+                        .unwrap_or_else(|| "Masterclass <no-reply@localhost>".into()),
                     tls,
                 })
             }
@@ -82,10 +96,15 @@ impl Settings {
             admin_email: var("MASTERCLASS_ADMIN_EMAIL"),
             admin_password: var("MASTERCLASS_ADMIN_PASSWORD"),
             public_url: public_url.trim_end_matches('/').to_string(),
-            content_dir: PathBuf::from(var("MASTERCLASS_CONTENT_DIR").unwrap_or_else(|| "./content".into())),
-            site_dir: var("MASTERCLASS_SITE_DIR").map(PathBuf::from).unwrap_or_else(default_site_dir),
+            content_dir: PathBuf::from(
+                var("MASTERCLASS_CONTENT_DIR").unwrap_or_else(|| "./content".into()),
+            ),
+            site_dir: var("MASTERCLASS_SITE_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(default_site_dir),
             smtp,
-            session_schema: var("MASTERCLASS_SESSION_SCHEMA").unwrap_or_else(|| "tower_sessions".into()),
+            session_schema: var("MASTERCLASS_SESSION_SCHEMA")
+                .unwrap_or_else(|| "tower_sessions".into()),
             data_dir,
         })
     }

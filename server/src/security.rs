@@ -29,11 +29,19 @@ pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
 }
 
 /// Rejects cross-origin POST/PUT/PATCH/DELETE with 403.
-pub async fn csrf(axum::extract::State(public_url): axum::extract::State<std::sync::Arc<str>>, req: Request, next: Next) -> Response {
+pub async fn csrf(
+    axum::extract::State(public_url): axum::extract::State<std::sync::Arc<str>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if !safe && !same_origin(req.headers(), &public_url) {
         tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request rejected");
-        return (StatusCode::FORBIDDEN, "Cross-site request rejected: this form must be sent from the Masterclass site itself.").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "Cross-site request rejected: this form must be sent from the Masterclass site itself.",
+        )
+            .into_response();
     }
     next.run(req).await
 }
@@ -45,12 +53,25 @@ const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-ev
 pub async fn headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(DEFAULT_CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(DEFAULT_CSP));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     res
 }
 
@@ -70,11 +91,41 @@ mod tests {
     fn origin_checks() {
         let public = "https://learn.example";
         assert!(same_origin(&h(&[("host", "127.0.0.1:3000")]), public));
-        assert!(same_origin(&h(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]), public));
-        assert!(same_origin(&h(&[("host", "internal:80"), ("origin", "https://learn.example")]), public));
-        assert!(!same_origin(&h(&[("host", "127.0.0.1:3000"), ("origin", "https://evil.example")]), public));
-        assert!(!same_origin(&h(&[("host", "127.0.0.1:3000"), ("origin", "null")]), public));
-        assert!(!same_origin(&h(&[("host", "127.0.0.1:3000"), ("referer", "https://evil.example/x")]), public));
-        assert!(same_origin(&h(&[("host", "127.0.0.1:3000"), ("referer", "http://127.0.0.1:3000/login")]), public));
+        assert!(same_origin(
+            &h(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://127.0.0.1:3000")
+            ]),
+            public
+        ));
+        assert!(same_origin(
+            &h(&[("host", "internal:80"), ("origin", "https://learn.example")]),
+            public
+        ));
+        assert!(!same_origin(
+            &h(&[
+                ("host", "127.0.0.1:3000"),
+                ("origin", "https://evil.example")
+            ]),
+            public
+        ));
+        assert!(!same_origin(
+            &h(&[("host", "127.0.0.1:3000"), ("origin", "null")]),
+            public
+        ));
+        assert!(!same_origin(
+            &h(&[
+                ("host", "127.0.0.1:3000"),
+                ("referer", "https://evil.example/x")
+            ]),
+            public
+        ));
+        assert!(same_origin(
+            &h(&[
+                ("host", "127.0.0.1:3000"),
+                ("referer", "http://127.0.0.1:3000/login")
+            ]),
+            public
+        ));
     }
 }

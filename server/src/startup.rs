@@ -21,12 +21,23 @@ const BODY_LIMIT: usize = 1024 * 1024;
 
 /// Opens the database and applies migrations.
 pub async fn database(settings: &Settings) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot create data directory {}: {e}", settings.data_dir.display()))?;
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create data directory {}: {e}",
+            settings.data_dir.display()
+        )
+    })?;
     let db = app::db::connect(&settings.database_url, 16)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(&settings.database_url)))?;
-    app::db::migrate(&db, &settings.database_url).await.map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open database {}: {e}",
+                redact(&settings.database_url)
+            )
+        })?;
+    app::db::migrate(&db, &settings.database_url)
+        .await
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(db)
 }
 
@@ -42,8 +53,12 @@ pub fn redact(url: &str) -> String {
 }
 
 /// Imports `content/`, logging each problem as `path:line: reason`.
-pub async fn import_content(db: &Db, settings: &Settings) -> anyhow::Result<app::course::import::ImportReport> {
-    let report = app::course::import::import_all(db, &settings.content_dir, &settings.media_dir()).await?;
+pub async fn import_content(
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<app::course::import::ImportReport> {
+    let report =
+        app::course::import::import_all(db, &settings.content_dir, &settings.media_dir()).await?;
     for p in &report.problems {
         tracing::warn!(problem = %p, "content problem; that file is not published");
     }
@@ -53,12 +68,16 @@ pub async fn import_content(db: &Db, settings: &Settings) -> anyhow::Result<app:
 
 /// Makes sure an administrator exists. Returns generated credentials, which
 /// the caller prints exactly once (they are never stored in clear).
-pub async fn ensure_admin(db: &Db, settings: &Settings) -> anyhow::Result<Option<(String, String)>> {
+pub async fn ensure_admin(
+    db: &Db,
+    settings: &Settings,
+) -> anyhow::Result<Option<(String, String)>> {
     use app::auth::accounts;
     use app::auth::validate::Email;
     match (&settings.admin_email, &settings.admin_password) {
         (Some(email), password) => {
-            let parsed = Email::parse(email).map_err(|e| anyhow::anyhow!("MASTERCLASS_ADMIN_EMAIL: {e}"))?;
+            let parsed =
+                Email::parse(email).map_err(|e| anyhow::anyhow!("MASTERCLASS_ADMIN_EMAIL: {e}"))?;
             if accounts::promote(db, &parsed).await? {
                 return Ok(None);
             }
@@ -84,9 +103,12 @@ pub async fn ensure_admin(db: &Db, settings: &Settings) -> anyhow::Result<Option
 pub async fn create_admin(db: &Db, email: &str, password: &str) -> anyhow::Result<()> {
     use app::auth::validate::{DisplayName, Email, NewPassword};
     let email = Email::parse(email).map_err(|e| anyhow::anyhow!("admin email: {e}"))?;
-    let password = NewPassword::parse(password).map_err(|e| anyhow::anyhow!("admin password: {e}"))?;
+    let password =
+        NewPassword::parse(password).map_err(|e| anyhow::anyhow!("admin password: {e}"))?;
     let name = DisplayName::parse("Administrator").map_err(|e| anyhow::anyhow!("{e}"))?;
-    app::auth::accounts::create_user(db, &email, &name, &password, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    app::auth::accounts::create_user(db, &email, &name, &password, true)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
 
@@ -95,8 +117,16 @@ pub fn generate_password() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789AB";
     let mut rng = rand::thread_rng();
-    let chars: String = (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
-    format!("{}-{}-{}-{}", &chars[0..5], &chars[5..10], &chars[10..15], &chars[15..20])
+    let chars: String = (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
+    format!(
+        "{}-{}-{}-{}",
+        &chars[0..5],
+        &chars[5..10],
+        &chars[10..15],
+        &chars[15..20]
+    )
 }
 
 /// Leptos's view of the compiled site.
@@ -124,14 +154,20 @@ pub struct Server {
 pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Result<Server> {
     let state = AppState {
         db,
-        config: Arc::new(Config { public_url: settings.public_url.clone(), media_dir: settings.media_dir(), smtp: settings.smtp.clone() }),
+        config: Arc::new(Config {
+            public_url: settings.public_url.clone(),
+            media_dir: settings.media_dir(),
+            smtp: settings.smtp.clone(),
+        }),
         limiter: Arc::new(RateLimiter::new(limits)),
     };
     let router = match Backend::from_url(&settings.database_url) {
         Some(Backend::Postgres) => {
             let pool = sqlx::PgPool::connect(&settings.database_url).await?;
             let schema = &settings.session_schema;
-            let store = PostgresStore::new(pool).with_schema_name(schema).map_err(|e| anyhow::anyhow!("session schema: {e}"))?;
+            let store = PostgresStore::new(pool)
+                .with_schema_name(schema)
+                .map_err(|e| anyhow::anyhow!("session schema: {e}"))?;
             store.migrate().await?;
             spawn_expiry(store.clone());
             router(settings, state.clone(), store)
@@ -149,7 +185,10 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
 
 fn spawn_expiry<S: tower_sessions::ExpiredDeletion + Clone>(store: S) {
     tokio::spawn(async move {
-        if let Err(e) = store.continuously_delete_expired(tokio::time::Duration::from_secs(3600)).await {
+        if let Err(e) = store
+            .continuously_delete_expired(tokio::time::Duration::from_secs(3600))
+            .await
+        {
             tracing::error!(error = %e, "expired-session cleanup stopped");
         }
     });
@@ -177,7 +216,9 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
         .with_secure(settings.secure_cookies())
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(14)));
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::days(14),
+        ));
     let public_url: Arc<str> = settings.public_url.clone().into();
 
     let pages = Router::new()
@@ -185,15 +226,24 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         .fallback(not_found)
         .with_state(options);
     Router::new()
-        .route("/metrics", get(metrics::handler).with_state(metrics.clone()))
+        .route(
+            "/metrics",
+            get(metrics::handler).with_state(metrics.clone()),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .merge(static_files::routes(static_files::load(&settings.site_dir)))
         .nest_service("/media", ServeDir::new(settings.media_dir()))
         .merge(pages)
         .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(public_url, security::csrf))
+        .layer(axum::middleware::from_fn_with_state(
+            public_url,
+            security::csrf,
+        ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::from_fn(security::headers))
-        .layer(axum::middleware::from_fn_with_state(metrics, metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

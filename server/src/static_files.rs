@@ -40,16 +40,28 @@ fn content_type(path: &str) -> &'static str {
 fn is_fingerprinted(path: &str) -> bool {
     let file = path.rsplit('/').next().unwrap_or(path);
     let parts: Vec<&str> = file.split('.').collect();
-    parts.len() >= 3 && parts[parts.len() - 2].len() >= 8 && parts[parts.len() - 2].chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    parts.len() >= 3
+        && parts[parts.len() - 2].len() >= 8
+        && parts[parts.len() - 2]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn compress(bytes: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     let gzip = gz.write_all(bytes).and_then(|_| gz.finish()).ok();
     let mut br = Vec::new();
-    let params = brotli::enc::BrotliEncoderParams { quality: 11, ..Default::default() };
-    let brotli = brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).ok().map(|_| br);
-    (gzip.filter(|g| g.len() < bytes.len()), brotli.filter(|b| b.len() < bytes.len()))
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        ..Default::default()
+    };
+    let brotli = brotli::BrotliCompress(&mut &bytes[..], &mut br, &params)
+        .ok()
+        .map(|_| br);
+    (
+        gzip.filter(|g| g.len() < bytes.len()),
+        brotli.filter(|b| b.len() < bytes.len()),
+    )
 }
 
 /// Loads every file under `dir` (recursively), keyed by URL path.
@@ -57,30 +69,45 @@ pub fn load(dir: &Path) -> Vec<(String, Arc<Asset>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let Ok(rel) = path.strip_prefix(dir) else { continue };
+            let Ok(rel) = path.strip_prefix(dir) else {
+                continue;
+            };
             let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
             if url.ends_with(".gz") || url.ends_with(".br") {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(&path) else { continue };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
             let ct = content_type(&url);
             let compressible = !matches!(ct, "image/png" | "font/woff2") && bytes.len() > 512;
-            let (gzip, brotli) = if compressible { compress(&bytes) } else { (None, None) };
+            let (gzip, brotli) = if compressible {
+                compress(&bytes)
+            } else {
+                (None, None)
+            };
             let digest = {
                 use std::hash::{Hash, Hasher};
                 let mut h = std::collections::hash_map::DefaultHasher::new();
                 bytes.hash(&mut h);
                 h.finish()
             };
-            let etag = HeaderValue::from_str(&format!("\"{digest:016x}\"")).unwrap_or(HeaderValue::from_static("\"0\""));
-            let cache_control = if is_fingerprinted(&url) { "public, max-age=31536000, immutable" } else { "public, max-age=300, must-revalidate" };
+            let etag = HeaderValue::from_str(&format!("\"{digest:016x}\""))
+                .unwrap_or(HeaderValue::from_static("\"0\""));
+            let cache_control = if is_fingerprinted(&url) {
+                "public, max-age=31536000, immutable"
+            } else {
+                "public, max-age=300, must-revalidate"
+            };
             out.push((
                 url,
                 Arc::new(Asset {
@@ -112,8 +139,15 @@ fn accepts(headers: &HeaderMap, coding: &str) -> bool {
 }
 
 fn respond(asset: &Asset, headers: &HeaderMap) -> Response {
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v == asset.etag) {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, asset.etag.clone())]).into_response();
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v == asset.etag)
+    {
+        return (
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, asset.etag.clone())],
+        )
+            .into_response();
     }
     let (body, encoding) = match (&asset.brotli, &asset.gzip) {
         (Some(b), _) if accepts(headers, "br") => (b.clone(), Some("br")),
@@ -122,8 +156,14 @@ fn respond(asset: &Asset, headers: &HeaderMap) -> Response {
     };
     let mut res = Response::new(Body::from(body));
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(asset.cache_control));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(asset.content_type),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(asset.cache_control),
+    );
     h.insert(header::ETAG, asset.etag.clone());
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Some(e) = encoding {
@@ -136,7 +176,10 @@ fn respond(asset: &Asset, headers: &HeaderMap) -> Response {
 pub fn routes<S: Clone + Send + Sync + 'static>(assets: Vec<(String, Arc<Asset>)>) -> Router<S> {
     let mut router = Router::new();
     for (path, asset) in assets {
-        router = router.route(&path, get(move |headers: HeaderMap| async move { respond(&asset, &headers) }));
+        router = router.route(
+            &path,
+            get(move |headers: HeaderMap| async move { respond(&asset, &headers) }),
+        );
     }
     router
 }
@@ -150,7 +193,10 @@ mod tests {
         assert!(is_fingerprinted("/pkg/masterclass.8f3a2c1d9e.js"));
         assert!(!is_fingerprinted("/pkg/masterclass.js"));
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate, br;q=0"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br;q=0"),
+        );
         assert!(accepts(&h, "gzip"));
         assert!(!accepts(&h, "br"));
     }

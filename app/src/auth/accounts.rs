@@ -9,7 +9,13 @@ use crate::db::{now_ms, Db};
 use crate::error::AppError;
 
 /// Creates a user; `Conflict` when the email is taken.
-pub async fn create_user(db: &Db, email: &Email, name: &DisplayName, password: &NewPassword, is_admin: bool) -> Result<User, AppError> {
+pub async fn create_user(
+    db: &Db,
+    email: &Email,
+    name: &DisplayName,
+    password: &NewPassword,
+    is_admin: bool,
+) -> Result<User, AppError> {
     let hash = password::hash(password.as_str().to_string()).await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO users (email, display_name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -22,29 +28,43 @@ pub async fn create_user(db: &Db, email: &Email, name: &DisplayName, password: &
     .fetch_one(db)
     .await;
     match inserted {
-        Ok((id,)) => Ok(User { id, email: email.as_str().into(), display_name: name.as_str().into(), is_admin }),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            Err(AppError::Conflict("An account with that email already exists. Try signing in.".into()))
-        }
+        Ok((id,)) => Ok(User {
+            id,
+            email: email.as_str().into(),
+            display_name: name.as_str().into(),
+            is_admin,
+        }),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
+            "An account with that email already exists. Try signing in.".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
 
 /// Makes an existing account an administrator; `false` if there is no such account.
 pub async fn promote(db: &Db, email: &Email) -> Result<bool, AppError> {
-    let r = sqlx::query("UPDATE users SET is_admin = 1 WHERE email = $1").bind(email.as_str()).execute(db).await?;
+    let r = sqlx::query("UPDATE users SET is_admin = 1 WHERE email = $1")
+        .bind(email.as_str())
+        .execute(db)
+        .await?;
     Ok(r.rows_affected() > 0)
 }
 
 /// Whether any administrator exists.
 pub async fn has_admin(db: &Db) -> Result<bool, AppError> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE is_admin = 1").fetch_one(db).await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE is_admin = 1")
+        .fetch_one(db)
+        .await?;
     Ok(n > 0)
 }
 
 /// Returns `(user id, session epoch)` when the credentials match. Unknown
 /// emails are checked against a dummy hash, so both failures take as long.
-pub async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<Option<(i64, i64)>, AppError> {
+pub async fn check_credentials(
+    db: &Db,
+    email: &str,
+    password: &str,
+) -> Result<Option<(i64, i64)>, AppError> {
     let email = email.trim().to_lowercase();
     let row: Option<(i64, String, i64)> =
         sqlx::query_as("SELECT id, password_hash, session_epoch FROM users WHERE email = $1")
@@ -80,27 +100,44 @@ const RESET_TTL_MS: i64 = 60 * 60 * 1000;
 
 /// Creates a one-hour, single-use reset link for `email`; `None` if there is no such account.
 /// Only the token's hash is stored.
-pub async fn issue_reset_link(db: &Db, public_url: &str, email: &str) -> Result<Option<String>, AppError> {
+pub async fn issue_reset_link(
+    db: &Db,
+    public_url: &str,
+    email: &str,
+) -> Result<Option<String>, AppError> {
     let row: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
         .bind(email.trim().to_lowercase())
         .fetch_optional(db)
         .await?;
-    let Some((user_id,)) = row else { return Ok(None) };
+    let Some((user_id,)) = row else {
+        return Ok(None);
+    };
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    sqlx::query("INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(token_hash(&token))
-        .bind(user_id)
-        .bind(now_ms() + RESET_TTL_MS)
-        .execute(db)
-        .await?;
-    Ok(Some(format!("{}/reset-password?token={token}", public_url.trim_end_matches('/'))))
+    sqlx::query(
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(now_ms() + RESET_TTL_MS)
+    .execute(db)
+    .await?;
+    Ok(Some(format!(
+        "{}/reset-password?token={token}",
+        public_url.trim_end_matches('/')
+    )))
 }
 
 /// Uses a reset token once: sets the password and returns `(user id, new epoch)`.
-pub async fn redeem_reset_token(db: &Db, token: &str, password: &NewPassword) -> Result<(i64, i64), AppError> {
-    let expired = || AppError::Validation("This reset link is invalid or has expired. Ask for a new one.".into());
+pub async fn redeem_reset_token(
+    db: &Db,
+    token: &str,
+    password: &NewPassword,
+) -> Result<(i64, i64), AppError> {
+    let expired = || {
+        AppError::Validation("This reset link is invalid or has expired. Ask for a new one.".into())
+    };
     let now = now_ms();
     // Claiming the token in one UPDATE makes it single-use even under concurrent requests.
     let claimed: Option<(i64,)> = sqlx::query_as(

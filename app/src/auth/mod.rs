@@ -1,5 +1,7 @@
 //! Accounts: registration, sign-in, password changes and resets.
 
+#[cfg(feature = "ssr")]
+pub mod accounts;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod password;
@@ -7,8 +9,6 @@ pub mod password;
 pub mod ratelimit;
 #[cfg(feature = "ssr")]
 pub mod session;
-#[cfg(feature = "ssr")]
-pub mod accounts;
 pub mod validate;
 
 use leptos::prelude::*;
@@ -47,80 +47,112 @@ pub async fn register(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    crate::error::ssr::with_status(async move {
-        let state = crate::state::app_state()?;
-        let ip = session::client_ip().await;
-        if !state.limiter.hit(&format!("register-ip:{ip}"), state.limiter.limits.register_per_ip) {
-            return Err(AppError::TooManyRequests(
-                "Too many accounts were created from your network. Please try again later.".into(),
-            ));
+    crate::error::ssr::with_status(
+        async move {
+            let state = crate::state::app_state()?;
+            let ip = session::client_ip().await;
+            if !state.limiter.hit(
+                &format!("register-ip:{ip}"),
+                state.limiter.limits.register_per_ip,
+            ) {
+                return Err(AppError::TooManyRequests(
+                    "Too many accounts were created from your network. Please try again later."
+                        .into(),
+                ));
+            }
+            let email = validate::Email::parse(&email)?;
+            let name = validate::DisplayName::parse(&display_name)?;
+            let password = validate::NewPassword::parse(&password)?;
+            let user = accounts::create_user(&state.db, &email, &name, &password, false).await?;
+            session::sign_in(user.id, 0).await?;
+            leptos_axum::redirect(&safe_next(next));
+            Ok(())
         }
-        let email = validate::Email::parse(&email)?;
-        let name = validate::DisplayName::parse(&display_name)?;
-        let password = validate::NewPassword::parse(&password)?;
-        let user = accounts::create_user(&state.db, &email, &name, &password, false).await?;
-        session::sign_in(user.id, 0).await?;
-        leptos_axum::redirect(&safe_next(next));
-        Ok(())
-    }.await)
+        .await,
+    )
 }
 
 /// Signs in with email and password.
 #[server(endpoint = "auth/login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    crate::error::ssr::with_status(async move {
-        let state = crate::state::app_state()?;
-        let limits = state.limiter.limits;
-        let ip = session::client_ip().await;
-        let email_key = format!("login-account:{}", email.trim().to_lowercase());
-        let busy = AppError::TooManyRequests(
-            "Too many sign-in attempts. Please wait a few minutes and try again.".into(),
-        );
-        if !state.limiter.hit(&format!("login-ip:{ip}"), limits.login_per_ip)
-            || state.limiter.is_limited(&email_key, limits.login_failures_per_account)
-        {
-            return Err(busy);
-        }
-        match accounts::check_credentials(&state.db, &email, &password).await? {
-            Some((user_id, epoch)) => {
-                state.limiter.clear(&email_key);
-                session::sign_in(user_id, epoch).await?;
-                leptos_axum::redirect(&safe_next(next));
-                Ok(())
+    crate::error::ssr::with_status(
+        async move {
+            let state = crate::state::app_state()?;
+            let limits = state.limiter.limits;
+            let ip = session::client_ip().await;
+            let email_key = format!("login-account:{}", email.trim().to_lowercase());
+            let busy = AppError::TooManyRequests(
+                "Too many sign-in attempts. Please wait a few minutes and try again.".into(),
+            );
+            if !state
+                .limiter
+                .hit(&format!("login-ip:{ip}"), limits.login_per_ip)
+                || state
+                    .limiter
+                    .is_limited(&email_key, limits.login_failures_per_account)
+            {
+                return Err(busy);
             }
-            None => {
-                state.limiter.hit(&email_key, limits.login_failures_per_account);
-                Err(AppError::Validation("That email and password do not match an account.".into()))
+            match accounts::check_credentials(&state.db, &email, &password).await? {
+                Some((user_id, epoch)) => {
+                    state.limiter.clear(&email_key);
+                    session::sign_in(user_id, epoch).await?;
+                    leptos_axum::redirect(&safe_next(next));
+                    Ok(())
+                }
+                None => {
+                    state
+                        .limiter
+                        .hit(&email_key, limits.login_failures_per_account);
+                    Err(AppError::Validation(
+                        "That email and password do not match an account.".into(),
+                    ))
+                }
             }
         }
-    }.await)
+        .await,
+    )
 }
 
 /// Signs out and goes home.
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
-    crate::error::ssr::with_status(async move {
-        session::sign_out().await?;
-        leptos_axum::redirect("/");
-        Ok(())
-    }.await)
+    crate::error::ssr::with_status(
+        async move {
+            session::sign_out().await?;
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        .await,
+    )
 }
 
 /// Changes the signed-in user's password; every other session is signed out.
 #[server(endpoint = "auth/change-password")]
-pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
-    crate::error::ssr::with_status(async move {
-        let user = session::require_user().await?;
-        let state = crate::state::app_state()?;
-        let new_password = validate::NewPassword::parse(&new_password)?;
-        if accounts::check_credentials(&state.db, &user.email, &current_password).await?.is_none() {
-            return Err(AppError::Validation("Your current password is not right.".into()));
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+) -> Result<(), AppError> {
+    crate::error::ssr::with_status(
+        async move {
+            let user = session::require_user().await?;
+            let state = crate::state::app_state()?;
+            let new_password = validate::NewPassword::parse(&new_password)?;
+            if accounts::check_credentials(&state.db, &user.email, &current_password)
+                .await?
+                .is_none()
+            {
+                return Err(AppError::Validation(
+                    "Your current password is not right.".into(),
+                ));
+            }
+            let epoch = accounts::set_password(&state.db, user.id, &new_password).await?;
+            session::refresh_epoch(epoch).await?;
+            leptos_axum::redirect("/account?changed=1");
+            Ok(())
         }
-        let epoch = accounts::set_password(&state.db, user.id, &new_password).await?;
-        session::refresh_epoch(epoch).await?;
-        leptos_axum::redirect("/account?changed=1");
-        Ok(())
-    }.await)
+        .await,
+    )
 }
 
 /// Sends a reset link if the email has an account; says the same either way.
@@ -153,14 +185,18 @@ pub async fn request_password_reset(email: String) -> Result<(), AppError> {
 /// Sets a new password with a reset token, then signs in.
 #[server(endpoint = "auth/reset-password")]
 pub async fn reset_password(token: String, new_password: String) -> Result<(), AppError> {
-    crate::error::ssr::with_status(async move {
-        let state = crate::state::app_state()?;
-        let new_password = validate::NewPassword::parse(&new_password)?;
-        let (user_id, epoch) = accounts::redeem_reset_token(&state.db, &token, &new_password).await?;
-        session::sign_in(user_id, epoch).await?;
-        leptos_axum::redirect("/");
-        Ok(())
-    }.await)
+    crate::error::ssr::with_status(
+        async move {
+            let state = crate::state::app_state()?;
+            let new_password = validate::NewPassword::parse(&new_password)?;
+            let (user_id, epoch) =
+                accounts::redeem_reset_token(&state.db, &token, &new_password).await?;
+            session::sign_in(user_id, epoch).await?;
+            leptos_axum::redirect("/");
+            Ok(())
+        }
+        .await,
+    )
 }
 
 #[cfg(test)]

@@ -27,10 +27,22 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            login_per_ip: Limit { max: 20, window: Duration::from_secs(60) },
-            login_failures_per_account: Limit { max: 5, window: Duration::from_secs(15 * 60) },
-            register_per_ip: Limit { max: 20, window: Duration::from_secs(60 * 60) },
-            reset_per_key: Limit { max: 5, window: Duration::from_secs(60 * 60) },
+            login_per_ip: Limit {
+                max: 20,
+                window: Duration::from_secs(60),
+            },
+            login_failures_per_account: Limit {
+                max: 5,
+                window: Duration::from_secs(15 * 60),
+            },
+            register_per_ip: Limit {
+                max: 20,
+                window: Duration::from_secs(60 * 60),
+            },
+            reset_per_key: Limit {
+                max: 5,
+                window: Duration::from_secs(60 * 60),
+            },
         }
     }
 }
@@ -45,13 +57,24 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(limits: Limits) -> Self {
-        RateLimiter { limits, events: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            limits,
+            events: Mutex::new(HashMap::new()),
+        }
     }
 
-    fn prune<'a>(&'a self, map: &'a mut HashMap<String, VecDeque<Instant>>, key: &str, limit: Limit) -> &'a mut VecDeque<Instant> {
+    fn prune<'a>(
+        &'a self,
+        map: &'a mut HashMap<String, VecDeque<Instant>>,
+        key: &str,
+        limit: Limit,
+    ) -> &'a mut VecDeque<Instant> {
         let now = Instant::now();
         let q = map.entry(key.to_owned()).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) > limit.window) {
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > limit.window)
+        {
             q.pop_front();
         }
         q
@@ -91,7 +114,10 @@ mod tests {
     #[test]
     fn limits_per_key_and_clears() {
         let rl = RateLimiter::default();
-        let l = Limit { max: 2, window: Duration::from_secs(60) };
+        let l = Limit {
+            max: 2,
+            window: Duration::from_secs(60),
+        };
         assert!(rl.hit("a", l));
         assert!(rl.hit("a", l));
         assert!(!rl.hit("a", l));

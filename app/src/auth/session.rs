@@ -41,17 +41,27 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
 
 async fn load_user() -> Result<Option<User>, AppError> {
     let session = session().await?;
-    let Some(uid) = session.get::<i64>(USER_KEY).await? else { return Ok(None) };
+    let Some(uid) = session.get::<i64>(USER_KEY).await? else {
+        return Ok(None);
+    };
     let epoch = session.get::<i64>(EPOCH_KEY).await?.unwrap_or(-1);
     let state = app_state()?;
-    let row: Option<(i64, String, String, i64, i64)> =
-        sqlx::query_as("SELECT id, email, display_name, is_admin, session_epoch FROM users WHERE id = $1")
-            .bind(uid)
-            .fetch_optional(&state.db)
-            .await?;
-    Ok(row.and_then(|(id, email, display_name, is_admin, session_epoch)| {
-        (session_epoch == epoch).then_some(User { id, email, display_name, is_admin: is_admin != 0 })
-    }))
+    let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, email, display_name, is_admin, session_epoch FROM users WHERE id = $1",
+    )
+    .bind(uid)
+    .fetch_optional(&state.db)
+    .await?;
+    Ok(
+        row.and_then(|(id, email, display_name, is_admin, session_epoch)| {
+            (session_epoch == epoch).then_some(User {
+                id,
+                email,
+                display_name,
+                is_admin: is_admin != 0,
+            })
+        }),
+    )
 }
 
 /// The signed-in user, or `Unauthorized`.

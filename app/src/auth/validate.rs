@@ -14,7 +14,13 @@ impl Email {
             return Err(bad());
         }
         let (local, domain) = e.split_once('@').ok_or_else(bad)?;
-        if local.is_empty() || domain.len() < 3 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains('@') {
+        if local.is_empty()
+            || domain.len() < 3
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains('@')
+        {
             return Err(bad());
         }
         Ok(Email(e))
@@ -32,7 +38,9 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<DisplayName, AppError> {
         let n = raw.trim();
         if n.is_empty() || n.chars().count() > 80 || n.chars().any(char::is_control) {
-            return Err(AppError::Validation("Enter a display name of 1 to 80 characters.".into()));
+            return Err(AppError::Validation(
+                "Enter a display name of 1 to 80 characters.".into(),
+            ));
         }
         Ok(DisplayName(n.to_string()))
     }
@@ -55,7 +63,9 @@ impl NewPassword {
     pub fn parse(raw: &str) -> Result<NewPassword, AppError> {
         let len = raw.chars().count();
         if !(10..=128).contains(&len) {
-            return Err(AppError::Validation("Choose a password of 10 to 128 characters; a few words make a good one.".into()));
+            return Err(AppError::Validation(
+                "Choose a password of 10 to 128 characters; a few words make a good one.".into(),
+            ));
         }
         Ok(NewPassword(raw.to_string()))
     }
@@ -70,8 +80,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("  Ada@Example.COM ").map(|e| e.as_str().to_string()), Ok("ada@example.com".into()));
-        for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "ada@.com"] {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").map(|e| e.as_str().to_string()),
+            Ok("ada@example.com".into())
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "ada@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -80,9 +101,15 @@ mod tests {
     fn names_and_passwords() {
         assert!(DisplayName::parse("  ").is_err());
         assert!(DisplayName::parse(&"x".repeat(81)).is_err());
-        assert_eq!(DisplayName::parse(" Ada ").map(|n| n.as_str().to_string()), Ok("Ada".into()));
+        assert_eq!(
+            DisplayName::parse(" Ada ").map(|n| n.as_str().to_string()),
+            Ok("Ada".into())
+        );
         assert!(NewPassword::parse("short").is_err());
         assert!(NewPassword::parse("long enough pass").is_ok());
-        assert_eq!(format!("{:?}", NewPassword::parse("long enough pass")), "Ok(NewPassword(***))");
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("long enough pass")),
+            "Ok(NewPassword(***))"
+        );
     }
 }

@@ -15,7 +15,10 @@ pub enum Lang {
 impl Lang {
     /// Recognises the common names and aliases of each language.
     pub fn from_info(info: &str) -> Option<Lang> {
-        let name = info.split(|c: char| c.is_whitespace() || c == ',' || c == '{').next()?.to_ascii_lowercase();
+        let name = info
+            .split(|c: char| c.is_whitespace() || c == ',' || c == '{')
+            .next()?
+            .to_ascii_lowercase();
         Some(match name.as_str() {
             "js" | "javascript" | "k6" | "mjs" | "ts" | "typescript" => Lang::JavaScript,
             "yaml" | "yml" => Lang::Yaml,
@@ -29,22 +32,68 @@ impl Lang {
     fn keywords(self) -> &'static [&'static str] {
         match self {
             Lang::JavaScript => &[
-                "import", "export", "from", "default", "function", "const", "let", "var", "return", "if", "else",
-                "for", "while", "of", "in", "new", "true", "false", "null", "undefined", "async", "await", "class",
-                "try", "catch", "throw", "typeof",
+                "import",
+                "export",
+                "from",
+                "default",
+                "function",
+                "const",
+                "let",
+                "var",
+                "return",
+                "if",
+                "else",
+                "for",
+                "while",
+                "of",
+                "in",
+                "new",
+                "true",
+                "false",
+                "null",
+                "undefined",
+                "async",
+                "await",
+                "class",
+                "try",
+                "catch",
+                "throw",
+                "typeof",
             ],
             Lang::Yaml => &["true", "false", "null", "yes", "no"],
             Lang::PromQl => &[
-                "by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool", "and", "or", "unless",
-                "sum", "avg", "min", "max", "count", "quantile", "topk", "bottomk", "stddev", "stdvar", "count_values",
+                "by",
+                "without",
+                "on",
+                "ignoring",
+                "group_left",
+                "group_right",
+                "offset",
+                "bool",
+                "and",
+                "or",
+                "unless",
+                "sum",
+                "avg",
+                "min",
+                "max",
+                "count",
+                "quantile",
+                "topk",
+                "bottomk",
+                "stddev",
+                "stdvar",
+                "count_values",
             ],
             Lang::Rust => &[
-                "fn", "let", "mut", "pub", "use", "mod", "struct", "enum", "impl", "trait", "for", "in", "if", "else",
-                "match", "return", "async", "await", "move", "where", "self", "Self", "true", "false", "const", "static",
-                "loop", "while", "crate", "super", "as", "dyn", "ref",
+                "fn", "let", "mut", "pub", "use", "mod", "struct", "enum", "impl", "trait", "for",
+                "in", "if", "else", "match", "return", "async", "await", "move", "where", "self",
+                "Self", "true", "false", "const", "static", "loop", "while", "crate", "super",
+                "as", "dyn", "ref",
             ],
             Lang::Shell => &[
-                "if", "then", "else", "fi", "for", "do", "done", "while", "case", "esac", "export", "cd", "echo", "sudo",
+                "if", "then", "else", "fi", "for", "do", "done", "while", "case", "esac", "export",
+                "cd", "echo", "sudo",
             ],
         }
     }
@@ -88,14 +137,25 @@ pub fn highlight(code: &str, lang: Lang) -> String {
     while i < chars.len() {
         let c = chars[i];
         // Line comments (a `#` inside a shell word is not one, but that is rare in course code).
-        if chars[i..].starts_with(&comment) && (lang != Lang::Shell || line_start || chars.get(i.wrapping_sub(1)).is_some_and(|p| p.is_whitespace())) {
-            let end = chars[i..].iter().position(|&c| c == '\n').map_or(chars.len(), |p| i + p);
+        if chars[i..].starts_with(&comment)
+            && (lang != Lang::Shell
+                || line_start
+                || chars
+                    .get(i.wrapping_sub(1))
+                    .is_some_and(|p| p.is_whitespace()))
+        {
+            let end = chars[i..]
+                .iter()
+                .position(|&c| c == '\n')
+                .map_or(chars.len(), |p| i + p);
             span(&mut out, "com", &chars[i..end].iter().collect::<String>());
             i = end;
             continue;
         }
         if lang != Lang::Yaml && lang != Lang::Shell && c == '/' && chars.get(i + 1) == Some(&'*') {
-            let end = (i + 2..chars.len().saturating_sub(1)).find(|&j| chars[j] == '*' && chars[j + 1] == '/').map_or(chars.len(), |j| j + 2);
+            let end = (i + 2..chars.len().saturating_sub(1))
+                .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+                .map_or(chars.len(), |j| j + 2);
             span(&mut out, "com", &chars[i..end].iter().collect::<String>());
             i = end;
             continue;
@@ -114,15 +174,29 @@ pub fn highlight(code: &str, lang: Lang) -> String {
             line_start = false;
             continue;
         }
-        if c.is_ascii_digit() && !chars.get(i.wrapping_sub(1)).is_some_and(|p| p.is_alphanumeric() || *p == '_') {
-            let end = (i..chars.len()).find(|&j| !(chars[j].is_ascii_alphanumeric() || chars[j] == '.' || chars[j] == '_')).unwrap_or(chars.len());
+        if c.is_ascii_digit()
+            && !chars
+                .get(i.wrapping_sub(1))
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            let end = (i..chars.len())
+                .find(|&j| {
+                    !(chars[j].is_ascii_alphanumeric() || chars[j] == '.' || chars[j] == '_')
+                })
+                .unwrap_or(chars.len());
             span(&mut out, "num", &chars[i..end].iter().collect::<String>());
             i = end;
             line_start = false;
             continue;
         }
         if c.is_alphabetic() || c == '_' || (lang == Lang::Shell && c == '$') {
-            let end = (i + 1..chars.len()).find(|&j| !(chars[j].is_alphanumeric() || chars[j] == '_' || (lang == Lang::Yaml && chars[j] == '-'))).unwrap_or(chars.len());
+            let end = (i + 1..chars.len())
+                .find(|&j| {
+                    !(chars[j].is_alphanumeric()
+                        || chars[j] == '_'
+                        || (lang == Lang::Yaml && chars[j] == '-'))
+                })
+                .unwrap_or(chars.len());
             let word: String = chars[i..end].iter().collect();
             let next = chars[end..].iter().find(|c| **c != ' ').copied();
             if lang == Lang::Yaml && next == Some(':') {
@@ -165,15 +239,34 @@ mod tests {
 
     #[test]
     fn highlights_and_escapes() {
-        let h = highlight("import http from 'k6/http'; // <b>\nconst n = 42;", Lang::JavaScript);
+        let h = highlight(
+            "import http from 'k6/http'; // <b>\nconst n = 42;",
+            Lang::JavaScript,
+        );
         assert!(h.contains(r#"<span class="tok-kw">import</span>"#), "{h}");
-        assert!(h.contains(r#"<span class="tok-str">&#39;k6/http&#39;</span>"#), "{h}");
-        assert!(h.contains(r#"<span class="tok-com">// &lt;b&gt;</span>"#), "{h}");
+        assert!(
+            h.contains(r#"<span class="tok-str">&#39;k6/http&#39;</span>"#),
+            "{h}"
+        );
+        assert!(
+            h.contains(r#"<span class="tok-com">// &lt;b&gt;</span>"#),
+            "{h}"
+        );
         assert!(h.contains(r#"<span class="tok-num">42</span>"#), "{h}");
         let y = highlight("objective: 99.9 # three nines", Lang::Yaml);
-        assert!(y.contains(r#"<span class="tok-key">objective</span>"#), "{y}");
+        assert!(
+            y.contains(r#"<span class="tok-key">objective</span>"#),
+            "{y}"
+        );
         let p = highlight(r#"sum by (le) (rate(x{a="b"}[5m]))"#, Lang::PromQl);
-        assert!(p.contains(r#"<span class="tok-kw">sum</span>"#) && p.contains(r#"<span class="tok-fn">rate</span>"#), "{p}");
-        assert!(!highlight("<script>", Lang::Rust).contains('<') || highlight("<script>", Lang::Rust) == "&lt;script&gt;");
+        assert!(
+            p.contains(r#"<span class="tok-kw">sum</span>"#)
+                && p.contains(r#"<span class="tok-fn">rate</span>"#),
+            "{p}"
+        );
+        assert!(
+            !highlight("<script>", Lang::Rust).contains('<')
+                || highlight("<script>", Lang::Rust) == "&lt;script&gt;"
+        );
     }
 }

@@ -117,24 +117,36 @@ struct ModuleFile {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 80 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty()
+        && s.len() <= 80
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn is_media_name(s: &str) -> bool {
-    !s.is_empty() && !s.starts_with('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    !s.is_empty()
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// The 1-based line in `text` where `key:` first appears, else 1.
 fn key_line(text: &str, key: &str) -> usize {
     let prefix = format!("{key}:");
-    text.lines().position(|l| l.trim_start().starts_with(&prefix)).map_or(1, |i| i + 1)
+    text.lines()
+        .position(|l| l.trim_start().starts_with(&prefix))
+        .map_or(1, |i| i + 1)
 }
 
 fn yaml_problem(path: &str, e: &serde_yaml::Error, line_offset: usize) -> Problem {
     let line = e.location().map_or(1, |l| l.line()) + line_offset;
     let msg = e.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    Problem { path: path.into(), line, message: msg }
+    Problem {
+        path: path.into(),
+        line,
+        message: msg,
+    }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, ImportError> {
@@ -155,7 +167,9 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
 
 /// Splits `---` front matter from the markdown body; the body's first line number too.
 fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
-    let rest = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n"))?;
+    let rest = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))?;
     let mut offset = 0;
     for line in rest.split_inclusive('\n') {
         if line.trim_end() == "---" {
@@ -168,44 +182,94 @@ fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     None
 }
 
-fn parse_module(course_dir: &Path, rel_path: &str, text: &str, sections: &[SectionSpec], course_slug: &str) -> Result<ModuleFile, Problem> {
-    let problem = |line: usize, message: String| Problem { path: rel_path.into(), line, message };
-    let (fm_text, body, _) = split_front_matter(text)
-        .ok_or_else(|| problem(1, "a module must start with front matter between two `---` lines".into()))?;
-    let fm: FrontMatter = serde_yaml::from_str(fm_text).map_err(|e| yaml_problem(rel_path, &e, 1))?;
+fn parse_module(
+    course_dir: &Path,
+    rel_path: &str,
+    text: &str,
+    sections: &[SectionSpec],
+    course_slug: &str,
+) -> Result<ModuleFile, Problem> {
+    let problem = |line: usize, message: String| Problem {
+        path: rel_path.into(),
+        line,
+        message,
+    };
+    let (fm_text, body, _) = split_front_matter(text).ok_or_else(|| {
+        problem(
+            1,
+            "a module must start with front matter between two `---` lines".into(),
+        )
+    })?;
+    let fm: FrontMatter =
+        serde_yaml::from_str(fm_text).map_err(|e| yaml_problem(rel_path, &e, 1))?;
     let fm_line = |key: &str| key_line(fm_text, key) + 1;
-    let stem = Path::new(rel_path).file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let slug = fm.slug.clone().unwrap_or_else(|| stem.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-').to_string());
+    let stem = Path::new(rel_path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
+    let slug = fm.slug.clone().unwrap_or_else(|| {
+        stem.trim_start_matches(|c: char| c.is_ascii_digit() || c == '-')
+            .to_string()
+    });
     if !is_slug(&slug) {
-        return Err(problem(fm_line("slug"), format!("slug {slug:?} must be lower-case letters, digits and dashes")));
+        return Err(problem(
+            fm_line("slug"),
+            format!("slug {slug:?} must be lower-case letters, digits and dashes"),
+        ));
     }
     if fm.title.trim().is_empty() {
         return Err(problem(fm_line("title"), "title must not be empty".into()));
     }
     if !sections.iter().any(|s| s.slug == fm.section) {
         let known: Vec<&str> = sections.iter().map(|s| s.slug.as_str()).collect();
-        return Err(problem(fm_line("section"), format!("unknown section {:?}; course.yaml has {}", fm.section, known.join(", "))));
+        return Err(problem(
+            fm_line("section"),
+            format!(
+                "unknown section {:?}; course.yaml has {}",
+                fm.section,
+                known.join(", ")
+            ),
+        ));
     }
     if !(1..=600).contains(&fm.minutes) {
-        return Err(problem(fm_line("minutes"), "minutes must be between 1 and 600".into()));
+        return Err(problem(
+            fm_line("minutes"),
+            "minutes must be between 1 and 600".into(),
+        ));
     }
     let video = match &fm.video {
         None => None,
-        Some(v) => Some(parse_video(course_dir, v, course_slug).map_err(|m| problem(fm_line("video"), m))?),
+        Some(v) => Some(
+            parse_video(course_dir, v, course_slug).map_err(|m| problem(fm_line("video"), m))?,
+        ),
     };
     let rendered = markdown::render(body);
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     let prerequisites_line = fm_line("prerequisites");
-    Ok(ModuleFile { rel_path: rel_path.into(), slug, fm, video, rendered, hash, prerequisites_line })
+    Ok(ModuleFile {
+        rel_path: rel_path.into(),
+        slug,
+        fm,
+        video,
+        rendered,
+        hash,
+        prerequisites_line,
+    })
 }
 
 fn parse_video(course_dir: &Path, v: &VideoSpec, course_slug: &str) -> Result<Video, String> {
     match (&v.youtube, &v.vimeo, &v.file) {
         (Some(id), None, None) => {
-            if id.len() == 11 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if id.len() == 11
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 Ok(Video::YouTube { id: id.clone() })
             } else {
-                Err(format!("{id:?} is not a YouTube video id (11 letters, digits, - or _)"))
+                Err(format!(
+                    "{id:?} is not a YouTube video id (11 letters, digits, - or _)"
+                ))
             }
         }
         (None, Some(id), None) => {
@@ -218,7 +282,9 @@ fn parse_video(course_dir: &Path, v: &VideoSpec, course_slug: &str) -> Result<Vi
         (None, None, Some(file)) => {
             let name = media_name(file)?;
             if !course_dir.join("media").join(name).is_file() {
-                return Err(format!("video file {file:?} is not in the course's media/ folder"));
+                return Err(format!(
+                    "video file {file:?} is not in the course's media/ folder"
+                ));
             }
             let (captions, transcript) = match &v.captions {
                 None => (None, Vec::new()),
@@ -226,14 +292,29 @@ fn parse_video(course_dir: &Path, v: &VideoSpec, course_slug: &str) -> Result<Vi
                     let cname = media_name(c)?;
                     let text = std::fs::read_to_string(course_dir.join("media").join(cname))
                         .map_err(|e| format!("captions {c:?}: {e}"))?;
-                    let cues = vtt::parse(&text).map_err(|(line, why)| format!("captions media/{cname} line {line}: {why}"))?;
+                    let cues = vtt::parse(&text).map_err(|(line, why)| {
+                        format!("captions media/{cname} line {line}: {why}")
+                    })?;
                     (Some(format!("/media/{course_slug}/{cname}")), cues)
                 }
             };
-            if !v.language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') || v.language.is_empty() {
-                return Err(format!("language {:?} is not a language tag like en or pt-BR", v.language));
+            if !v
+                .language
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                || v.language.is_empty()
+            {
+                return Err(format!(
+                    "language {:?} is not a language tag like en or pt-BR",
+                    v.language
+                ));
             }
-            Ok(Video::File { src: format!("/media/{course_slug}/{name}"), captions, language: v.language.clone(), transcript })
+            Ok(Video::File {
+                src: format!("/media/{course_slug}/{name}"),
+                captions,
+                language: v.language.clone(),
+                transcript,
+            })
         }
         _ => Err("video needs exactly one of youtube, vimeo or file".into()),
     }
@@ -249,29 +330,66 @@ fn media_name(path: &str) -> Result<&str, String> {
 }
 
 /// Imports every course folder (one holding `course.yaml`) under `content_dir`.
-pub async fn import_all(db: &Db, content_dir: &Path, media_dir: &Path) -> Result<ImportReport, ImportError> {
+pub async fn import_all(
+    db: &Db,
+    content_dir: &Path,
+    media_dir: &Path,
+) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
-    for (position, dir) in list(content_dir)?.into_iter().filter(|d| d.join("course.yaml").is_file()).enumerate() {
+    for (position, dir) in list(content_dir)?
+        .into_iter()
+        .filter(|d| d.join("course.yaml").is_file())
+        .enumerate()
+    {
         import_course(db, &dir, media_dir, position as i64, &mut report).await?;
     }
     Ok(report)
 }
 
-async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, report: &mut ImportReport) -> Result<(), ImportError> {
-    let dir_name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
-    let rel = |p: &Path| p.strip_prefix(dir.parent().unwrap_or(dir)).unwrap_or(p).display().to_string();
+async fn import_course(
+    db: &Db,
+    dir: &Path,
+    media_dir: &Path,
+    position: i64,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    let dir_name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_string();
+    let rel = |p: &Path| {
+        p.strip_prefix(dir.parent().unwrap_or(dir))
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
     let slug = dir_name.clone();
     if !is_slug(&slug) {
-        report.problems.push(Problem { path: rel(dir), line: 1, message: "a course folder name must be a slug (lower-case letters, digits, dashes)".into() });
+        report.problems.push(Problem {
+            path: rel(dir),
+            line: 1,
+            message: "a course folder name must be a slug (lower-case letters, digits, dashes)"
+                .into(),
+        });
         return Ok(());
     }
     // Hash every file that makes up the course, so an unchanged course is skipped.
     let course_path = dir.join("course.yaml");
-    let module_paths: Vec<PathBuf> = list(&dir.join("modules"))?.into_iter().filter(|p| p.extension().is_some_and(|e| e == "md")).collect();
-    let media_paths: Vec<PathBuf> = list(&dir.join("media"))?.into_iter().filter(|p| p.is_file()).collect();
+    let module_paths: Vec<PathBuf> = list(&dir.join("modules"))?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    let media_paths: Vec<PathBuf> = list(&dir.join("media"))?
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect();
     let mut hasher = Sha256::new();
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
-    for p in std::iter::once(&course_path).chain(&module_paths).chain(&media_paths) {
+    for p in std::iter::once(&course_path)
+        .chain(&module_paths)
+        .chain(&media_paths)
+    {
         let bytes = read(p)?;
         hasher.update(rel(p).as_bytes());
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -279,7 +397,11 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
         files.push((p.clone(), bytes));
     }
     let hash = hex::encode(hasher.finalize());
-    let stored: Option<(String,)> = sqlx::query_as("SELECT content_hash FROM courses WHERE slug = $1").bind(&slug).fetch_optional(db).await?;
+    let stored: Option<(String,)> =
+        sqlx::query_as("SELECT content_hash FROM courses WHERE slug = $1")
+            .bind(&slug)
+            .fetch_optional(db)
+            .await?;
     if stored.as_ref().is_some_and(|(h,)| *h == hash) {
         report.unchanged.push(slug);
         return Ok(());
@@ -297,8 +419,15 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
     let mut course_problems = Vec::new();
     for (i, s) in course.sections.iter().enumerate() {
         if !is_slug(&s.slug) || course.sections[..i].iter().any(|o| o.slug == s.slug) {
-            let line = course_text.lines().position(|l| l.contains(&format!("slug: {}", s.slug))).map_or(1, |i| i + 1);
-            course_problems.push(Problem { path: course_rel.clone(), line, message: format!("section slug {:?} must be a unique slug", s.slug) });
+            let line = course_text
+                .lines()
+                .position(|l| l.contains(&format!("slug: {}", s.slug)))
+                .map_or(1, |i| i + 1);
+            course_problems.push(Problem {
+                path: course_rel.clone(),
+                line,
+                message: format!("section slug {:?} must be a unique slug", s.slug),
+            });
         }
     }
     if !course_problems.is_empty() {
@@ -315,14 +444,22 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
             Err(_) => {
-                problems.push(Problem { path: rel_path, line: 1, message: "the file is not UTF-8 text".into() });
+                problems.push(Problem {
+                    path: rel_path,
+                    line: 1,
+                    message: "the file is not UTF-8 text".into(),
+                });
                 continue;
             }
         };
         match parse_module(dir, &rel_path, text, &course.sections, &slug) {
             Ok(m) => {
                 if modules.iter().any(|o: &ModuleFile| o.slug == m.slug) {
-                    problems.push(Problem { path: rel_path, line: 1, message: format!("another module already has slug {:?}", m.slug) });
+                    problems.push(Problem {
+                        path: rel_path,
+                        line: 1,
+                        message: format!("another module already has slug {:?}", m.slug),
+                    });
                 } else {
                     modules.push(m);
                 }
@@ -332,12 +469,19 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
     }
     // A prerequisite must name a module of this course.
     let slugs: Vec<String> = modules.iter().map(|m| m.slug.clone()).collect();
-    let existing: Vec<(String,)> = sqlx::query_as("SELECT m.slug FROM modules m JOIN courses c ON c.id = m.course_id WHERE c.slug = $1")
-        .bind(&slug)
-        .fetch_all(db)
-        .await?;
+    let existing: Vec<(String,)> = sqlx::query_as(
+        "SELECT m.slug FROM modules m JOIN courses c ON c.id = m.course_id WHERE c.slug = $1",
+    )
+    .bind(&slug)
+    .fetch_all(db)
+    .await?;
     modules.retain(|m| {
-        match m.fm.prerequisites.iter().find(|p| !slugs.contains(p) && !existing.iter().any(|(e,)| e == *p)) {
+        match m
+            .fm
+            .prerequisites
+            .iter()
+            .find(|p| !slugs.contains(p) && !existing.iter().any(|(e,)| e == *p))
+        {
             Some(bad) => {
                 problems.push(Problem {
                     path: m.rel_path.clone(),
@@ -366,7 +510,10 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM activities WHERE course_id = $1").bind(course_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM activities WHERE course_id = $1")
+        .bind(course_id)
+        .execute(&mut *tx)
+        .await?;
     let mut section_ids = Vec::new();
     let mut activity_pos = 0i64;
     for (i, s) in course.sections.iter().enumerate() {
@@ -407,7 +554,11 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
             .await?;
     }
     for m in &modules {
-        let section_id = section_ids.iter().find(|(s, _)| *s == m.fm.section).map(|(_, id)| *id).unwrap_or_default();
+        let section_id = section_ids
+            .iter()
+            .find(|(s, _)| *s == m.fm.section)
+            .map(|(_, id)| *id)
+            .unwrap_or_default();
         let video_json = m.video.as_ref().and_then(|v| serde_json::to_string(v).ok());
         sqlx::query(
             "INSERT INTO modules (course_id, section_id, slug, title, position, minutes, video_json, prerequisites_json,
@@ -437,16 +588,23 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
         .await?;
     }
     // Modules whose file is gone are unpublished, never deleted: progress stays.
-    let stored: Vec<(i64, String)> = sqlx::query_as("SELECT id, source_path FROM modules WHERE course_id = $1")
-        .bind(course_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let stored: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, source_path FROM modules WHERE course_id = $1")
+            .bind(course_id)
+            .fetch_all(&mut *tx)
+            .await?;
     for (id, path) in stored {
         if !seen_paths.contains(&path) {
-            sqlx::query("UPDATE modules SET published = 0 WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE modules SET published = 0 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
     }
-    sqlx::query("DELETE FROM import_problems WHERE course_slug = $1").bind(&slug).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM import_problems WHERE course_slug = $1")
+        .bind(&slug)
+        .execute(&mut *tx)
+        .await?;
     for p in &problems {
         sqlx::query("INSERT INTO import_problems (course_slug, location, message, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&slug)
@@ -460,7 +618,13 @@ async fn import_course(db: &Db, dir: &Path, media_dir: &Path, position: i64, rep
 
     let target = media_dir.join(&slug);
     for p in &media_paths {
-        let Some(name) = p.file_name().and_then(|n| n.to_str()).filter(|n| is_media_name(n)) else { continue };
+        let Some(name) = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| is_media_name(n))
+        else {
+            continue;
+        };
         std::fs::create_dir_all(&target).map_err(|e| ImportError::Io(target.clone(), e))?;
         std::fs::copy(p, target.join(name)).map_err(|e| ImportError::Io(p.clone(), e))?;
     }
@@ -476,7 +640,8 @@ mod tests {
 
     #[test]
     fn front_matter_splits_and_counts_lines() {
-        let (fm, body, line) = split_front_matter("---\ntitle: x\nsection: s\n---\n# Body\n").expect("split");
+        let (fm, body, line) =
+            split_front_matter("---\ntitle: x\nsection: s\n---\n# Body\n").expect("split");
         assert_eq!(fm, "title: x\nsection: s\n");
         assert_eq!(body, "# Body\n");
         assert_eq!(line, 5);
@@ -486,22 +651,38 @@ mod tests {
 
     #[test]
     fn module_problems_name_the_line() {
-        let sections = vec![SectionSpec { slug: "one".into(), title: "One".into(), summary: String::new(), labs: vec![] }];
+        let sections = vec![SectionSpec {
+            slug: "one".into(),
+            title: "One".into(),
+            summary: String::new(),
+            labs: vec![],
+        }];
         let dir = Path::new("/nonexistent");
         let bad_yaml = "---\ntitle: A\nsection: one\norder: [\n---\nbody";
-        let p = parse_module(dir, "c/modules/a.md", bad_yaml, &sections, "c").err().expect("error");
+        let p = parse_module(dir, "c/modules/a.md", bad_yaml, &sections, "c")
+            .err()
+            .expect("error");
         assert_eq!(p.path, "c/modules/a.md");
         assert!(p.line >= 4, "{p}");
         let unknown = "---\ntitle: A\nsection: two\norder: 1\nminutes: 5\n---\nbody";
-        let p = parse_module(dir, "c/modules/a.md", unknown, &sections, "c").err().expect("error");
+        let p = parse_module(dir, "c/modules/a.md", unknown, &sections, "c")
+            .err()
+            .expect("error");
         assert_eq!(p.line, 3, "{p}");
         assert!(p.message.contains("unknown section"), "{p}");
         let bad_video = "---\ntitle: A\nsection: one\norder: 1\nminutes: 5\nvideo:\n  youtube: \"x<script>\"\n---\nbody";
-        let p = parse_module(dir, "c/modules/a.md", bad_video, &sections, "c").err().expect("error");
+        let p = parse_module(dir, "c/modules/a.md", bad_video, &sections, "c")
+            .err()
+            .expect("error");
         assert_eq!(p.line, 6, "{p}");
         let ok = "---\ntitle: A\nsection: one\norder: 1\nminutes: 5\nvideo:\n  vimeo: \"76979871\"\n---\n## Hi";
         let m = parse_module(dir, "c/modules/01-intro.md", ok, &sections, "c").expect("valid");
         assert_eq!(m.slug, "intro");
-        assert_eq!(m.video, Some(Video::Vimeo { id: "76979871".into() }));
+        assert_eq!(
+            m.video,
+            Some(Video::Vimeo {
+                id: "76979871".into()
+            })
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Module text: CommonMark with tables, footnotes, task lists, admonitions,
 //! highlighted code and heading anchors, rendered once at import and sanitized.
 
-use pulldown_cmark::{html, BlockQuoteKind, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{
+    html, BlockQuoteKind, CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd,
+};
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -28,7 +30,11 @@ pub fn slugify(text: &str) -> String {
         }
     }
     let slug = slug.trim_end_matches('-').to_string();
-    if slug.is_empty() { "section".into() } else { slug }
+    if slug.is_empty() {
+        "section".into()
+    } else {
+        slug
+    }
 }
 
 fn admonition(kind: BlockQuoteKind) -> (&'static str, &'static str) {
@@ -61,9 +67,13 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .attribute_filter(|_, attr, value| {
             // Only the alignment style pulldown-cmark writes on table cells survives.
             if attr == "style" {
-                return ["text-align: left", "text-align: center", "text-align: right"]
-                    .contains(&value)
-                    .then(|| value.into());
+                return [
+                    "text-align: left",
+                    "text-align: center",
+                    "text-align: right",
+                ]
+                .contains(&value)
+                .then(|| value.into());
             }
             Some(value.into())
         });
@@ -96,7 +106,9 @@ pub fn render(markdown: &str) -> Rendered {
                 }
                 j += 1;
             }
-            let base = explicit.map(|e| slugify(&e)).unwrap_or_else(|| slugify(&text));
+            let base = explicit
+                .map(|e| slugify(&e))
+                .unwrap_or_else(|| slugify(&text));
             let n = used.entry(base.clone()).or_insert(0);
             *n += 1;
             let anchor = if *n == 1 { base } else { format!("{base}-{n}") };
@@ -104,7 +116,11 @@ pub fn render(markdown: &str) -> Rendered {
                 *id = Some(CowStr::from(anchor.clone()));
             }
             if matches!(level, HeadingLevel::H2 | HeadingLevel::H3) {
-                toc.push(TocEntry { level: if level == HeadingLevel::H2 { 2 } else { 3 }, id: anchor.clone(), text: text.clone() });
+                toc.push(TocEntry {
+                    level: if level == HeadingLevel::H2 { 2 } else { 3 },
+                    id: anchor.clone(),
+                    text: text.clone(),
+                });
             }
             // A visible "#" link after the heading text, for sharing a section.
             events.insert(j, Event::Html(CowStr::from(format!(" <a class=\"anchor\" href=\"#{anchor}\" aria-label=\"Link to this section\">#</a>"))));
@@ -128,17 +144,30 @@ pub fn render(markdown: &str) -> Rendered {
             }
             (Some((_, _, buf)), Event::Text(t)) => buf.push_str(&t),
             (Some((lang, info, buf)), Event::End(TagEnd::CodeBlock)) => {
-                let label = info.split_whitespace().next().unwrap_or("").to_ascii_lowercase();
+                let label = info
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
                 let body = match lang {
                     Some(l) => highlight(buf, *l),
                     None => {
                         let mut s = String::new();
-                        html::push_html(&mut s, std::iter::once(Event::Text(CowStr::from(buf.clone()))));
+                        html::push_html(
+                            &mut s,
+                            std::iter::once(Event::Text(CowStr::from(buf.clone()))),
+                        );
                         s
                     }
                 };
-                let class = if label.is_empty() { String::new() } else { format!(" class=\"language-{}\"", slugify(&label)) };
-                out.push(Event::Html(CowStr::from(format!("<pre><code{class}>{body}</code></pre>\n"))));
+                let class = if label.is_empty() {
+                    String::new()
+                } else {
+                    format!(" class=\"language-{}\"", slugify(&label))
+                };
+                out.push(Event::Html(CowStr::from(format!(
+                    "<pre><code{class}>{body}</code></pre>\n"
+                ))));
                 code = None;
             }
             (Some(_), _) => {}
@@ -148,7 +177,9 @@ pub fn render(markdown: &str) -> Rendered {
                     "<aside class=\"admonition admonition-{class}\" role=\"note\"><p class=\"admonition-title\">{title}</p>\n"
                 ))));
             }
-            (None, Event::End(TagEnd::BlockQuote(Some(_)))) => out.push(Event::Html(CowStr::from("</aside>\n"))),
+            (None, Event::End(TagEnd::BlockQuote(Some(_)))) => {
+                out.push(Event::Html(CowStr::from("</aside>\n")))
+            }
             (None, ev) => out.push(ev),
         }
     }
@@ -178,17 +209,36 @@ mod tests {
         let r = render(md);
         assert!(r.html.contains("<table>"), "{}", r.html);
         assert!(r.html.contains(r#"style="text-align: left""#), "{}", r.html);
-        assert!(r.html.contains(r#"type="checkbox""#) && r.html.contains("checked"), "{}", r.html);
+        assert!(
+            r.html.contains(r#"type="checkbox""#) && r.html.contains("checked"),
+            "{}",
+            r.html
+        );
         assert!(r.html.contains("footnote-definition"), "{}", r.html);
-        assert!(r.html.contains(r#"class="admonition admonition-warning""#), "{}", r.html);
-        assert!(r.html.contains(r#"<span class="tok-key">objective</span>"#), "{}", r.html);
+        assert!(
+            r.html.contains(r#"class="admonition admonition-warning""#),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains(r#"<span class="tok-key">objective</span>"#),
+            "{}",
+            r.html
+        );
     }
 
     #[test]
     fn scripts_and_handlers_are_removed() {
         let md = "Hi <script>alert(1)</script>\n\n<img src=x onerror=\"alert(2)\">\n\n<a href=\"javascript:alert(3)\">x</a>\n\n<iframe src=\"https://evil.example\"></iframe>\n\n<div style=\"position:fixed\" onclick=\"x()\">y</div>";
         let r = render(md);
-        for bad in ["<script", "onerror", "javascript:", "<iframe", "onclick", "position:fixed"] {
+        for bad in [
+            "<script",
+            "onerror",
+            "javascript:",
+            "<iframe",
+            "onclick",
+            "position:fixed",
+        ] {
             assert!(!r.html.contains(bad), "{bad} survived: {}", r.html);
         }
     }

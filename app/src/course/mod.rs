@@ -101,9 +101,18 @@ pub struct Cue {
 /// A module's video: only these providers, or a file from the course's media.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Video {
-    YouTube { id: String },
-    Vimeo { id: String },
-    File { src: String, captions: Option<String>, language: String, transcript: Vec<Cue> },
+    YouTube {
+        id: String,
+    },
+    Vimeo {
+        id: String,
+    },
+    File {
+        src: String,
+        captions: Option<String>,
+        language: String,
+        transcript: Vec<Cue>,
+    },
 }
 
 /// Everything a module page shows.
@@ -129,38 +138,54 @@ pub struct ModulePage {
 /// Every published course.
 #[server(endpoint = "courses/list")]
 pub async fn list_courses() -> Result<Vec<CourseCard>, AppError> {
-    crate::error::ssr::with_status(async move {
-        let state = crate::state::app_state()?;
-        queries::list_courses(&state.db).await
-    }.await)
+    crate::error::ssr::with_status(
+        async move {
+            let state = crate::state::app_state()?;
+            queries::list_courses(&state.db).await
+        }
+        .await,
+    )
 }
 
 /// A course's outline, with the signed-in learner's progress.
 #[server(endpoint = "courses/overview")]
 pub async fn get_course_overview(course: String) -> Result<CourseOverview, AppError> {
-    crate::error::ssr::with_status(async move {
-        let state = crate::state::app_state()?;
-        let user = crate::auth::session::current_user().await?;
-        queries::course_overview(&state.db, &course, user.as_ref().map(|u| u.id)).await
-    }.await)
+    crate::error::ssr::with_status(
+        async move {
+            let state = crate::state::app_state()?;
+            let user = crate::auth::session::current_user().await?;
+            queries::course_overview(&state.db, &course, user.as_ref().map(|u| u.id)).await
+        }
+        .await,
+    )
 }
 
 /// A module's content; signed-in learners only.
 #[server(endpoint = "courses/module")]
 pub async fn get_module_page(course: String, module: String) -> Result<ModulePage, AppError> {
-    crate::error::ssr::with_status(async move {
-        let user = crate::auth::session::require_user().await?;
-        let state = crate::state::app_state()?;
-        queries::module_page(&state.db, &course, &module, user.id).await
-    }.await)
+    crate::error::ssr::with_status(
+        async move {
+            let user = crate::auth::session::require_user().await?;
+            let state = crate::state::app_state()?;
+            queries::module_page(&state.db, &course, &module, user.id).await
+        }
+        .await,
+    )
 }
 
 /// Marks a module complete (or not) for the signed-in learner.
 #[server(endpoint = "courses/complete")]
-pub async fn set_module_complete(course: String, module: String, complete: bool) -> Result<(), AppError> {
-    crate::error::ssr::with_status(async move {
-        let user = crate::auth::session::require_user().await?;
-        let state = crate::state::app_state()?;
-        queries::set_complete(&state.db, &course, &module, user.id, complete).await
-    }.await)
+pub async fn set_module_complete(
+    course: String,
+    module: String,
+    complete: bool,
+) -> Result<(), AppError> {
+    crate::error::ssr::with_status(
+        async move {
+            let user = crate::auth::session::require_user().await?;
+            let state = crate::state::app_state()?;
+            queries::set_complete(&state.db, &course, &module, user.id, complete).await
+        }
+        .await,
+    )
 }

@@ -5,7 +5,10 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_location, use_params_map};
 
-use super::{get_course_overview, get_module_page, list_courses, CourseOverview, ModuleLink, ModulePage, SetModuleComplete, Video};
+use super::{
+    get_course_overview, get_module_page, list_courses, CourseOverview, ModuleLink, ModulePage,
+    SetModuleComplete, Video,
+};
 use crate::error::AppError;
 use crate::layout::{form_error, ErrorView};
 
@@ -150,7 +153,11 @@ fn OverviewBody(c: CourseOverview) -> impl IntoView {
 
 fn timestamp(ms: i64) -> String {
     let s = ms / 1000;
-    if s >= 3600 { format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60) } else { format!("{}:{:02}", s / 60, s % 60) }
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }
 
 #[component]
@@ -194,7 +201,11 @@ pub fn Module() -> impl IntoView {
     let mark = ServerAction::<SetModuleComplete>::new();
     let key = move || {
         let p = params.read();
-        (p.get("course").unwrap_or_default(), p.get("module").unwrap_or_default(), mark.version().get())
+        (
+            p.get("course").unwrap_or_default(),
+            p.get("module").unwrap_or_default(),
+            mark.version().get(),
+        )
     };
     let data = Resource::new(key, |(c, m, _)| get_module_page(c, m));
     view! {
@@ -225,8 +236,27 @@ fn module_link(course: &str, rel: &str, link: Option<ModuleLink>) -> impl IntoVi
 #[component]
 fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl IntoView {
     let course_href = format!("/courses/{}", page.course_slug);
-    let ModulePage { course_slug, course_title, section_title, slug, title, minutes, video, body_html, toc, completed, locked, prev, next, course_completed, course_total } = page;
-    let links = (module_link(&course_slug, "prev", prev), module_link(&course_slug, "next", next));
+    let ModulePage {
+        course_slug,
+        course_title,
+        section_title,
+        slug,
+        title,
+        minutes,
+        video,
+        body_html,
+        toc,
+        completed,
+        locked,
+        prev,
+        next,
+        course_completed,
+        course_total,
+    } = page;
+    let links = (
+        module_link(&course_slug, "prev", prev),
+        module_link(&course_slug, "next", next),
+    );
     let body = match locked {
         Some(why) => view! {
             <div class="locked" role="status">

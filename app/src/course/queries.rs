@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::{Activity, CourseCard, CourseOverview, ModuleItem, ModuleLink, ModulePage, SectionView, TocEntry, Video};
+use super::{
+    Activity, CourseCard, CourseOverview, ModuleItem, ModuleLink, ModulePage, SectionView,
+    TocEntry, Video,
+};
 use crate::db::{now_ms, Db};
 use crate::error::AppError;
 
@@ -47,7 +50,12 @@ impl Outline {
                 .fetch_optional(db)
                 .await?
                 .ok_or(AppError::NotFound)?;
-        let course = Course { id: course.0, slug: course.1, title: course.2, summary: course.3 };
+        let course = Course {
+            id: course.0,
+            slug: course.1,
+            title: course.2,
+            summary: course.3,
+        };
         let sections = sqlx::query_as::<_, (i64, String, String, String)>(
             "SELECT id, slug, title, summary FROM sections WHERE course_id = $1 ORDER BY position, id",
         )
@@ -89,7 +97,12 @@ impl Outline {
             .collect(),
             None => HashMap::new(),
         };
-        Ok(Outline { course, sections, modules, completed })
+        Ok(Outline {
+            course,
+            sections,
+            modules,
+            completed,
+        })
     }
 
     fn is_done(&self, m: &Module) -> bool {
@@ -108,12 +121,22 @@ impl Outline {
         if missing.is_empty() {
             None
         } else {
-            Some(format!("Complete {} first.", missing.iter().map(|t| format!("“{t}”")).collect::<Vec<_>>().join(" and ")))
+            Some(format!(
+                "Complete {} first.",
+                missing
+                    .iter()
+                    .map(|t| format!("“{t}”"))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ))
         }
     }
 
     fn link(m: &Module) -> ModuleLink {
-        ModuleLink { slug: m.slug.clone(), title: m.title.clone() }
+        ModuleLink {
+            slug: m.slug.clone(),
+            title: m.title.clone(),
+        }
     }
 
     /// The next module to read: the first open, unfinished one after the most
@@ -144,20 +167,33 @@ pub async fn list_courses(db: &Db) -> Result<Vec<CourseCard>, AppError> {
         "SELECT c.slug, c.title, c.summary,
                 (SELECT COUNT(*) FROM sections s WHERE s.course_id = c.id),
                 (SELECT COUNT(*) FROM modules m WHERE m.course_id = c.id AND m.published = 1),
-                (SELECT COALESCE(SUM(m.minutes), 0) FROM modules m WHERE m.course_id = c.id AND m.published = 1)
-                  + (SELECT COALESCE(SUM(a.minutes), 0) FROM activities a WHERE a.course_id = c.id)
+                CAST((SELECT COALESCE(SUM(m.minutes), 0) FROM modules m WHERE m.course_id = c.id AND m.published = 1)
+                  + (SELECT COALESCE(SUM(a.minutes), 0) FROM activities a WHERE a.course_id = c.id) AS BIGINT)
          FROM courses c ORDER BY c.position, c.title",
     )
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(slug, title, summary, sections, modules, minutes)| CourseCard { slug, title, summary, sections, modules, minutes })
+        .map(
+            |(slug, title, summary, sections, modules, minutes)| CourseCard {
+                slug,
+                title,
+                summary,
+                sections,
+                modules,
+                minutes,
+            },
+        )
         .collect())
 }
 
 /// The course outline with per-section progress for `user_id`.
-pub async fn course_overview(db: &Db, slug: &str, user_id: Option<i64>) -> Result<CourseOverview, AppError> {
+pub async fn course_overview(
+    db: &Db,
+    slug: &str,
+    user_id: Option<i64>,
+) -> Result<CourseOverview, AppError> {
     let o = Outline::load(db, slug, user_id).await?;
     let activities: Vec<(Option<i64>, String, String, String, i64)> = sqlx::query_as(
         "SELECT section_id, kind, title, summary, minutes FROM activities WHERE course_id = $1 ORDER BY position, id",
@@ -165,12 +201,15 @@ pub async fn course_overview(db: &Db, slug: &str, user_id: Option<i64>) -> Resul
     .bind(o.course.id)
     .fetch_all(db)
     .await?;
-    let to_activity = |(_, kind, title, summary, minutes): &(Option<i64>, String, String, String, i64)| Activity {
-        kind: kind.clone(),
-        title: title.clone(),
-        summary: summary.clone(),
-        minutes: *minutes,
-    };
+    let to_activity =
+        |(_, kind, title, summary, minutes): &(Option<i64>, String, String, String, i64)| {
+            Activity {
+                kind: kind.clone(),
+                title: title.clone(),
+                summary: summary.clone(),
+                minutes: *minutes,
+            }
+        };
     let sections = o
         .sections
         .iter()
@@ -194,12 +233,17 @@ pub async fn course_overview(db: &Db, slug: &str, user_id: Option<i64>) -> Resul
                 completed: modules.iter().filter(|m| m.completed).count() as i64,
                 total: modules.len() as i64,
                 modules,
-                labs: activities.iter().filter(|a| a.0 == Some(s.id) && a.1 == "lab").map(to_activity).collect(),
+                labs: activities
+                    .iter()
+                    .filter(|a| a.0 == Some(s.id) && a.1 == "lab")
+                    .map(to_activity)
+                    .collect(),
             }
         })
         .collect();
     let exam = activities.iter().find(|a| a.1 == "exam").map(to_activity);
-    let minutes = o.modules.iter().map(|m| m.minutes).sum::<i64>() + activities.iter().map(|a| a.4).sum::<i64>();
+    let minutes = o.modules.iter().map(|m| m.minutes).sum::<i64>()
+        + activities.iter().map(|a| a.4).sum::<i64>();
     Ok(CourseOverview {
         slug: o.course.slug.clone(),
         title: o.course.title.clone(),
@@ -215,9 +259,18 @@ pub async fn course_overview(db: &Db, slug: &str, user_id: Option<i64>) -> Resul
 }
 
 /// A module page for `user_id`; a locked module comes without its content.
-pub async fn module_page(db: &Db, course: &str, slug: &str, user_id: i64) -> Result<ModulePage, AppError> {
+pub async fn module_page(
+    db: &Db,
+    course: &str,
+    slug: &str,
+    user_id: i64,
+) -> Result<ModulePage, AppError> {
     let o = Outline::load(db, course, Some(user_id)).await?;
-    let idx = o.modules.iter().position(|m| m.slug == slug).ok_or(AppError::NotFound)?;
+    let idx = o
+        .modules
+        .iter()
+        .position(|m| m.slug == slug)
+        .ok_or(AppError::NotFound)?;
     let m = &o.modules[idx];
     let locked = o.lock_reason(m);
     let (body_html, toc, video) = if locked.is_some() {
@@ -232,7 +285,12 @@ pub async fn module_page(db: &Db, course: &str, slug: &str, user_id: i64) -> Res
         let video: Option<Video> = video_json.and_then(|v| serde_json::from_str(&v).ok());
         (body, toc, video)
     };
-    let section_title = o.sections.iter().find(|s| s.id == m.section_id).map(|s| s.title.clone()).unwrap_or_default();
+    let section_title = o
+        .sections
+        .iter()
+        .find(|s| s.id == m.section_id)
+        .map(|s| s.title.clone())
+        .unwrap_or_default();
     Ok(ModulePage {
         course_slug: o.course.slug.clone(),
         course_title: o.course.title.clone(),
@@ -253,9 +311,19 @@ pub async fn module_page(db: &Db, course: &str, slug: &str, user_id: i64) -> Res
 }
 
 /// Records (or withdraws) a completion. Locked modules cannot be completed.
-pub async fn set_complete(db: &Db, course: &str, slug: &str, user_id: i64, complete: bool) -> Result<(), AppError> {
+pub async fn set_complete(
+    db: &Db,
+    course: &str,
+    slug: &str,
+    user_id: i64,
+    complete: bool,
+) -> Result<(), AppError> {
     let o = Outline::load(db, course, Some(user_id)).await?;
-    let m = o.modules.iter().find(|m| m.slug == slug).ok_or(AppError::NotFound)?;
+    let m = o
+        .modules
+        .iter()
+        .find(|m| m.slug == slug)
+        .ok_or(AppError::NotFound)?;
     if complete {
         if o.lock_reason(m).is_some() {
             return Err(AppError::Forbidden);

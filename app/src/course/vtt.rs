@@ -7,7 +7,10 @@ pub fn parse(text: &str) -> Result<Vec<Cue>, (usize, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
     match lines.first() {
-        Some(first) if *first == "WEBVTT" || first.starts_with("WEBVTT ") || first.starts_with("WEBVTT\t") => {}
+        Some(first)
+            if *first == "WEBVTT"
+                || first.starts_with("WEBVTT ")
+                || first.starts_with("WEBVTT\t") => {}
         _ => return Err((1, "a WebVTT file must start with \"WEBVTT\"".into())),
     }
     let mut cues = Vec::new();
@@ -27,12 +30,17 @@ pub fn parse(text: &str) -> Result<Vec<Cue>, (usize, String)> {
         // An optional cue identifier precedes the timing line.
         let timing_at = if line.contains("-->") { i } else { i + 1 };
         let timing = lines.get(timing_at).copied().unwrap_or("");
-        let (start, end) = timing
-            .split_once("-->")
-            .ok_or_else(|| (timing_at + 1, "expected a cue timing like 00:00:01.000 --> 00:00:04.000".to_string()))?;
-        let start_ms = timestamp(start.trim()).ok_or_else(|| (timing_at + 1, format!("bad start time {:?}", start.trim())))?;
+        let (start, end) = timing.split_once("-->").ok_or_else(|| {
+            (
+                timing_at + 1,
+                "expected a cue timing like 00:00:01.000 --> 00:00:04.000".to_string(),
+            )
+        })?;
+        let start_ms = timestamp(start.trim())
+            .ok_or_else(|| (timing_at + 1, format!("bad start time {:?}", start.trim())))?;
         let end_field = end.split_whitespace().next().unwrap_or("");
-        let end_ms = timestamp(end_field).ok_or_else(|| (timing_at + 1, format!("bad end time {end_field:?}")))?;
+        let end_ms = timestamp(end_field)
+            .ok_or_else(|| (timing_at + 1, format!("bad end time {end_field:?}")))?;
         if end_ms <= start_ms {
             return Err((timing_at + 1, "a cue must end after it starts".into()));
         }
@@ -42,7 +50,10 @@ pub fn parse(text: &str) -> Result<Vec<Cue>, (usize, String)> {
             text.push(strip_tags(lines[j].trim()));
             j += 1;
         }
-        cues.push(Cue { start_ms, text: text.join(" ") });
+        cues.push(Cue {
+            start_ms,
+            text: text.join(" "),
+        });
         i = j;
     }
     Ok(cues)
@@ -76,7 +87,10 @@ fn strip_tags(s: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ")
+    out.replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", " ")
 }
 
 #[cfg(test)]
@@ -88,7 +102,13 @@ mod tests {
         let vtt = "WEBVTT - intro\n\nNOTE written by hand\n\n1\n00:00:01.000 --> 00:00:04.500 line:90%\n<v Ana>Welcome to the</v>\nmasterclass.\n\n01:02.250 --> 01:05.000\nSecond &amp; last.\n";
         let cues = parse(vtt).expect("valid");
         assert_eq!(cues.len(), 2);
-        assert_eq!(cues[0], Cue { start_ms: 1000, text: "Welcome to the masterclass.".into() });
+        assert_eq!(
+            cues[0],
+            Cue {
+                start_ms: 1000,
+                text: "Welcome to the masterclass.".into()
+            }
+        );
         assert_eq!(cues[1].start_ms, 62_250);
         assert_eq!(cues[1].text, "Second & last.");
     }
@@ -96,7 +116,8 @@ mod tests {
     #[test]
     fn reports_the_broken_line() {
         assert_eq!(parse("hello").map_err(|e| e.0), Err(1));
-        let err = parse("WEBVTT\n\n00:00:05.000 --> 00:00:01.000\nbackwards\n").expect_err("invalid");
+        let err =
+            parse("WEBVTT\n\n00:00:05.000 --> 00:00:01.000\nbackwards\n").expect_err("invalid");
         assert_eq!(err.0, 3);
         let err = parse("WEBVTT\n\n00:00:0x.000 --> 00:00:01.000\nx\n").expect_err("invalid");
         assert!(err.1.contains("start"), "{}", err.1);

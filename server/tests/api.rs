@@ -1,0 +1,696 @@
+//! The platform's HTTP surface, end to end over loopback, on SQLite and PostgreSQL.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{Person, TestApp, COURSE, FIRST, SECOND};
+
+async fn registration(app: TestApp) {
+    let p = app.person();
+    assert_eq!(p.me().await, Value::Null, "a visitor is nobody");
+    let r = p
+        .register("Ada@Example.com", "Ada", "correct horse battery")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("/")
+    );
+    let me = p.me().await;
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["display_name"], "Ada");
+    assert_eq!(me["is_admin"], false);
+    assert!(me.get("password_hash").is_none());
+
+    let other = app.person();
+    let dup = other
+        .register("ada@example.com", "Another Ada", "another password")
+        .await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    let body = Person::json(dup).await;
+    assert!(body.to_string().contains("already exists"), "{body}");
+    assert_eq!(
+        other
+            .register("not-an-email", "X", "long enough pass")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        other.register("x@example.com", "X", "short").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        other
+            .register("x@example.com", "  ", "long enough pass")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        other.me().await,
+        Value::Null,
+        "failed registrations sign nobody in"
+    );
+    // A learner cannot choose where a redirect goes off-site.
+    let r = app
+        .person()
+        .call(
+            "auth/register",
+            &[
+                ("email", "y@example.com"),
+                ("display_name", "Y"),
+                ("password", "long enough pass"),
+                ("next", "//evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("/")
+    );
+}
+on_both_backends!(registration_works, registration);
+
+async fn login_logout_and_rotation(app: TestApp) {
+    let p = app.learner("bob@example.com").await;
+    p.logout().await;
+    assert_eq!(p.me().await, Value::Null);
+
+    let wrong = p.login("bob@example.com", "not the password").await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let wrong_msg = Person::json(wrong).await;
+    let unknown = p.login("nobody@example.com", "not the password").await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        Person::json(unknown).await,
+        wrong_msg,
+        "unknown email and wrong password look the same"
+    );
+
+    // A session id planted before login is not the one used after it.
+    p.me().await;
+    let before = p.session_cookie();
+    let ok = p.login("Bob@Example.com", "learner password 1").await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let after = p.session_cookie().expect("session cookie after login");
+    assert_ne!(
+        before.as_deref(),
+        Some(after.as_str()),
+        "session id rotates on login"
+    );
+    assert_eq!(p.me().await["email"], "bob@example.com");
+
+    // The cookie is HttpOnly and SameSite=Lax.
+    let r = app
+        .person()
+        .login("bob@example.com", "learner password 1")
+        .await;
+    let set_cookie: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("masterclass_session="))
+        .expect("session cookie set");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
+
+    // Logging out destroys the session: replaying the old cookie gets nobody.
+    let replay = p.with_cookie(&after);
+    assert_eq!(replay.me().await["email"], "bob@example.com");
+    p.logout().await;
+    assert_eq!(p.me().await, Value::Null);
+    assert_eq!(
+        replay.me().await,
+        Value::Null,
+        "the logged-out session is gone from the store"
+    );
+}
+on_both_backends!(login_logout_rotation, login_logout_and_rotation);
+
+async fn rate_limits(app: TestApp) {
+    app.learner("carol@example.com").await;
+    let p = app.person();
+    for _ in 0..5 {
+        assert_eq!(
+            p.login("carol@example.com", "wrong password!")
+                .await
+                .status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    let limited = p.login("carol@example.com", "learner password 1").await;
+    assert_eq!(
+        limited.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the account is locked even for the right password"
+    );
+    assert!(
+        Person::json(limited).await.to_string().contains("Too many"),
+        "a clear message"
+    );
+    // Other accounts are not locked out by Carol's attacker …
+    app.learner("dave@example.com").await;
+    let d = app.person();
+    assert_eq!(
+        d.login("dave@example.com", "learner password 1")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // … until the address itself has tried too often.
+    let mut last = StatusCode::OK;
+    for i in 0..25 {
+        last = d
+            .login(&format!("spray{i}@example.com"), "guess guess guess")
+            .await
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS, "per-address limit");
+}
+on_both_backends!(rate_limiting, rate_limits);
+
+async fn csrf(app: TestApp) {
+    let p = app.learner("erin@example.com").await;
+    for origin in ["https://evil.example", "null"] {
+        let r = p
+            .client
+            .post(format!("{}/api/courses/complete", app.base))
+            .header("Origin", origin)
+            .form(&[("course", COURSE), ("module", FIRST), ("complete", "true")])
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "origin {origin}");
+    }
+    let r = p
+        .client
+        .post(format!("{}/api/auth/logout", app.base))
+        .header("Referer", "https://evil.example/page")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let ov = Person::json(p.overview(COURSE).await).await;
+    assert_eq!(ov["completed"], 0, "the forged completion did not happen");
+    assert_eq!(
+        p.me().await["email"],
+        "erin@example.com",
+        "the forged logout did not happen"
+    );
+}
+on_both_backends!(csrf_rejected, csrf);
+
+async fn progress(app: TestApp) {
+    let p = app.learner("fay@example.com").await;
+    let ov = Person::json(p.overview(COURSE).await).await;
+    assert_eq!(ov["signed_in"], true);
+    assert_eq!(ov["completed"], 0);
+    let total = ov["total"].as_i64().expect("total");
+    assert!(total >= 4, "the seeded course has a module per section");
+    assert_eq!(ov["continue_to"]["slug"], FIRST);
+    assert_eq!(ov["sections"].as_array().map(Vec::len), Some(4));
+
+    assert_eq!(
+        p.complete(COURSE, FIRST, true).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        p.complete(COURSE, FIRST, true).await.status(),
+        StatusCode::OK,
+        "completing twice is harmless"
+    );
+    let ov = Person::json(p.overview(COURSE).await).await;
+    assert_eq!(ov["completed"], 1);
+    assert_eq!(ov["sections"][0]["completed"], 1);
+    assert_eq!(
+        ov["continue_to"]["slug"], SECOND,
+        "continue goes to the next module"
+    );
+
+    let m = Person::json(p.module(COURSE, FIRST).await).await;
+    assert_eq!(m["completed"], true);
+    assert_eq!(m["next"]["slug"], SECOND);
+    assert_eq!(m["course_completed"], 1);
+
+    assert_eq!(
+        p.complete(COURSE, FIRST, false).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(Person::json(p.overview(COURSE).await).await["completed"], 0);
+    assert_eq!(
+        p.complete(COURSE, "no-such-module", true).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        p.complete("no-such-course", FIRST, true).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+on_both_backends!(progress_is_recorded, progress);
+
+async fn prerequisites(app: TestApp) {
+    let p = app.learner("gil@example.com").await;
+    let ov = Person::json(p.overview(COURSE).await).await;
+    let second = &ov["sections"][0]["modules"][1];
+    assert_eq!(second["slug"], SECOND);
+    assert!(
+        second["locked"]
+            .as_str()
+            .is_some_and(|r| r.contains("What a load test is for")),
+        "{second}"
+    );
+
+    let m = Person::json(p.module(COURSE, SECOND).await).await;
+    assert!(m["locked"].is_string());
+    assert_eq!(m["body_html"], "", "a locked module's content is not sent");
+    assert_eq!(
+        p.complete(COURSE, SECOND, true).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    p.complete(COURSE, FIRST, true).await;
+    let m = Person::json(p.module(COURSE, SECOND).await).await;
+    assert!(m["locked"].is_null());
+    assert!(m["body_html"]
+        .as_str()
+        .is_some_and(|b| b.contains("<table>")));
+    assert_eq!(
+        p.complete(COURSE, SECOND, true).await.status(),
+        StatusCode::OK
+    );
+}
+on_both_backends!(prerequisites_lock_modules, prerequisites);
+
+async fn passwords(app: TestApp) {
+    let laptop = app.learner("hal@example.com").await;
+    let phone = app.person();
+    phone.login("hal@example.com", "learner password 1").await;
+    assert_eq!(
+        laptop
+            .change_password("wrong current pw", "new password 2222")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        laptop
+            .change_password("learner password 1", "short")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        laptop
+            .change_password("learner password 1", "new password 2222")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        laptop.me().await["email"],
+        "hal@example.com",
+        "this device stays signed in"
+    );
+    assert_eq!(
+        phone.me().await,
+        Value::Null,
+        "other devices are signed out"
+    );
+    assert_eq!(
+        app.person()
+            .login("hal@example.com", "learner password 1")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.person()
+            .login("hal@example.com", "new password 2222")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Reset: the same answer whether or not the account exists; the link works once.
+    let anon = app.person();
+    assert_eq!(
+        anon.forgot_password("hal@example.com").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        anon.forgot_password("nobody@example.com").await.status(),
+        StatusCode::OK
+    );
+    let link = app::auth::accounts::issue_reset_link(&app.db, "http://x", "hal@example.com")
+        .await
+        .expect("db")
+        .expect("link");
+    let token = link.split("token=").nth(1).expect("token");
+    assert_eq!(
+        anon.reset_password(token, "reset password 3333")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(anon.me().await["email"], "hal@example.com");
+    assert_eq!(
+        laptop.me().await,
+        Value::Null,
+        "a reset signs out every other session"
+    );
+    assert_eq!(
+        app.person()
+            .reset_password(token, "another password 4")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "single use"
+    );
+    assert_eq!(
+        app.person()
+            .reset_password("0000", "another password 4")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.person()
+            .login("hal@example.com", "reset password 3333")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+on_both_backends!(password_change_and_reset, passwords);
+
+/// Every server function, called by each kind of caller. A server function
+/// added without a row here fails the test.
+async fn authorization(app: TestApp) {
+    let anon = app.person();
+    let alice = app.learner("alice@example.com").await;
+    let mallory = app.learner("mallory@example.com").await;
+    let admin = app.admin().await;
+    alice.complete(COURSE, FIRST, true).await;
+
+    let mut covered: Vec<&str> = Vec::new();
+    let mut check = |endpoint: &'static str| covered.push(endpoint);
+
+    check("auth/me");
+    assert_eq!(anon.me().await, Value::Null);
+    assert_eq!(alice.me().await["email"], "alice@example.com");
+    assert_eq!(mallory.me().await["email"], "mallory@example.com");
+    assert_eq!(admin.me().await["is_admin"], true);
+
+    check("courses/list");
+    for p in [&anon, &alice, &mallory, &admin] {
+        assert_eq!(p.courses().await.status(), StatusCode::OK);
+    }
+
+    check("courses/overview");
+    let ov = Person::json(anon.overview(COURSE).await).await;
+    assert_eq!(
+        (
+            ov["signed_in"].clone(),
+            ov["completed"].clone(),
+            ov["continue_to"].clone()
+        ),
+        (Value::Bool(false), Value::from(0), Value::Null)
+    );
+    assert_eq!(
+        Person::json(alice.overview(COURSE).await).await["completed"],
+        1
+    );
+    assert_eq!(
+        Person::json(mallory.overview(COURSE).await).await["completed"],
+        0,
+        "progress is per learner"
+    );
+    assert_eq!(
+        Person::json(admin.overview(COURSE).await).await["completed"],
+        0
+    );
+
+    check("courses/module");
+    assert_eq!(
+        anon.module(COURSE, FIRST).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        Person::json(alice.module(COURSE, FIRST).await).await["completed"],
+        true
+    );
+    assert_eq!(
+        Person::json(mallory.module(COURSE, FIRST).await).await["completed"],
+        false
+    );
+    assert_eq!(admin.module(COURSE, FIRST).await.status(), StatusCode::OK);
+
+    check("courses/complete");
+    assert_eq!(
+        anon.complete(COURSE, FIRST, true).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        mallory.complete(COURSE, FIRST, false).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        Person::json(alice.overview(COURSE).await).await["completed"],
+        1,
+        "mallory cannot undo alice's progress"
+    );
+    assert_eq!(
+        admin.complete(COURSE, FIRST, true).await.status(),
+        StatusCode::OK
+    );
+
+    check("auth/change-password");
+    assert_eq!(
+        anon.change_password("x", "new password 5555")
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        mallory
+            .change_password("learner password 1", "mallory new pass")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.person()
+            .login("alice@example.com", "learner password 1")
+            .await
+            .status(),
+        StatusCode::OK,
+        "mallory changed only her own"
+    );
+
+    check("auth/forgot-password");
+    assert_eq!(
+        anon.forgot_password("alice@example.com").await.status(),
+        StatusCode::OK
+    );
+
+    check("auth/reset-password");
+    assert_eq!(
+        mallory
+            .reset_password("guessed-token", "take over alice")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    check("auth/register");
+    assert_eq!(
+        anon.register("new@example.com", "New", "brand new password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    check("auth/login");
+    assert_eq!(
+        admin
+            .login("alice@example.com", "wrong password x")
+            .await
+            .status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    check("auth/logout");
+    assert_eq!(anon.logout().await.status(), StatusCode::OK);
+
+    let mut registered: Vec<String> = server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect();
+    registered.sort();
+    let mut covered: Vec<String> = covered.into_iter().map(str::to_string).collect();
+    covered.sort();
+    assert_eq!(
+        registered, covered,
+        "every server function has an authorization check here"
+    );
+}
+on_both_backends!(authorization_matrix, authorization);
+
+async fn pages(app: TestApp) {
+    let anon = app.person();
+    let home = anon.get("/").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    let csp = home
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("'nonce-"),
+        "{csp}"
+    );
+    assert_eq!(
+        home.headers()
+            .get("x-content-type-options")
+            .map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    let html = home.text().await.expect("body");
+    assert!(html.contains("Performance Engineering Masterclass"));
+
+    let overview = anon
+        .get(&format!("/courses/{COURSE}"))
+        .await
+        .text()
+        .await
+        .expect("body");
+    for s in [
+        "Load testing and SLOs with k6",
+        "Distributed database observability",
+        "The roundtable",
+        "Certification exam",
+        "Lab: Your first load test",
+    ] {
+        assert!(overview.contains(s), "overview lacks {s}");
+    }
+
+    // Module pages need an account: visitors are sent to log in and come back.
+    let r = anon.get(&format!("/courses/{COURSE}/{FIRST}")).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some(&*format!("/login?next=/courses/{COURSE}/{FIRST}"))
+    );
+
+    let p = app.learner("ida@example.com").await;
+    let page = p.get(&format!("/courses/{COURSE}/{FIRST}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.expect("body");
+    assert!(html.contains(r#"<track kind="captions""#), "captions track");
+    assert!(html.contains(&format!("/media/{COURSE}/welcome.webm")));
+    assert!(
+        html.contains("Welcome to the Performance Engineering Masterclass."),
+        "transcript"
+    );
+    assert!(
+        html.contains(r#"<span class="tok-kw">export</span>"#),
+        "highlighted code"
+    );
+    assert!(
+        html.contains(r#"id="closed-and-open-workloads""#),
+        "heading anchors"
+    );
+    let media = p.get(&format!("/media/{COURSE}/welcome.en.vtt")).await;
+    assert_eq!(media.status(), StatusCode::OK);
+    assert!(media.text().await.expect("vtt").starts_with("WEBVTT"));
+
+    assert_eq!(
+        anon.get("/no-such-page").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        anon.get("/courses/no-such-course").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        p.get(&format!("/courses/{COURSE}/no-such-module"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let metrics = anon.get("/metrics").await.text().await.expect("metrics");
+    assert!(metrics.contains("# TYPE masterclass_http_requests_total counter"));
+    assert!(metrics.contains(r#"masterclass_http_requests_total{method="GET",route="/courses/{course}/{module}",status="200"}"#), "{metrics}");
+    assert!(metrics.contains("masterclass_http_request_duration_seconds_bucket{"));
+
+    let big = "x".repeat(2 * 1024 * 1024);
+    let r = p
+        .call("auth/login", &[("email", "a@b.cd"), ("password", &big)])
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+on_both_backends!(pages_headers_and_metrics, pages);
+
+/// With JavaScript off, forms post and redirect back; errors travel in the URL.
+async fn no_javascript_forms(app: TestApp) {
+    let p = app.person();
+    let r = p
+        .form_post(
+            "auth/register",
+            &[
+                ("email", "jo@example.com"),
+                ("display_name", "Jo"),
+                ("password", "jo password 123"),
+                ("next", "/courses/x"),
+            ],
+            "/register",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/courses/x")
+    );
+    let r = p
+        .form_post(
+            "auth/login",
+            &[("email", "jo@example.com"), ("password", "wrong password")],
+            "/login",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let back = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        back.starts_with(&format!("{}/login?", app.base)) && back.contains("__err="),
+        "{back}"
+    );
+    let page = p
+        .get(back.trim_start_matches(&app.base))
+        .await
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        page.contains("That email and password do not match an account."),
+        "the error is shown on the form"
+    );
+}
+on_both_backends!(forms_without_javascript, no_javascript_forms);
