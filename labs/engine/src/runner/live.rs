@@ -37,6 +37,8 @@ struct Shared {
     total_bits: AtomicU64,
     origin_bits: AtomicU64,
     options_json: Mutex<String>,
+    /// Unix time of `start`, milliseconds.
+    epoch_ms: f64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -164,6 +166,10 @@ impl World for LiveWorld {
 
     fn options_json(&self) -> String {
         lock(&self.shared.options_json).clone()
+    }
+
+    fn epoch_ms(&self) -> f64 {
+        self.shared.epoch_ms + self.shared.origin() * 1000.0
     }
 }
 
@@ -496,6 +502,9 @@ pub(crate) async fn run(
         total_bits: AtomicU64::new(0),
         origin_bits: AtomicU64::new(0f64.to_bits()),
         options_json: Mutex::new("{}".into()),
+        epoch_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
     });
     let mut env = cfg.env.clone();
     env.entry("BASE_URL".into())

@@ -1,6 +1,6 @@
 //! Metric samples and sinks with k6's semantics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -623,9 +623,6 @@ impl Store {
 pub fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
-
-/// Sorted map helper used by summaries.
-pub type ValueMap = BTreeMap<String, f64>;
 
 #[cfg(test)]
 mod tests {

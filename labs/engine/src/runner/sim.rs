@@ -157,6 +157,11 @@ impl World for SimWorld {
     fn options_json(&self) -> String {
         self.options_json.borrow().clone()
     }
+
+    fn epoch_ms(&self) -> f64 {
+        // 2025-01-01T12:00:00Z: simulated runs start at a fixed instant.
+        1_735_732_800_000.0
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

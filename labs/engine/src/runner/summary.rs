@@ -1,7 +1,6 @@
 //! End-of-test summaries: the data k6 passes to `handleSummary`, the
 //! `--summary-export` JSON, and the text layout k6 prints.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use md5::{Digest, Md5};
@@ -495,14 +494,6 @@ pub fn junit_from_json(data: &str) -> String {
         }
     }
     format!("<?xml version=\"1.0\"?>\n<testsuites tests=\"{count}\" failures=\"{failures}\">\n<testsuite name=\"k6 thresholds\" tests=\"{count}\" failures=\"{failures}\">{cases}</testsuite>\n</testsuites>\n")
-}
-
-/// Sorted metric names, used by callers that want stable listings.
-pub fn metric_names(data: &Value) -> BTreeMap<String, Value> {
-    data.get("metrics")
-        .and_then(Value::as_object)
-        .map(|m| m.clone().into_iter().collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

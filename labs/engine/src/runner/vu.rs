@@ -4,7 +4,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -127,6 +127,9 @@ pub trait World {
     fn exec_info(&self) -> (f64, u64, u64, u64);
     /// Options JSON, for `exec.test.options`.
     fn options_json(&self) -> String;
+    /// Wall-clock milliseconds since the Unix epoch at the start of the run
+    /// (fixed in sim mode so `Date.now()` is deterministic).
+    fn epoch_ms(&self) -> f64;
 }
 
 /// Per-VU state shared with the native functions.
@@ -735,6 +738,13 @@ fn install_natives<'js>(
         })?;
     }
     {
+        let (st, w) = (Rc::clone(state), Rc::clone(world));
+        set_fn(ctx, &n, "nowMs", move || {
+            let s = st.borrow();
+            w.epoch_ms() + (w.now(&s) * 1000.0).floor()
+        })?;
+    }
+    {
         let st = Rc::clone(state);
         set_fn(ctx, &n, "random", move || st.borrow_mut().rng.gen::<f64>())?;
     }
@@ -842,9 +852,4 @@ fn install_natives<'js>(
         )?;
     }
     ctx.globals().set("__k6n", n)
-}
-
-/// Time budget helper for callers.
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }

@@ -360,3 +360,11 @@ fn scenarios_show_in_the_scraped_storage_metrics() {
     // Scrapes are time-stamped every 5 seconds of run time.
     assert_eq!(base.scrapes[1].t - base.scrapes[0].t, 5.0);
 }
+
+#[test]
+fn date_follows_the_simulated_clock() {
+    let script = "import { sleep, check } from 'k6';\nimport { Trend } from 'k6/metrics';\nconst t = new Trend('stamp');\nexport const options = { iterations: 2 };\nexport default function () { const a = Date.now(); sleep(2); const b = new Date().getTime(); check(b - a, { two_seconds: (d) => d >= 1999 && d <= 2001 }); t.add(a % 100000); }\n";
+    let a = sim(script, 1).unwrap();
+    assert_eq!(metric(&a, "checks", "passes"), 2.0, "{:?}", a.logs);
+    assert_eq!(a.export_json(), sim(script, 1).unwrap().export_json());
+}

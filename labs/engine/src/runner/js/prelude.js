@@ -18,4 +18,15 @@
   };
   const rnd = () => n.random();
   Math.random = rnd;
+  // The run's clock: virtual time in sim mode, so Date.now() is deterministic too.
+  const RealDate = Date;
+  function LabDate(...args) {
+    if (!new.target) return new RealDate(n.nowMs()).toString();
+    return args.length ? new RealDate(...args) : new RealDate(n.nowMs());
+  }
+  LabDate.prototype = RealDate.prototype;
+  LabDate.now = () => n.nowMs();
+  LabDate.UTC = RealDate.UTC;
+  LabDate.parse = RealDate.parse;
+  globalThis.Date = LabDate;
 })();
