@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod course;
+pub mod exam;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod error;

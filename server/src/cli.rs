@@ -29,6 +29,9 @@ pub enum Command {
     /// Import course content from the content folder.
     #[command(subcommand)]
     Content(ContentCommand),
+    /// Import or export the exam question bank in Moodle's GIFT format.
+    #[command(subcommand)]
+    Questions(QuestionsCommand),
     /// Run k6-style load-test scripts against the toy service.
     #[command(subcommand)]
     Lab(lab_engine::cli::LabCommand),
@@ -76,6 +79,27 @@ pub enum ContentCommand {
         /// The content folder (default: MASTERCLASS_CONTENT_DIR or ./content).
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuestionsCommand {
+    /// Import a GIFT file into the question bank (all or nothing; a changed question gets a new version).
+    Import {
+        /// The GIFT file.
+        file: std::path::PathBuf,
+        /// The course whose bank it goes to (default: the only course).
+        #[arg(long)]
+        course: Option<String>,
+    },
+    /// Write the question bank as GIFT to standard output.
+    Export {
+        /// Only this category.
+        #[arg(long)]
+        category: Option<String>,
+        /// The course whose bank to export (default: the only course).
+        #[arg(long)]
+        course: Option<String>,
     },
 }
 
@@ -132,6 +156,7 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Admin(cmd) => admin(settings, cmd).await,
+        Command::Questions(cmd) => questions(settings, cmd).await,
         Command::Lab(_) | Command::Toy(_) | Command::Promql(_) | Command::Slo(_) => Ok(0),
         Command::Content(ContentCommand::Import { dir }) => {
             let mut settings = settings;
@@ -157,12 +182,93 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             for p in &report.problems {
                 eprintln!("{p}");
             }
+            let exam_problems =
+                app::exam::store::import_content(&db, &settings.content_dir).await?;
+            for p in &exam_problems {
+                eprintln!("{p}");
+            }
             println!(
                 "{} modules stored, {} problems",
                 report.modules,
-                report.problems.len()
+                report.problems.len() + exam_problems.len()
             );
-            Ok(if report.problems.is_empty() { 0 } else { 1 })
+            Ok(if report.problems.is_empty() && exam_problems.is_empty() {
+                0
+            } else {
+                1
+            })
+        }
+    }
+}
+
+/// The course a `questions` command works on: the one named, or the only one.
+async fn exam_course(db: &app::db::Db, course: Option<String>) -> anyhow::Result<i64> {
+    match course {
+        Some(slug) => app::exam::store::course_id(db, &slug)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no course has the slug {slug}")),
+        None => {
+            let all: Vec<(i64, String)> =
+                sqlx::query_as("SELECT id, slug FROM courses ORDER BY position, id")
+                    .fetch_all(db)
+                    .await?;
+            match all.as_slice() {
+                [(id, _)] => Ok(*id),
+                [] => anyhow::bail!(
+                    "there are no courses yet; run `masterclass content import` first"
+                ),
+                _ => anyhow::bail!(
+                    "there are several courses; choose one with --course ({})",
+                    all.iter()
+                        .map(|(_, s)| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }
+        }
+    }
+}
+
+async fn questions(settings: Settings, cmd: QuestionsCommand) -> anyhow::Result<u8> {
+    let db = startup::database(&settings).await?;
+    match cmd {
+        QuestionsCommand::Import { file, course } => {
+            let src = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let parsed = app::exam::store::parse_file(&file.display().to_string(), &src);
+            let qs = match parsed {
+                Ok(qs) => qs,
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    eprintln!("nothing imported: {} problem(s)", problems.len());
+                    return Ok(1);
+                }
+            };
+            let cid = exam_course(&db, course).await?;
+            let report = app::exam::store::store_questions(&db, cid, &qs).await?;
+            println!(
+                "{} questions read from {}: {report}",
+                qs.len(),
+                file.display()
+            );
+            Ok(0)
+        }
+        QuestionsCommand::Export { category, course } => {
+            let cid = exam_course(&db, course).await?;
+            let text = app::exam::store::export_gift(&db, cid, category.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if text.is_empty() {
+                match category {
+                    Some(c) => anyhow::bail!("no questions in category {c:?}"),
+                    None => anyhow::bail!("the question bank is empty"),
+                }
+            }
+            use std::io::Write;
+            std::io::stdout().write_all(text.as_bytes())?;
+            Ok(0)
         }
     }
 }

@@ -63,6 +63,9 @@ pub async fn import_content(
         tracing::warn!(problem = %p, "content problem; that file is not published");
     }
     tracing::info!(imported = ?report.imported, unchanged = ?report.unchanged, modules = report.modules, "content imported");
+    for p in app::exam::store::import_content(db, &settings.content_dir).await? {
+        tracing::warn!(problem = %p, "exam content problem; that course's question bank is not imported");
+    }
     Ok(report)
 }
 
@@ -161,6 +164,8 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
         }),
         limiter: Arc::new(RateLimiter::new(limits)),
     };
+    // Submits overdue exam attempts now (those that ran out while the server was down) and every 20 s.
+    app::exam::attempts::spawn_sweeper(state.db.clone());
     let router = match Backend::from_url(&settings.database_url) {
         Some(Backend::Postgres) => {
             let pool = sqlx::PgPool::connect(&settings.database_url).await?;

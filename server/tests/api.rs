@@ -476,6 +476,109 @@ async fn authorization(app: TestApp) {
         StatusCode::OK
     );
 
+    // The exam: attempts are private to their learner (others get 404, as if nothing were there).
+    check("exam/overview");
+    let course = [("course", COURSE)];
+    assert_eq!(
+        anon.call("exam/overview", &course).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    for p in [&alice, &mallory, &admin] {
+        assert_eq!(
+            p.call("exam/overview", &course).await.status(),
+            StatusCode::OK
+        );
+    }
+
+    check("exam/start");
+    assert_eq!(
+        anon.call("exam/start", &course).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let attempt = Person::json(alice.call("exam/start", &course).await)
+        .await
+        .to_string();
+    assert_eq!(
+        mallory.call("exam/start", &course).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin.call("exam/start", &course).await.status(),
+        StatusCode::OK
+    );
+    let a = attempt.as_str();
+
+    check("exam/summary");
+    check("exam/question");
+    check("exam/flag");
+    check("exam/save");
+    for (endpoint, form) in [
+        ("exam/summary", vec![("attempt", a)]),
+        ("exam/question", vec![("attempt", a), ("position", "1")]),
+        (
+            "exam/flag",
+            vec![("attempt", a), ("position", "1"), ("flagged", "true")],
+        ),
+        (
+            "exam/save",
+            vec![("attempt", a), ("position", "1"), ("seq", "1")],
+        ),
+    ] {
+        assert_eq!(
+            anon.call(endpoint, &form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        assert_eq!(
+            mallory.call(endpoint, &form).await.status(),
+            StatusCode::NOT_FOUND,
+            "{endpoint}"
+        );
+        assert_eq!(
+            admin.call(endpoint, &form).await.status(),
+            StatusCode::NOT_FOUND,
+            "{endpoint}"
+        );
+        assert_eq!(
+            alice.call(endpoint, &form).await.status(),
+            StatusCode::OK,
+            "{endpoint}"
+        );
+    }
+
+    check("exam/result");
+    check("exam/submit");
+    let form = [("attempt", a)];
+    assert_eq!(
+        alice.call("exam/result", &form).await.status(),
+        StatusCode::CONFLICT,
+        "not before submission"
+    );
+    for p in [&anon, &mallory, &admin] {
+        assert_ne!(p.call("exam/submit", &form).await.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        alice.call("exam/submit", &form).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        anon.call("exam/result", &form).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        mallory.call("exam/result", &form).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        alice.call("exam/result", &form).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin.call("exam/result", &form).await.status(),
+        StatusCode::OK,
+        "administrators review results"
+    );
+
     check("auth/change-password");
     assert_eq!(
         anon.change_password("x", "new password 5555")

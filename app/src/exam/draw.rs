@@ -1,0 +1,218 @@
+//! The blueprint, and drawing an attempt from it: which questions, in which order,
+//! with options in which order — all from one seed, so an attempt can be reproduced.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::{Kind, Question};
+
+/// How an exam is put together and taken; `exam/blueprint.yaml` in a course folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blueprint {
+    /// Time allowed from the moment an attempt starts.
+    pub time_limit_minutes: i64,
+    /// The score needed to pass, in percent.
+    pub pass_mark_percent: f64,
+    /// How many attempts a learner may make (an admin may grant more).
+    #[serde(default = "one")]
+    pub attempts_allowed: i64,
+    /// The wait between the end of one attempt and the start of the next.
+    #[serde(default)]
+    pub cooldown_minutes: i64,
+    /// When the exam opens and closes (UTC, `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`).
+    #[serde(default)]
+    pub opens_at: Option<String>,
+    #[serde(default)]
+    pub closes_at: Option<String>,
+    /// Whether the result shows each question's right answer and feedback.
+    #[serde(default = "yes")]
+    pub show_answers: bool,
+    #[serde(default)]
+    pub eligibility: Eligibility,
+    /// How many questions are drawn from each category.
+    pub draw: Vec<Draw>,
+}
+
+/// What a learner must have done before starting.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Eligibility {
+    /// Module slugs that must be complete.
+    #[serde(default)]
+    pub modules_completed: Vec<String>,
+    /// Lab titles that must be passed (checked once labs record passes).
+    #[serde(default)]
+    pub labs_passed: Vec<String>,
+}
+
+/// One line of the draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Draw {
+    pub category: String,
+    pub count: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+impl Blueprint {
+    /// Reads and checks a blueprint; errors say what is wrong in words.
+    pub fn parse(yaml: &str) -> Result<Blueprint, String> {
+        let b: Blueprint = serde_yaml::from_str(yaml).map_err(|e| match e.location() {
+            Some(l) => format!("line {}: {e}", l.line()),
+            None => e.to_string(),
+        })?;
+        if b.time_limit_minutes <= 0 || b.time_limit_minutes > 24 * 60 {
+            return Err("time_limit_minutes must be between 1 and 1440".into());
+        }
+        if !(0.0..=100.0).contains(&b.pass_mark_percent) {
+            return Err("pass_mark_percent must be between 0 and 100".into());
+        }
+        if b.attempts_allowed < 1 || b.cooldown_minutes < 0 {
+            return Err(
+                "attempts_allowed must be at least 1 and cooldown_minutes not negative".into(),
+            );
+        }
+        if b.draw.is_empty() || b.draw.iter().any(|d| d.count < 1) {
+            return Err(
+                "draw must name at least one category, each with a count of at least 1".into(),
+            );
+        }
+        b.window()?;
+        Ok(b)
+    }
+
+    /// The open/close window in Unix milliseconds.
+    pub fn window(&self) -> Result<(Option<i64>, Option<i64>), String> {
+        let parse = |s: &Option<String>| s.as_deref().map(parse_utc).transpose();
+        Ok((parse(&self.opens_at)?, parse(&self.closes_at)?))
+    }
+
+    /// Questions in one attempt.
+    pub fn total(&self) -> i64 {
+        self.draw.iter().map(|d| d.count).sum()
+    }
+}
+
+/// `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]Z` (UTC) to Unix milliseconds.
+pub fn parse_utc(s: &str) -> Result<i64, String> {
+    let bad = || format!("{s:?} is not a UTC date like 2025-06-01 or 2025-06-01T09:00:00Z");
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, Some(t.strip_suffix('Z').ok_or_else(bad)?)),
+        None => (s, None),
+    };
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let [y, m, day] = d[..] else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return Err(bad());
+    }
+    let t: Vec<i64> = match time {
+        Some(t) => t
+            .split(':')
+            .map(|p| p.parse().map_err(|_| bad()))
+            .collect::<Result<_, _>>()?,
+        None => vec![0, 0],
+    };
+    let (h, mi, sec) = match t[..] {
+        [h, mi] => (h, mi, 0),
+        [h, mi, sec] => (h, mi, sec),
+        _ => return Err(bad()),
+    };
+    // Days from the civil calendar (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000)
+}
+
+/// SplitMix64: tiny, fast, and its sequence never changes between versions,
+/// so an attempt's seed reproduces its draw forever.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// How one drawn question is shown: `order[d]` is the authored index shown at
+/// display position `d`; `right_order` does the same for a matching question's right sides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Layout {
+    pub order: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub right_order: Vec<usize>,
+}
+
+/// Lays a question out, shuffled unless its options are fixed (ordering items always shuffle).
+pub fn layout(q: &Question, rng: &mut Rng) -> Layout {
+    let mut l = Layout::default();
+    match &q.kind {
+        Kind::SingleChoice { options } | Kind::MultipleResponse { options } => {
+            l.order = (0..options.len()).collect();
+            if !q.fixed_order {
+                rng.shuffle(&mut l.order);
+            }
+        }
+        Kind::Ordering { items } => {
+            l.order = (0..items.len()).collect();
+            // Shown in the right order there would be nothing to do.
+            for _ in 0..8 {
+                rng.shuffle(&mut l.order);
+                if l.order.iter().enumerate().any(|(i, o)| i != *o) {
+                    break;
+                }
+            }
+        }
+        Kind::Matching { pairs } => {
+            l.order = super::grade::match_lefts(pairs);
+            l.right_order = (0..super::grade::match_rights(pairs).len()).collect();
+            if !q.fixed_order {
+                rng.shuffle(&mut l.order);
+            }
+            rng.shuffle(&mut l.right_order);
+        }
+        _ => {}
+    }
+    l
+}
+
+/// Picks `count` of `pool` (indices), in random order.
+pub fn pick(pool: usize, count: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..pool).collect();
+    rng.shuffle(&mut all);
+    all.truncate(count);
+    all
+}

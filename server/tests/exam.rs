@@ -1,0 +1,564 @@
+//! The timed exam over HTTP, on SQLite and PostgreSQL: the server's clock, saves with
+//! sequence numbers, the deadline, the sweeper (also across a restart), the one-active
+//! rule, and that nothing sent before submission reveals an answer.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{Person, TestApp, COURSE};
+
+use app::exam::draw::Layout;
+use app::exam::model::{Kind, NumericMatch, Question};
+
+async fn start(p: &Person) -> reqwest::Response {
+    p.call("exam/start", &[("course", COURSE)]).await
+}
+
+async fn start_id(p: &Person) -> i64 {
+    let r = start(p).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    Person::json(r).await.as_i64().expect("attempt id")
+}
+
+async fn question(p: &Person, attempt: i64, pos: i32) -> reqwest::Response {
+    p.call(
+        "exam/question",
+        &[
+            ("attempt", &attempt.to_string()),
+            ("position", &pos.to_string()),
+        ],
+    )
+    .await
+}
+
+async fn save(
+    p: &Person,
+    attempt: i64,
+    pos: i32,
+    seq: Option<i64>,
+    fields: &[(String, String)],
+) -> reqwest::Response {
+    let a = attempt.to_string();
+    let ps = pos.to_string();
+    let s = seq.map(|s| s.to_string());
+    let mut form: Vec<(&str, &str)> = vec![("attempt", &a), ("position", &ps)];
+    if let Some(s) = &s {
+        form.push(("seq", s));
+    }
+    for (k, v) in fields {
+        form.push((k, v));
+    }
+    p.call("exam/save", &form).await
+}
+
+fn field(i: usize, v: impl ToString) -> (String, String) {
+    (format!("answer[{i}]"), v.to_string())
+}
+
+/// The stored question and layout of one item, read straight from the database.
+async fn item(app: &TestApp, attempt: i64, pos: i32) -> (Question, Layout) {
+    let (body, layout): (String, String) = sqlx::query_as(
+        "SELECT v.body_json, i.layout_json FROM exam_attempt_items i JOIN exam_question_versions v ON v.id = i.question_version_id WHERE i.attempt_id = $1 AND i.position = $2",
+    )
+    .bind(attempt)
+    .bind(i64::from(pos))
+    .fetch_one(&app.db)
+    .await
+    .expect("item");
+    (
+        serde_json::from_str(&body).expect("question"),
+        serde_json::from_str(&layout).expect("layout"),
+    )
+}
+
+/// The form fields of a fully right answer, in display terms.
+fn right_fields(q: &Question, l: &Layout) -> Vec<(String, String)> {
+    let display_of = |orig: usize| l.order.iter().position(|o| *o == orig).expect("shown");
+    match &q.kind {
+        Kind::SingleChoice { options } => {
+            let right = options
+                .iter()
+                .position(|o| o.weight >= 100.0)
+                .expect("right");
+            vec![field(0, display_of(right))]
+        }
+        Kind::MultipleResponse { options } => (0..options.len())
+            .filter(|i| options[*i].weight > 0.0)
+            .map(|i| {
+                let d = display_of(i);
+                field(d, d)
+            })
+            .collect(),
+        Kind::TrueFalse { answer, .. } => vec![field(0, answer)],
+        Kind::Numeric { answers } => vec![field(
+            0,
+            match answers[0].matcher {
+                NumericMatch::Absolute { value, .. } | NumericMatch::Relative { value, .. } => {
+                    value
+                }
+                NumericMatch::Range { min, .. } => min,
+            },
+        )],
+        Kind::ShortAnswer { answers } => vec![field(
+            0,
+            &answers
+                .iter()
+                .find(|a| a.weight >= 100.0 && !a.text.contains('*'))
+                .expect("plain")
+                .text,
+        )],
+        // Display item d gets the rank of its authored position.
+        Kind::Ordering { .. } => l
+            .order
+            .iter()
+            .enumerate()
+            .map(|(d, orig)| field(d, orig + 1))
+            .collect(),
+        Kind::Matching { pairs } => {
+            let rights = app::exam::grade::match_rights(pairs);
+            l.order
+                .iter()
+                .enumerate()
+                .map(|(d, left)| {
+                    let r = rights
+                        .iter()
+                        .position(|r| *r == pairs[*left].right)
+                        .expect("r");
+                    field(
+                        d,
+                        l.right_order.iter().position(|x| *x == r).expect("shown"),
+                    )
+                })
+                .collect()
+        }
+    }
+}
+
+/// Strings only a grader may know: feedback, and the accepted short answers.
+fn secrets(q: &Question) -> Vec<String> {
+    let mut s: Vec<String> = q.general_feedback.iter().cloned().collect();
+    match &q.kind {
+        Kind::SingleChoice { options } | Kind::MultipleResponse { options } => {
+            s.extend(options.iter().filter_map(|o| o.feedback.clone()))
+        }
+        Kind::TrueFalse {
+            feedback_wrong,
+            feedback_right,
+            ..
+        } => {
+            s.extend(feedback_wrong.clone());
+            s.extend(feedback_right.clone());
+        }
+        Kind::Numeric { answers } => s.extend(answers.iter().filter_map(|a| a.feedback.clone())),
+        Kind::ShortAnswer { answers } => {
+            s.extend(answers.iter().map(|a| a.text.clone()));
+            s.extend(answers.iter().filter_map(|a| a.feedback.clone()));
+        }
+        _ => {}
+    }
+    s.into_iter().filter(|x| x.len() >= 5).collect()
+}
+
+async fn full_attempt(app: TestApp) {
+    let alice = app.learner("alice@example.com").await;
+    let anon = app.person();
+    assert_eq!(
+        anon.call("exam/overview", &[("course", COURSE)])
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let ov = Person::json(alice.call("exam/overview", &[("course", COURSE)]).await).await;
+    assert_eq!(ov["questions"], 20, "{ov}");
+    assert_eq!(ov["blocked"], Value::Null);
+    assert_eq!(ov["active"], Value::Null);
+
+    let r = start(&alice).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let location = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let id = Person::json(r).await.as_i64().expect("id");
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/exam/{id}/q/1").as_str())
+    );
+    // One active attempt: starting again resumes it.
+    assert_eq!(start_id(&alice).await, id);
+    let active: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM exam_attempts WHERE status = 'active'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .expect("count");
+    assert_eq!(active, 1);
+    // Even two starts at the same moment make one attempt.
+    let bob = app.learner("bob@example.com").await;
+    let (a, b) = tokio::join!(start(&bob), start(&bob));
+    let (a, b) = (Person::json(a).await, Person::json(b).await);
+    assert_eq!(a, b, "concurrent starts agree");
+
+    // Everything a learner can see before submitting: no feedback, no accepted answers.
+    let mut seen = String::new();
+    seen.push_str(
+        &Person::json(
+            alice
+                .call("exam/summary", &[("attempt", &id.to_string())])
+                .await,
+        )
+        .await
+        .to_string(),
+    );
+    let summary: Value = serde_json::from_str(&seen).expect("json");
+    let remaining = summary["remaining_seconds"].as_i64().expect("remaining");
+    assert!((5390..=5400).contains(&remaining), "{remaining}");
+    assert_eq!(summary["items"].as_array().map(Vec::len), Some(20));
+    let mut drawn = Vec::new();
+    for pos in 1..=20 {
+        let r = question(&alice, id, pos).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        seen.push_str(&r.text().await.expect("body"));
+        drawn.push(item(&app, id, pos).await);
+    }
+    let page = alice.get(&format!("/exam/{id}/q/1")).await;
+    seen.push_str(&page.text().await.expect("page"));
+    // What the questions legitimately show (a short answer may be a word another question uses).
+    let shown: String = drawn
+        .iter()
+        .map(|(q, l)| serde_json::to_string(&app::exam::grade::view(q, l)).expect("view"))
+        .collect();
+    let mut checked = 0;
+    for (q, _) in &drawn {
+        for s in secrets(q)
+            .into_iter()
+            .filter(|s| !shown.contains(s.as_str()))
+        {
+            assert!(!seen.contains(&s), "{:?} leaked before submission", s);
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 5,
+        "the check looked at something ({checked} secrets)"
+    );
+    assert!(
+        !seen.contains("\"weight\"") && !seen.contains("\"feedback\""),
+        "no grading fields on the wire"
+    );
+
+    // Another learner sees nothing of it.
+    let mallory = app.learner("mallory@example.com").await;
+    assert_eq!(
+        question(&mallory, id, 1).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        save(&mallory, id, 1, Some(1), &[field(0, 0)])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Answer all but one right; flag one.
+    for (i, (q, l)) in drawn.iter().enumerate() {
+        let pos = i as i32 + 1;
+        if pos == 20 {
+            continue;
+        }
+        let r = save(&alice, id, pos, Some(1), &right_fields(q, l)).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", q.key());
+        let ack = Person::json(r).await;
+        assert_eq!(ack["applied"], true, "{ack}");
+    }
+    let r = alice
+        .call(
+            "exam/flag",
+            &[
+                ("attempt", &id.to_string()),
+                ("position", "3"),
+                ("flagged", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Reload: the answers, the flag and the order are all there.
+    let page = Person::json(question(&alice, id, 3).await).await;
+    assert_eq!(page["flagged"], true);
+    assert_ne!(page["answer"], Value::Null);
+    let summary = Person::json(
+        alice
+            .call("exam/summary", &[("attempt", &id.to_string())])
+            .await,
+    )
+    .await;
+    let answered = summary["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["answered"] == true)
+        .count();
+    assert_eq!(answered, 19);
+
+    assert_eq!(
+        alice
+            .call("exam/result", &[("attempt", &id.to_string())])
+            .await
+            .status(),
+        StatusCode::CONFLICT,
+        "no result before submission"
+    );
+    let r = alice
+        .call("exam/submit", &[("attempt", &id.to_string())])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/exam/{id}/result").as_str())
+    );
+    let result = Person::json(
+        alice
+            .call("exam/result", &[("attempt", &id.to_string())])
+            .await,
+    )
+    .await;
+    assert_eq!(result["score_percent"], 95.0, "{result}");
+    assert_eq!(result["passed"], true);
+    assert_eq!(result["submitted_by_server"], false);
+    assert_eq!(result["categories"].as_array().map(Vec::len), Some(5));
+    let review = result["review"].as_array().expect("review");
+    assert_eq!(review[19]["your_answer"], "(no answer)");
+    assert_eq!(review[0]["score_percent"], 100.0);
+    // Others cannot read it; an administrator can.
+    assert_eq!(
+        mallory
+            .call("exam/result", &[("attempt", &id.to_string())])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.admin()
+            .await
+            .call("exam/result", &[("attempt", &id.to_string())])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Submitted: answers are refused, submitting again is harmless, the cooldown applies.
+    let r = save(&alice, id, 20, Some(1), &[field(0, "x")]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(
+        alice
+            .call("exam/submit", &[("attempt", &id.to_string())])
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = start(&alice).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(Person::json(r)
+        .await
+        .to_string()
+        .contains("next attempt after"));
+    let ov = Person::json(alice.call("exam/overview", &[("course", COURSE)]).await).await;
+    assert_eq!(ov["attempts_used"], 1);
+    assert_eq!(ov["attempts"][0]["passed"], true);
+}
+on_both_backends!(taking_an_exam, full_attempt);
+
+async fn sequence_numbers(app: TestApp) {
+    let p = app.learner("seq@example.com").await;
+    let id = start_id(&p).await;
+    // Find a short-answer or numeric question: its answer is free text.
+    let mut pos = 0;
+    for i in 1..=20 {
+        let (q, _) = item(&app, id, i).await;
+        if matches!(q.kind, Kind::ShortAnswer { .. } | Kind::Numeric { .. }) {
+            pos = i;
+            break;
+        }
+    }
+    assert!(pos > 0);
+    let answer_of = |v: Value| v["answer"].to_string();
+    let ack = Person::json(save(&p, id, pos, Some(5), &[field(0, "newest")]).await).await;
+    assert_eq!(
+        (ack["seq"].clone(), ack["applied"].clone()),
+        (Value::from(5), Value::Bool(true))
+    );
+    // A stale save arriving late is ignored.
+    let ack = Person::json(save(&p, id, pos, Some(3), &[field(0, "stale")]).await).await;
+    assert_eq!(
+        (ack["seq"].clone(), ack["applied"].clone()),
+        (Value::from(5), Value::Bool(false))
+    );
+    // A repeated save is harmless.
+    let ack = Person::json(save(&p, id, pos, Some(5), &[field(0, "newest")]).await).await;
+    assert_eq!(ack["applied"], false);
+    let page = Person::json(question(&p, id, pos).await).await;
+    assert!(answer_of(page.clone()).contains("newest"), "{page}");
+    assert_eq!(page["seq"], 5);
+    // A plain form (no sequence number) is the newest save; an empty one clears the answer.
+    let ack = Person::json(save(&p, id, pos, None, &[field(0, "form")]).await).await;
+    assert_eq!(
+        (ack["seq"].clone(), ack["applied"].clone()),
+        (Value::from(6), Value::Bool(true))
+    );
+    let ack = Person::json(save(&p, id, pos, Some(7), &[]).await).await;
+    assert_eq!(ack["applied"], true);
+    assert_eq!(
+        Person::json(question(&p, id, pos).await).await["answer"],
+        Value::Null
+    );
+    // Concurrent saves: the highest sequence number wins whatever the arrival order.
+    let saves = (8..40).map(|s| {
+        let p = &p;
+        async move { save(p, id, pos, Some(s), &[field(0, format!("v{s}"))]).await }
+    });
+    futures_join_all(saves).await;
+    let page = Person::json(question(&p, id, pos).await).await;
+    assert_eq!(page["seq"], 39);
+    assert!(answer_of(page).contains("v39"));
+    // Malformed saves are refused clearly.
+    assert_eq!(
+        save(&p, id, pos, Some(0), &[field(0, "x")]).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        save(&p, id, 99, Some(50), &[field(0, "x")]).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // A JavaScript-off form post that moves on is redirected to the next question.
+    let r = p
+        .form_post(
+            "exam/save",
+            &[
+                ("attempt", &id.to_string()),
+                ("position", "1"),
+                ("go", "next"),
+            ],
+            &format!("/exam/{id}/q/1"),
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(
+        r.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/exam/{id}/q/2").as_str())
+    );
+}
+on_both_backends!(saves_are_ordered_by_sequence, sequence_numbers);
+
+async fn futures_join_all<F: std::future::Future>(fs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = fs.collect();
+    let mut out = Vec::new();
+    // Poll all at once by joining pairwise through tokio's JoinSet-free select: simple and enough here.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = handles.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if results[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => results[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    for r in results.into_iter().flatten() {
+        out.push(r);
+    }
+    out
+}
+
+async fn set_deadline(app: &TestApp, id: i64, offset_ms: i64) {
+    sqlx::query("UPDATE exam_attempts SET deadline_at = $1 WHERE id = $2")
+        .bind(app::db::now_ms() + offset_ms)
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .expect("deadline");
+}
+
+async fn deadline(app: TestApp) {
+    let p = app.learner("late@example.com").await;
+    let id = start_id(&p).await;
+    // Within the network grace after the deadline a save still counts.
+    set_deadline(&app, id, -5_000).await;
+    let r = save(&p, id, 1, Some(1), &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(Person::json(r).await["remaining_seconds"], 0);
+    // After it, saves are refused with a clear message, and the attempt is submitted.
+    set_deadline(&app, id, -60_000).await;
+    let r = save(&p, id, 1, Some(2), &[]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let msg = Person::json(r).await.to_string();
+    assert!(msg.contains("Time is up"), "{msg}");
+    let summary = Person::json(
+        p.call("exam/summary", &[("attempt", &id.to_string())])
+            .await,
+    )
+    .await;
+    assert_eq!(summary["status"], "submitted");
+    let result = Person::json(p.call("exam/result", &[("attempt", &id.to_string())]).await).await;
+    assert_eq!(result["submitted_by_server"], true);
+    assert_eq!(result["review"].as_array().map(Vec::len), Some(20));
+}
+on_both_backends!(answers_after_the_deadline_are_refused, deadline);
+
+async fn submitted_by(app: &TestApp, id: i64) -> (String, Option<String>) {
+    sqlx::query_as("SELECT status, submitted_by FROM exam_attempts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .expect("attempt")
+}
+
+async fn sweeper(app: TestApp) {
+    let p = app.learner("sweep@example.com").await;
+    let id = start_id(&p).await;
+    save(&p, id, 1, Some(1), &[field(0, "1")]).await;
+    let q = app.learner("fresh@example.com").await;
+    let fresh = start_id(&q).await;
+    set_deadline(&app, id, -60_000).await;
+    // Nobody looks at the overdue attempt. A restarted server (a new instance on the
+    // same database) sweeps at start-up, well before its first 20 s tick.
+    assert_eq!(submitted_by(&app, id).await.0, "active");
+    let _restarted = masterclass::startup::build(&app.settings, app.db.clone(), Default::default())
+        .await
+        .expect("restart");
+    let mut waited = 0;
+    while submitted_by(&app, id).await.0 == "active" && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        submitted_by(&app, id).await,
+        ("submitted".to_string(), Some("server".to_string()))
+    );
+    assert_eq!(
+        submitted_by(&app, fresh).await.0,
+        "active",
+        "attempts with time left are left alone"
+    );
+    // A sweep is idempotent.
+    set_deadline(&app, fresh, -60_000).await;
+    assert_eq!(app::exam::attempts::sweep(&app.db).await.expect("sweep"), 1);
+    assert_eq!(app::exam::attempts::sweep(&app.db).await.expect("sweep"), 0);
+    let score: Option<i64> = sqlx::query_scalar("SELECT score_bp FROM exam_attempts WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .expect("score");
+    assert!(score.is_some(), "the sweeper grades what it submits");
+}
+on_both_backends!(the_sweeper_submits_overdue_attempts, sweeper);
