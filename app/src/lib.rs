@@ -58,7 +58,11 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=layout::NotFound>
                     <Route path=path!("/") view=course::pages::Catalog ssr=SsrMode::Async />
                     <Route path=path!("/courses/:course") view=course::pages::Overview ssr=SsrMode::Async />
+                    <Route path=path!("/courses/:course/exam") view=exam::pages::ExamHome ssr=SsrMode::Async />
                     <Route path=path!("/courses/:course/:module") view=course::pages::Module ssr=SsrMode::Async />
+                    <Route path=path!("/exam/:attempt") view=exam::pages::ExamSummary ssr=SsrMode::Async />
+                    <Route path=path!("/exam/:attempt/q/:position") view=exam::pages::ExamQuestion ssr=SsrMode::Async />
+                    <Route path=path!("/exam/:attempt/result") view=exam::pages::ExamResultPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::pages::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=auth::pages::RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=auth::pages::AccountPage ssr=SsrMode::Async />

@@ -562,3 +562,110 @@ async fn sweeper(app: TestApp) {
     assert!(score.is_some(), "the sweeper grades what it submits");
 }
 on_both_backends!(the_sweeper_submits_overdue_attempts, sweeper);
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// The whole exam with JavaScript off: plain page loads and plain form posts.
+async fn pages_without_javascript(app: TestApp) {
+    let p = app.learner("nojs@example.com").await;
+    let home = p.get(&format!("/courses/{COURSE}/exam")).await;
+    assert_eq!(home.status(), StatusCode::OK);
+    let html = home.text().await.expect("html");
+    assert!(
+        html.contains("Start the exam") && html.contains("20 questions, 90 minutes"),
+        "{html}"
+    );
+
+    let r = p
+        .form_post(
+            "exam/start",
+            &[("course", COURSE)],
+            &format!("/courses/{COURSE}/exam"),
+        )
+        .await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let q1 = location(&r);
+    assert!(q1.starts_with("/exam/") && q1.ends_with("/q/1"), "{q1}");
+    let id: i64 = q1
+        .trim_start_matches("/exam/")
+        .trim_end_matches("/q/1")
+        .parse()
+        .expect("id");
+    let html = p.get(&q1).await.text().await.expect("html");
+    assert!(
+        html.contains("Question 1 of 20") && html.contains("Time left: "),
+        "{html}"
+    );
+    assert!(
+        html.contains("1:30:00") || html.contains("1:29:5"),
+        "the countdown starts from the server's time"
+    );
+
+    // Answer question 1 right through the form, move on, come back: the answer is there.
+    let (q, l) = item(&app, id, 1).await;
+    let fields = right_fields(&q, &l);
+    let ids = id.to_string();
+    let mut form: Vec<(&str, &str)> = vec![("attempt", &ids), ("position", "1"), ("go", "next")];
+    form.extend(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let r = p.form_post("exam/save", &form, &q1).await;
+    assert_eq!(location(&r), format!("/exam/{id}/q/2"));
+    let html = p.get(&q1).await.text().await.expect("html");
+    assert!(
+        html.contains("checked") || html.contains("selected") || html.contains("value=\""),
+        "{html}"
+    );
+    let saved: Option<String> = sqlx::query_scalar(
+        "SELECT answer_json FROM exam_attempt_items WHERE attempt_id = $1 AND position = 1",
+    )
+    .bind(id)
+    .fetch_one(&app.db)
+    .await
+    .expect("saved");
+    assert!(saved.is_some());
+
+    // Flag question 2, then review and submit.
+    let r = p
+        .form_post(
+            "exam/flag",
+            &[
+                ("attempt", &ids),
+                ("position", "2"),
+                ("flagged", "true"),
+                ("go", "stay"),
+            ],
+            &format!("/exam/{id}/q/2"),
+        )
+        .await;
+    assert_eq!(location(&r), format!("/exam/{id}/q/2"));
+    let html = p
+        .get(&format!("/exam/{id}"))
+        .await
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("Review your answers") && html.contains("1 of 20 answered; 1 flagged"),
+        "{html}"
+    );
+    let r = p
+        .form_post("exam/submit", &[("attempt", &ids)], &format!("/exam/{id}"))
+        .await;
+    assert_eq!(location(&r), format!("/exam/{id}/result"));
+    let res = p.get(&format!("/exam/{id}/result")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.expect("html");
+    assert!(
+        html.contains("Your result") && html.contains("Score: 5%") && html.contains("By category"),
+        "{html}"
+    );
+    // A question page of a submitted attempt says so.
+    let html = p.get(&q1).await.text().await.expect("html");
+    assert!(html.contains("This attempt is over"), "{html}");
+}
+on_both_backends!(pages_work_without_javascript, pages_without_javascript);

@@ -1,1 +1,455 @@
-//! The exam pages.
+//! The exam pages. Every one works with JavaScript off: one question per page, its
+//! form saves on submit; with JavaScript on the same forms post in place and the
+//! countdown ticks. The countdown always starts from the server's remaining seconds.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::{use_location, use_params_map};
+
+use super::{
+    get_attempt_summary, get_exam_overview, get_exam_question, get_exam_result, Answer,
+    AttemptSummary, ExamOverview, ExamResult, FlagQuestion, ItemStatus, QuestionPage, SaveAnswer,
+    StartExam, SubmitExam, ViewKind,
+};
+use crate::error::AppError;
+use crate::layout::{form_error, ErrorView};
+
+fn clock(secs: i64) -> String {
+    let s = secs.max(0);
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Time left, from the server's count; ticks each second in the browser.
+#[component]
+fn Countdown(remaining: i64) -> impl IntoView {
+    let left = RwSignal::new(remaining);
+    // Effects run only in the browser: without JavaScript the server's figure stays.
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || left.update(|s| *s = (*s - 1).max(0)),
+            std::time::Duration::from_secs(1),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    let warning = move || match left.get() {
+        0 => Some("Time is up. Your saved answers are being submitted."),
+        s if s <= 60 => Some("Less than 1 minute left."),
+        s if s <= 300 => Some("Less than 5 minutes left."),
+        _ => None,
+    };
+    view! {
+        <div class="countdown">
+            <p class="time-left" role="timer" aria-live="off">"Time left: "<strong>{move || clock(left.get())}</strong></p>
+            <p class="time-warning" role="status" aria-live="polite">{warning}</p>
+        </div>
+    }
+}
+
+fn load_error(e: AppError) -> AnyView {
+    match e {
+        AppError::Unauthorized => {
+            let next = use_location().pathname.get_untracked();
+            view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
+        }
+        e => view! { <ErrorView error=e /> }.into_any(),
+    }
+}
+
+/// `/courses/:course/exam`: the rules, the learner's attempts, start or resume.
+#[component]
+pub fn ExamHome() -> impl IntoView {
+    let params = use_params_map();
+    let course = move || params.read().get("course").unwrap_or_default();
+    let start = ServerAction::<StartExam>::new();
+    let data = Resource::new(course, get_exam_overview);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(o) => view! { <ExamHomeBody o start /> }.into_any(),
+                    Err(e) => load_error(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ExamHomeBody(o: ExamOverview, start: ServerAction<StartExam>) -> impl IntoView {
+    let course_href = format!("/courses/{}", o.course_slug);
+    let action = match (o.active, o.blocked.clone()) {
+        (Some(id), _) => view! { <p><a class="button primary" href=format!("/exam/{id}/q/1")>"Resume your attempt"</a></p> }.into_any(),
+        (None, Some(why)) => view! { <p class="locked" role="status">{why}</p> }.into_any(),
+        (None, None) => view! {
+            <ActionForm action=start>
+                <input type="hidden" name="course" value=o.course_slug.clone() />
+                <button type="submit" class="button primary">"Start the exam"</button>
+            </ActionForm>
+            {form_error(start.value())}
+        }.into_any(),
+    };
+    view! {
+        <Title text="Certification exam" />
+        <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a>" / "<a href=course_href>{o.course_title.clone()}</a></nav>
+        <h1>"Certification exam"</h1>
+        <ul class="exam-rules">
+            <li>{format!("{} questions, {} minutes. The clock starts when you start and keeps running if you leave.", o.questions, o.time_limit_minutes)}</li>
+            <li>{format!("Pass mark: {}%.", o.pass_mark_percent)}</li>
+            <li>{format!("Attempts: {} of {} used.", o.attempts_used, o.attempts_allowed)}</li>
+            <li>"Every answer is saved as you go; you can move between questions, flag them, and review them before submitting."</li>
+        </ul>
+        {action}
+        {(!o.attempts.is_empty()).then(|| view! {
+            <h2>"Your attempts"</h2>
+            <table class="attempts">
+                <thead><tr><th scope="col">"Attempt"</th><th scope="col">"Status"</th><th scope="col">"Score"</th></tr></thead>
+                <tbody>
+                    {o.attempts.iter().enumerate().map(|(i, a)| {
+                        let status = match (a.status.as_str(), a.passed) {
+                            ("active", _) => "In progress".to_string(),
+                            ("voided", _) => "Voided".to_string(),
+                            (_, Some(true)) => "Passed".to_string(),
+                            _ => "Not passed".to_string(),
+                        };
+                        let score = a.score_percent.map(|s| format!("{s}%")).unwrap_or_default();
+                        let link = if a.status == "active" { format!("/exam/{}", a.id) } else { format!("/exam/{}/result", a.id) };
+                        view! { <tr><td><a href=link>{format!("Attempt {}", i + 1)}</a></td><td>{status}</td><td>{score}</td></tr> }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        })}
+    }
+}
+
+fn attempt_param() -> impl Fn() -> i64 + Copy + Send + Sync + 'static {
+    let params = use_params_map();
+    move || {
+        params
+            .read()
+            .get("attempt")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+#[component]
+fn QuestionNav(attempt: i64, items: Vec<ItemStatus>, current: Option<i32>) -> impl IntoView {
+    view! {
+        <nav class="question-nav" aria-label="Questions">
+            <ol>
+                {items.into_iter().map(|it| {
+                    let mut label = format!("Question {}", it.position);
+                    label.push_str(if it.answered { ", answered" } else { ", not answered" });
+                    if it.flagged { label.push_str(", flagged"); }
+                    let class = format!("q{}{}", if it.answered { " answered" } else { "" }, if it.flagged { " flagged" } else { "" });
+                    let here = current == Some(it.position);
+                    view! {
+                        <li class=class>
+                            <a href=format!("/exam/{attempt}/q/{}", it.position) aria-label=label aria-current=here.then_some("page")>
+                                {it.position}{it.flagged.then_some(" ⚑")}
+                            </a>
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+            <p><a href=format!("/exam/{attempt}")>"Review and submit"</a></p>
+        </nav>
+    }
+}
+
+/// `/exam/:attempt/q/:position`: one question and its form.
+#[component]
+pub fn ExamQuestion() -> impl IntoView {
+    let params = use_params_map();
+    let attempt = attempt_param();
+    let save = ServerAction::<SaveAnswer>::new();
+    let flag = ServerAction::<FlagQuestion>::new();
+    let key = move || {
+        let pos = params
+            .read()
+            .get("position")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        (attempt(), pos, save.version().get(), flag.version().get())
+    };
+    let data = Resource::new(key, |(a, p, _, _)| get_exam_question(a, p));
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(page) => view! { <QuestionBody page save flag /> }.into_any(),
+                    Err(AppError::Conflict(msg)) => {
+                        let a = attempt();
+                        view! {
+                            <Title text="Exam over" />
+                            <h1>"This attempt is over"</h1>
+                            <p role="alert">{msg}</p>
+                            <p><a class="button primary" href=format!("/exam/{a}/result")>"See your result"</a></p>
+                        }.into_any()
+                    }
+                    Err(e) => load_error(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn chosen(answer: &Option<Answer>) -> (Vec<i32>, String) {
+    match answer {
+        Some(Answer::Choice(i)) => (vec![*i], String::new()),
+        Some(Answer::Choices(l) | Answer::Order(l) | Answer::Match(l)) => {
+            (l.clone(), String::new())
+        }
+        Some(Answer::Bool(b)) => (vec![], b.to_string()),
+        Some(Answer::Number(s) | Answer::Text(s)) => (vec![], s.clone()),
+        None => (vec![], String::new()),
+    }
+}
+
+#[component]
+fn QuestionBody(
+    page: QuestionPage,
+    save: ServerAction<SaveAnswer>,
+    flag: ServerAction<FlagQuestion>,
+) -> impl IntoView {
+    let QuestionPage {
+        attempt,
+        course_title,
+        position,
+        total,
+        remaining_seconds,
+        view: q,
+        answer,
+        seq: _,
+        flagged,
+        items,
+        ..
+    } = page;
+    let (picked, text) = chosen(&answer);
+    let name = |i: usize| format!("answer[{i}]");
+    let input = match q.kind.clone() {
+        ViewKind::SingleChoice { options } => view! {
+            <fieldset><legend>"Choose one answer"</legend>
+                {options.into_iter().enumerate().map(|(i, o)| view! {
+                    <label class="option"><input type="radio" name=name(0) value=i.to_string() checked=picked.contains(&(i as i32)) />" "{o}</label>
+                }).collect_view()}
+            </fieldset>
+        }.into_any(),
+        ViewKind::MultipleResponse { options } => view! {
+            <fieldset><legend>"Choose every answer that applies"</legend>
+                {options.into_iter().enumerate().map(|(i, o)| view! {
+                    <label class="option"><input type="checkbox" name=name(i) value=i.to_string() checked=picked.contains(&(i as i32)) />" "{o}</label>
+                }).collect_view()}
+            </fieldset>
+        }.into_any(),
+        ViewKind::TrueFalse => view! {
+            <fieldset><legend>"True or false?"</legend>
+                <label class="option"><input type="radio" name=name(0) value="true" checked=text == "true" />" True"</label>
+                <label class="option"><input type="radio" name=name(0) value="false" checked=text == "false" />" False"</label>
+            </fieldset>
+        }.into_any(),
+        ViewKind::Numeric => view! {
+            <label class="field">"Your answer (a number)"<input type="text" inputmode="decimal" name=name(0) value=text.clone() autocomplete="off" /></label>
+        }.into_any(),
+        ViewKind::ShortAnswer => view! {
+            <label class="field">"Your answer"<input type="text" name=name(0) value=text.clone() autocomplete="off" /></label>
+        }.into_any(),
+        ViewKind::Ordering { items } => {
+            let n = items.len();
+            // picked is the learner's order of display indices; each item's rank is where it sits.
+            let rank = |i: usize| picked.iter().position(|p| *p == i as i32).map(|r| r + 1);
+            view! {
+                <fieldset><legend>"Give each item its position (1 is first)"</legend>
+                    {items.into_iter().enumerate().map(|(i, it)| {
+                        let current = rank(i);
+                        view! {
+                            <label class="field order">
+                                <select name=name(i)>
+                                    <option value="" selected=current.is_none()>"–"</option>
+                                    {(1..=n).map(|r| view! { <option value=r.to_string() selected=current == Some(r)>{r}</option> }).collect_view()}
+                                </select>
+                                " "{it}
+                            </label>
+                        }
+                    }).collect_view()}
+                </fieldset>
+            }.into_any()
+        }
+        ViewKind::Matching { lefts, rights } => view! {
+            <fieldset><legend>"Match each item on the left with one on the right"</legend>
+                {lefts.into_iter().enumerate().map(|(i, l)| {
+                    let current = picked.get(i).copied().unwrap_or(-1);
+                    view! {
+                        <label class="field match">{l}" "
+                            <select name=name(i)>
+                                <option value="" selected=current < 0>"Choose…"</option>
+                                {rights.iter().enumerate().map(|(r, t)| view! { <option value=r.to_string() selected=current == r as i32>{t.clone()}</option> }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                }).collect_view()}
+            </fieldset>
+        }.into_any(),
+    };
+    view! {
+        <Title text=format!("Question {position} of {total}") />
+        <p class="breadcrumb">{course_title}" · Certification exam"</p>
+        <Countdown remaining=remaining_seconds />
+        <article class="exam-question">
+            <h1>{format!("Question {position} of {total}")}</h1>
+            <p class="question-text">{q.text.clone()}{(!q.text_after.is_empty()).then(|| " ____ ")}{q.text_after.clone()}</p>
+            <ActionForm action=save attr:class="answer-form">
+                <input type="hidden" name="attempt" value=attempt.to_string() />
+                <input type="hidden" name="position" value=position.to_string() />
+                {input}
+                <div class="buttons">
+                    {(position > 1).then(|| view! { <button type="submit" name="go" value="prev" class="button">"← Previous"</button> })}
+                    <button type="submit" name="go" value="stay" class="button">"Save"</button>
+                    {if position < total {
+                        view! { <button type="submit" name="go" value="next" class="button primary">"Save and next →"</button> }.into_any()
+                    } else {
+                        view! { <button type="submit" name="go" value="summary" class="button primary">"Save and review"</button> }.into_any()
+                    }}
+                </div>
+            </ActionForm>
+            {form_error(save.value())}
+            <ActionForm action=flag attr:class="flag-form">
+                <input type="hidden" name="attempt" value=attempt.to_string() />
+                <input type="hidden" name="position" value=position.to_string() />
+                <input type="hidden" name="flagged" value=(!flagged).to_string() />
+                <input type="hidden" name="go" value="stay" />
+                <button type="submit" class="link-button">{if flagged { "Remove the review flag" } else { "Flag for review" }}</button>
+            </ActionForm>
+        </article>
+        <QuestionNav attempt items current=Some(position) />
+    }
+}
+
+/// `/exam/:attempt`: every question's state, then submit.
+#[component]
+pub fn ExamSummary() -> impl IntoView {
+    let attempt = attempt_param();
+    let submit = ServerAction::<SubmitExam>::new();
+    let data = Resource::new(attempt, get_attempt_summary);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(s) => view! { <SummaryBody s submit /> }.into_any(),
+                    Err(e) => load_error(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SummaryBody(s: AttemptSummary, submit: ServerAction<SubmitExam>) -> impl IntoView {
+    let AttemptSummary {
+        id,
+        course_title,
+        status,
+        remaining_seconds,
+        items,
+        ..
+    } = s;
+    if status != "active" {
+        return view! {
+            <Title text="Exam over" />
+            <h1>"This attempt is over"</h1>
+            <p><a class="button primary" href=format!("/exam/{id}/result")>"See your result"</a></p>
+        }
+        .into_any();
+    }
+    let unanswered = items.iter().filter(|i| !i.answered).count();
+    let flagged = items.iter().filter(|i| i.flagged).count();
+    view! {
+        <Title text="Review your answers" />
+        <p class="breadcrumb">{course_title}" · Certification exam"</p>
+        <Countdown remaining=remaining_seconds />
+        <h1>"Review your answers"</h1>
+        <p>{format!("{} of {} answered; {} flagged for review.", items.len() - unanswered, items.len(), flagged)}</p>
+        <QuestionNav attempt=id items current=None />
+        <ActionForm action=submit>
+            <input type="hidden" name="attempt" value=id.to_string() />
+            {(unanswered > 0).then(|| view! { <p class="warning">{format!("{unanswered} questions have no answer yet.")}</p> })}
+            <button type="submit" class="button primary">"Submit the exam"</button>
+        </ActionForm>
+        {form_error(submit.value())}
+    }.into_any()
+}
+
+/// `/exam/:attempt/result`: score, categories, and the review.
+#[component]
+pub fn ExamResultPage() -> impl IntoView {
+    let attempt = attempt_param();
+    let data = Resource::new(attempt, get_exam_result);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(r) => view! { <ResultBody r /> }.into_any(),
+                    Err(e) => load_error(e),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ResultBody(r: ExamResult) -> impl IntoView {
+    let verdict = if r.status == "voided" {
+        "This attempt was voided."
+    } else if r.passed {
+        "You passed."
+    } else {
+        "You did not pass this time."
+    };
+    let verdict_class = if r.passed {
+        "verdict pass"
+    } else {
+        "verdict fail"
+    };
+    view! {
+        <Title text="Exam result" />
+        <nav aria-label="Breadcrumb" class="breadcrumb"><a href=format!("/courses/{}", r.course_slug)>{r.course_title.clone()}</a>" / "<a href=format!("/courses/{}/exam", r.course_slug)>"Certification exam"</a></nav>
+        <h1>"Your result"</h1>
+        <p class=verdict_class role="status">
+            <strong>{verdict}</strong>{format!(" Score: {}% (pass mark {}%).", r.score_percent, r.pass_mark_percent)}
+        </p>
+        {r.submitted_by_server.then(|| view! { <p>"Time ran out: the server submitted your saved answers at the deadline."</p> })}
+        <h2>"By category"</h2>
+        <table class="categories">
+            <thead><tr><th scope="col">"Category"</th><th scope="col">"Questions"</th><th scope="col">"Score"</th></tr></thead>
+            <tbody>
+                {r.categories.into_iter().map(|c| view! { <tr><td>{c.category}</td><td>{c.questions}</td><td>{format!("{}%", c.score_percent)}</td></tr> }).collect_view()}
+            </tbody>
+        </table>
+        {r.review.map(|items| view! {
+            <h2>"Review"</h2>
+            <ol class="review">
+                {items.into_iter().map(|it| {
+                    let class = if it.score_percent >= 100.0 { "right" } else if it.score_percent > 0.0 { "partial" } else { "wrong" };
+                    view! {
+                    <li class=class>
+                        <p class="question-text">{it.text}</p>
+                        <p>"Your answer: "{it.your_answer}</p>
+                        <p>"Right answer: "{it.correct_answer}</p>
+                        <p class="meta">{format!("{}% of the marks · {}", it.score_percent, it.category)}</p>
+                        {it.feedback.into_iter().map(|f| view! { <p class="feedback">{f}</p> }).collect_view()}
+                    </li>
+                    }
+                }).collect_view()}
+            </ol>
+        })}
+    }
+}
