@@ -179,9 +179,9 @@ pub fn ExamQuestion() -> impl IntoView {
             .get("position")
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
-        (attempt(), pos, save.version().get(), flag.version().get())
+        (attempt(), pos, flag.version().get())
     };
-    let data = Resource::new(key, |(a, p, _, _)| get_exam_question(a, p));
+    let data = Resource::new(key, |(a, p, _)| get_exam_question(a, p));
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -235,6 +235,17 @@ fn QuestionBody(
         ..
     } = page;
     let (picked, text) = chosen(&answer);
+    // With JavaScript, a changed answer is saved at once: submitting the form without a
+    // button sends no `go`, so the server saves and the page stays where it is.
+    let autosave = move |ev: leptos::ev::Event| {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(form) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
+        {
+            let _ = form.request_submit();
+        }
+    };
     let name = |i: usize| format!("answer[{i}]");
     let input = match q.kind.clone() {
         ViewKind::SingleChoice { options } => view! {
@@ -307,7 +318,7 @@ fn QuestionBody(
         <article class="exam-question">
             <h1>{format!("Question {position} of {total}")}</h1>
             <p class="question-text">{q.text.clone()}{(!q.text_after.is_empty()).then(|| " ____ ")}{q.text_after.clone()}</p>
-            <ActionForm action=save attr:class="answer-form">
+            <ActionForm action=save attr:class="answer-form" on:change=autosave>
                 <input type="hidden" name="attempt" value=attempt.to_string() />
                 <input type="hidden" name="position" value=position.to_string() />
                 {input}
