@@ -282,7 +282,7 @@ pub async fn overview(db: &Db, slug: &str, user_id: i64) -> Result<ExamOverview,
         course_slug: slug.to_string(),
         course_title: title,
         questions: bp.total(),
-        time_limit_minutes: bp.time_limit_minutes,
+        time_limit_seconds: bp.time_limit_ms() / 1000,
         pass_mark_percent: bp.pass_mark_percent,
         attempts_allowed: bp.attempts_allowed + extra,
         attempts_used: attempts.iter().filter(|a| a.status != "voided").count() as i64,
@@ -352,7 +352,7 @@ pub async fn start(db: &Db, slug: &str, user_id: i64) -> Result<i64, AppError> {
     .bind(cid)
     .bind(seed)
     .bind(now)
-    .bind(now + bp.time_limit_minutes * 60_000)
+    .bind(now + bp.time_limit_ms())
     .bind((bp.pass_mark_percent * 100.0).round() as i64)
     .bind(i64::from(bp.show_answers))
     .fetch_one(&mut *tx)
@@ -580,6 +580,13 @@ pub fn answer_from_form(
     Ok(answer)
 }
 
+/// Serializes answer writes on SQLite (see [`save`]).
+static SQLITE_SAVES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn is_sqlite(db: &Db) -> bool {
+    db.connect_options().database_url.scheme() == "sqlite"
+}
+
 /// Saves one answer; returns the acknowledgement and the attempt's question count.
 pub async fn save(
     db: &Db,
@@ -589,15 +596,32 @@ pub async fn save(
     raw: &BTreeMap<String, String>,
     user_id: i64,
 ) -> Result<(SaveAck, i32), AppError> {
-    let (owner, status, deadline, submitted_by, total): (i64, String, i64, Option<String>, i64) = sqlx::query_as(
-        "SELECT a.user_id, a.status, a.deadline_at, a.submitted_by,
-                (SELECT CAST(COUNT(*) AS BIGINT) FROM exam_attempt_items i WHERE i.attempt_id = a.id)
-         FROM exam_attempts a WHERE a.id = $1",
-    )
-    .bind(attempt)
-    .fetch_optional(db)
-    .await?
-    .ok_or(AppError::NotFound)?;
+    // One round trip for everything a save needs: it is the hottest path of an exam.
+    type SaveRow = (
+        i64,
+        String,
+        i64,
+        Option<String>,
+        i64,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+    );
+    let (owner, status, deadline, submitted_by, total, body, layout, stored_seq): SaveRow =
+        sqlx::query_as(
+            "SELECT a.user_id, a.status, a.deadline_at, a.submitted_by,
+                (SELECT CAST(COUNT(*) AS BIGINT) FROM exam_attempt_items c WHERE c.attempt_id = a.id),
+                v.body_json, i.layout_json, i.seq
+         FROM exam_attempts a
+         LEFT JOIN exam_attempt_items i ON i.attempt_id = a.id AND i.position = $2
+         LEFT JOIN exam_question_versions v ON v.id = i.question_version_id
+         WHERE a.id = $1",
+        )
+        .bind(attempt)
+        .bind(i64::from(position))
+        .fetch_optional(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
     if owner != user_id {
         return Err(AppError::NotFound);
     }
@@ -630,8 +654,12 @@ pub async fn save(
             ));
         }
     }
-    let it = item(db, attempt, position).await?;
-    let view = grade::view(&it.question, &it.layout);
+    let (Some(body), Some(layout), Some(stored_seq)) = (body, layout, stored_seq) else {
+        return Err(AppError::NotFound);
+    };
+    let question = store::decode(&body)?;
+    let layout: Layout = serde_json::from_str(&layout).map_err(|_| AppError::Internal)?;
+    let view = grade::view(&question, &layout);
     let answer = answer_from_form(&view, raw).map_err(AppError::Validation)?;
     let json = answer
         .as_ref()
@@ -639,7 +667,15 @@ pub async fn save(
         .transpose()
         .map_err(|_| AppError::Internal)?;
     // Without a sequence number (a plain form post) the save is simply the newest.
-    let seq = seq.unwrap_or(it.seq + 1);
+    let seq = seq.unwrap_or(stored_seq + 1);
+    // SQLite has one writer at a time; a second one waits in SQLite's busy handler,
+    // which sleeps in steps of up to 100 ms. Queuing the saves here instead keeps
+    // their latency to the time the writes really take.
+    let turn = if is_sqlite(db) {
+        Some(SQLITE_SAVES.lock().await)
+    } else {
+        None
+    };
     let done = sqlx::query(
         "UPDATE exam_attempt_items SET answer_json = $1, seq = $2, saved_at = $3
          WHERE attempt_id = $4 AND position = $5 AND seq < $2
@@ -653,6 +689,7 @@ pub async fn save(
     .execute(db)
     .await?
     .rows_affected();
+    drop(turn);
     let stored: i64 = if done == 1 {
         seq
     } else {

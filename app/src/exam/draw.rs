@@ -9,8 +9,12 @@ use super::model::{Kind, Question};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Blueprint {
-    /// Time allowed from the moment an attempt starts.
+    /// Time allowed from the moment an attempt starts, in minutes...
+    #[serde(default)]
     pub time_limit_minutes: i64,
+    /// ...or in seconds, for short quizzes (and the browser tests' exam that runs out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit_seconds: Option<i64>,
     /// The score needed to pass, in percent.
     pub pass_mark_percent: f64,
     /// How many attempts a learner may make (an admin may grant more).
@@ -67,8 +71,16 @@ impl Blueprint {
             Some(l) => format!("line {}: {e}", l.line()),
             None => e.to_string(),
         })?;
-        if b.time_limit_minutes <= 0 || b.time_limit_minutes > 24 * 60 {
-            return Err("time_limit_minutes must be between 1 and 1440".into());
+        match b.time_limit_seconds {
+            None if (1..=24 * 60).contains(&b.time_limit_minutes) => {}
+            None => return Err("time_limit_minutes must be between 1 and 1440".into()),
+            Some(_) if b.time_limit_minutes != 0 => {
+                return Err("give time_limit_minutes or time_limit_seconds, not both".into())
+            }
+            Some(s) if !(5..=24 * 3600).contains(&s) => {
+                return Err("time_limit_seconds must be between 5 and 86400".into())
+            }
+            Some(_) => {}
         }
         if !(0.0..=100.0).contains(&b.pass_mark_percent) {
             return Err("pass_mark_percent must be between 0 and 100".into());
@@ -91,6 +103,14 @@ impl Blueprint {
     pub fn window(&self) -> Result<(Option<i64>, Option<i64>), String> {
         let parse = |s: &Option<String>| s.as_deref().map(parse_utc).transpose();
         Ok((parse(&self.opens_at)?, parse(&self.closes_at)?))
+    }
+
+    /// Time allowed for one attempt, in milliseconds.
+    pub fn time_limit_ms(&self) -> i64 {
+        match self.time_limit_seconds {
+            Some(s) => s * 1000,
+            None => self.time_limit_minutes * 60_000,
+        }
     }
 
     /// Questions in one attempt.

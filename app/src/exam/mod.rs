@@ -89,7 +89,7 @@ pub struct ExamOverview {
     pub course_slug: String,
     pub course_title: String,
     pub questions: i64,
-    pub time_limit_minutes: i64,
+    pub time_limit_seconds: i64,
     pub pass_mark_percent: f64,
     pub attempts_allowed: i64,
     pub attempts_used: i64,

@@ -24,6 +24,15 @@ fn clock(secs: i64) -> String {
     }
 }
 
+/// A time limit in words: whole minutes as minutes, anything else as seconds.
+fn duration(secs: i64) -> String {
+    match secs {
+        60 => "1 minute".into(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
+}
+
 /// Time left, from the server's count; ticks each second in the browser.
 #[component]
 fn Countdown(remaining: i64) -> impl IntoView {
@@ -102,7 +111,7 @@ fn ExamHomeBody(o: ExamOverview, start: ServerAction<StartExam>) -> impl IntoVie
         <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a>" / "<a href=course_href>{o.course_title.clone()}</a></nav>
         <h1>"Certification exam"</h1>
         <ul class="exam-rules">
-            <li>{format!("{} questions, {} minutes. The clock starts when you start and keeps running if you leave.", o.questions, o.time_limit_minutes)}</li>
+            <li>{format!("{} questions, {}. The clock starts when you start and keeps running if you leave.", o.questions, duration(o.time_limit_seconds))}</li>
             <li>{format!("Pass mark: {}%.", o.pass_mark_percent)}</li>
             <li>{format!("Attempts: {} of {} used.", o.attempts_used, o.attempts_allowed)}</li>
             <li>"Every answer is saved as you go; you can move between questions, flag them, and review them before submitting."</li>
@@ -141,17 +150,29 @@ fn attempt_param() -> impl Fn() -> i64 + Copy + Send + Sync + 'static {
     }
 }
 
+/// The question list. `answered` is the live state of the current question: with
+/// JavaScript its saves happen in place, and the list follows them.
 #[component]
-fn QuestionNav(attempt: i64, items: Vec<ItemStatus>, current: Option<i32>) -> impl IntoView {
+fn QuestionNav(
+    attempt: i64,
+    items: Vec<ItemStatus>,
+    current: Option<i32>,
+    #[prop(optional)] answered: Option<RwSignal<bool>>,
+) -> impl IntoView {
     view! {
         <nav class="question-nav" aria-label="Questions">
             <ol>
                 {items.into_iter().map(|it| {
-                    let mut label = format!("Question {}", it.position);
-                    label.push_str(if it.answered { ", answered" } else { ", not answered" });
-                    if it.flagged { label.push_str(", flagged"); }
-                    let class = format!("q{}{}", if it.answered { " answered" } else { "" }, if it.flagged { " flagged" } else { "" });
                     let here = current == Some(it.position);
+                    let live = answered.filter(|_| here);
+                    let is_answered = move || live.map_or(it.answered, |s| s.get());
+                    let label = move || {
+                        let mut label = format!("Question {}", it.position);
+                        label.push_str(if is_answered() { ", answered" } else { ", not answered" });
+                        if it.flagged { label.push_str(", flagged"); }
+                        label
+                    };
+                    let class = move || format!("q{}{}", if is_answered() { " answered" } else { "" }, if it.flagged { " flagged" } else { "" });
                     view! {
                         <li class=class>
                             <a href=format!("/exam/{attempt}/q/{}", it.position) aria-label=label aria-current=here.then_some("page")>
@@ -235,6 +256,35 @@ fn QuestionBody(
         ..
     } = page;
     let (picked, text) = chosen(&answer);
+    // Whether this question has an answer, as the question list shows it: what the form
+    // held when it was last sent, once the server has acknowledged that save.
+    let answered = RwSignal::new(answer.is_some());
+    let sent = StoredValue::new(answer.is_some());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = save.value().get() {
+            answered.set(sent.get_value());
+        }
+    });
+    let note_answer = move |ev: leptos::ev::SubmitEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        if let Some(form) = ev
+            .current_target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+        {
+            let picked = form
+                .query_selector("input:checked, option:checked:not([value=''])")
+                .ok()
+                .flatten()
+                .is_some();
+            let typed = form
+                .query_selector("input[type=text]")
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlInputElement>().ok())
+                .is_some_and(|i| !i.value().trim().is_empty());
+            sent.set_value(picked || typed);
+        }
+    };
     // With JavaScript, a changed answer is saved at once: submitting the form without a
     // button sends no `go`, so the server saves and the page stays where it is.
     let autosave = move |ev: leptos::ev::Event| {
@@ -243,36 +293,48 @@ fn QuestionBody(
             .current_target()
             .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
         {
-            let _ = form.request_submit();
+            // An order with items still unplaced is not an answer yet, and saving it would
+            // only be refused; it is saved once every item has its position.
+            let unplaced = form
+                .query_selector("label.order option:checked[value='']")
+                .ok()
+                .flatten()
+                .is_some();
+            if !unplaced {
+                let _ = form.request_submit();
+            }
         }
     };
+    // Moving between two questions of the same type reuses the inputs on the page, and
+    // an input the learner touched no longer follows its `checked`/`value`/`selected`
+    // attributes: the `prop:` twins set what is shown (the attributes serve the HTML).
     let name = |i: usize| format!("answer[{i}]");
     let input = match q.kind.clone() {
         ViewKind::SingleChoice { options } => view! {
             <fieldset><legend>"Choose one answer"</legend>
                 {options.into_iter().enumerate().map(|(i, o)| view! {
-                    <label class="option"><input type="radio" name=name(0) value=i.to_string() checked=picked.contains(&(i as i32)) />" "{o}</label>
+                    <label class="option"><input type="radio" name=name(0) value=i.to_string() checked=picked.contains(&(i as i32)) prop:checked=picked.contains(&(i as i32)) />" "{o}</label>
                 }).collect_view()}
             </fieldset>
         }.into_any(),
         ViewKind::MultipleResponse { options } => view! {
             <fieldset><legend>"Choose every answer that applies"</legend>
                 {options.into_iter().enumerate().map(|(i, o)| view! {
-                    <label class="option"><input type="checkbox" name=name(i) value=i.to_string() checked=picked.contains(&(i as i32)) />" "{o}</label>
+                    <label class="option"><input type="checkbox" name=name(i) value=i.to_string() checked=picked.contains(&(i as i32)) prop:checked=picked.contains(&(i as i32)) />" "{o}</label>
                 }).collect_view()}
             </fieldset>
         }.into_any(),
         ViewKind::TrueFalse => view! {
             <fieldset><legend>"True or false?"</legend>
-                <label class="option"><input type="radio" name=name(0) value="true" checked=text == "true" />" True"</label>
-                <label class="option"><input type="radio" name=name(0) value="false" checked=text == "false" />" False"</label>
+                <label class="option"><input type="radio" name=name(0) value="true" checked=text == "true" prop:checked=text == "true" />" True"</label>
+                <label class="option"><input type="radio" name=name(0) value="false" checked=text == "false" prop:checked=text == "false" />" False"</label>
             </fieldset>
         }.into_any(),
         ViewKind::Numeric => view! {
-            <label class="field">"Your answer (a number)"<input type="text" inputmode="decimal" name=name(0) value=text.clone() autocomplete="off" /></label>
+            <label class="field">"Your answer (a number)"<input type="text" inputmode="decimal" name=name(0) value=text.clone() prop:value=text.clone() autocomplete="off" /></label>
         }.into_any(),
         ViewKind::ShortAnswer => view! {
-            <label class="field">"Your answer"<input type="text" name=name(0) value=text.clone() autocomplete="off" /></label>
+            <label class="field">"Your answer"<input type="text" name=name(0) value=text.clone() prop:value=text.clone() autocomplete="off" /></label>
         }.into_any(),
         ViewKind::Ordering { items } => {
             let n = items.len();
@@ -285,8 +347,8 @@ fn QuestionBody(
                         view! {
                             <label class="field order">
                                 <select name=name(i)>
-                                    <option value="" selected=current.is_none()>"–"</option>
-                                    {(1..=n).map(|r| view! { <option value=r.to_string() selected=current == Some(r)>{r}</option> }).collect_view()}
+                                    <option value="" selected=current.is_none() prop:selected=current.is_none()>"–"</option>
+                                    {(1..=n).map(|r| view! { <option value=r.to_string() selected=current == Some(r) prop:selected=current == Some(r)>{r}</option> }).collect_view()}
                                 </select>
                                 " "{it}
                             </label>
@@ -302,8 +364,8 @@ fn QuestionBody(
                     view! {
                         <label class="field match">{l}" "
                             <select name=name(i)>
-                                <option value="" selected=current < 0>"Choose…"</option>
-                                {rights.iter().enumerate().map(|(r, t)| view! { <option value=r.to_string() selected=current == r as i32>{t.clone()}</option> }).collect_view()}
+                                <option value="" selected=current < 0 prop:selected=current < 0>"Choose…"</option>
+                                {rights.iter().enumerate().map(|(r, t)| view! { <option value=r.to_string() selected=current == r as i32 prop:selected=current == r as i32>{t.clone()}</option> }).collect_view()}
                             </select>
                         </label>
                     }
@@ -318,7 +380,7 @@ fn QuestionBody(
         <article class="exam-question">
             <h1>{format!("Question {position} of {total}")}</h1>
             <p class="question-text">{q.text.clone()}{(!q.text_after.is_empty()).then(|| " ____ ")}{q.text_after.clone()}</p>
-            <ActionForm action=save attr:class="answer-form" on:change=autosave>
+            <ActionForm action=save attr:class="answer-form" on:change=autosave on:submit=note_answer>
                 <input type="hidden" name="attempt" value=attempt.to_string() />
                 <input type="hidden" name="position" value=position.to_string() />
                 {input}
@@ -341,7 +403,7 @@ fn QuestionBody(
                 <button type="submit" class="link-button">{if flagged { "Remove the review flag" } else { "Flag for review" }}</button>
             </ActionForm>
         </article>
-        <QuestionNav attempt items current=Some(position) />
+        <QuestionNav attempt items current=Some(position) answered />
     }
 }
 

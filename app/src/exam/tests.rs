@@ -335,6 +335,15 @@ fn blueprint_rules_are_checked() {
     .is_err());
     let b = Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\nopens_at: 2025-01-02T03:04:05Z\ndraw: [{category: a, count: 1}]").expect("ok");
     assert_eq!(b.window().expect("window").0, Some(1_735_787_045_000));
+    assert_eq!(b.time_limit_ms(), 600_000);
+    let short = "time_limit_seconds: 8\npass_mark_percent: 70\ndraw: [{category: a, count: 1}]";
+    assert_eq!(
+        Blueprint::parse(short).expect("seconds").time_limit_ms(),
+        8_000
+    );
+    assert!(Blueprint::parse(&format!("time_limit_minutes: 1\n{short}")).is_err());
+    assert!(Blueprint::parse(&short.replace(": 8", ": 1")).is_err());
+    assert!(Blueprint::parse("pass_mark_percent: 70\ndraw: [{category: a, count: 1}]").is_err());
     assert_eq!(draw::parse_utc("1970-01-01"), Ok(0));
 }
 
