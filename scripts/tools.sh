@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/masterclass/target}"
 mkdir -p "$CARGO_TARGET_DIR"
 if [ ! -e target ]; then ln -s "$CARGO_TARGET_DIR" target; fi
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="$HOME/.cache/masterclass/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -37,10 +37,23 @@ install_build_tools() {
     step "installing wasm-bindgen-cli $want"
     cargo install wasm-bindgen-cli --version "$want"
   fi
-  apt_install wasm-opt binaryen
+  install_wasm_opt
+}
+
+# Release builds run wasm-opt. Debian's binaryen (108) predates the reference
+# types Rust's wasm now uses and emits a module that fails at start-up, so the
+# build uses binaryen 132 from npm, kept outside the checkout.
+install_wasm_opt() {
+  local dir="$HOME/.cache/masterclass/tools"
+  if ! "$dir/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q 'version 132'; then
+    step "installing wasm-opt (binaryen 132, npm)"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --loglevel=error binaryen@132.0.0 >/dev/null
+  fi
 }
 
 build_release() {
   step "building the app (release)"
+  command -v wasm-opt | grep -q masterclass/tools || { echo "wasm-opt from npm is missing: run install_build_tools"; exit 1; }
   LEPTOS_HASH_FILES=true cargo leptos build --release
 }

@@ -2,10 +2,10 @@
 
 pub mod auth;
 pub mod course;
-pub mod exam;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod error;
+pub mod exam;
 pub mod layout;
 #[cfg(feature = "ssr")]
 pub mod mail;
@@ -28,6 +28,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="data:," />
                 <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />

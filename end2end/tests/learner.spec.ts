@@ -7,21 +7,21 @@ test('a learner registers, studies a module, and continues where they left off',
 
   await page.goto('/');
   await ready(page, info);
-  await checkA11y(page);
+  await checkA11y(page, info);
   await page.getByRole('link', { name: 'Performance Engineering Masterclass' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Performance Engineering Masterclass' })).toBeVisible();
   await expect(page.getByText('Lab: Your first load test')).toBeVisible();
   await expect(page.getByRole('heading', { name: 'Certification exam' })).toBeVisible();
-  await checkA11y(page);
+  await checkA11y(page, info);
 
   // Module pages need an account: the visitor is sent to log in, then signs up instead.
   await page.goto(`/courses/${COURSE}/what-a-load-test-is-for`);
   await expect(page).toHaveURL(/\/login\?next=/);
   await ready(page, info);
-  await checkA11y(page);
+  await checkA11y(page, info);
   await page.getByRole('link', { name: 'Create an account' }).click();
   await ready(page, info);
-  await checkA11y(page);
+  await checkA11y(page, info);
   await page.getByLabel('Email').fill(me.email);
   await page.getByLabel('Display name').fill(me.name);
   await page.getByLabel('Password').fill(me.password);
@@ -39,7 +39,7 @@ test('a learner registers, studies a module, and continues where they left off',
   await expect(page.getByText('Transcript')).toBeVisible();
   await expect(page.locator('.tok-kw').first()).toBeVisible();
   await expect(page.getByRole('navigation', { name: 'On this page' })).toBeVisible();
-  await checkA11y(page);
+  await checkA11y(page, info);
 
   // Mark complete: the progress bar moves (without a reload when JavaScript is on).
   const progress = page.locator('article progress');
@@ -128,9 +128,9 @@ test('keyboard: the skip link and every form are reachable', async ({ page }, in
   await expect(page.getByRole('alert')).toContainText('do not match');
 });
 
-test('unknown pages answer 404 with a way back', async ({ page }) => {
+test('unknown pages answer 404 with a way back', async ({ page }, info) => {
   const res = await page.goto('/no-such-page');
   expect(res?.status()).toBe(404);
   await expect(page.getByRole('link', { name: 'Back to the courses' })).toBeVisible();
-  await checkA11y(page);
+  await checkA11y(page, info);
 });

@@ -47,21 +47,42 @@ fn is_fingerprinted(path: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-fn compress(bytes: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let gzip = gz.write_all(bytes).and_then(|_| gz.finish()).ok();
-    let mut br = Vec::new();
+    gz.write_all(bytes).and_then(|_| gz.finish()).ok()
+}
+
+fn brotli(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
         quality: 11,
         ..Default::default()
     };
-    let brotli = brotli::BrotliCompress(&mut &bytes[..], &mut br, &params)
+    brotli::BrotliCompress(&mut &bytes[..], &mut out, &params)
         .ok()
-        .map(|_| br);
-    (
-        gzip.filter(|g| g.len() < bytes.len()),
-        brotli.filter(|b| b.len() < bytes.len()),
-    )
+        .map(|_| out)
+}
+
+/// The `.br`/`.gz` twin of `path`: read from disk when it is newer than the
+/// file, otherwise compressed now and written beside it for the next start.
+fn precompressed(
+    path: &Path,
+    ext: &str,
+    bytes: &[u8],
+    compress: fn(&[u8]) -> Option<Vec<u8>>,
+) -> Option<Vec<u8>> {
+    let twin = path.with_file_name(format!("{}.{ext}", path.file_name()?.to_string_lossy()));
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(t), Some(s)) = (modified(&twin), modified(path)) {
+        if t >= s {
+            if let Ok(cached) = std::fs::read(&twin) {
+                return Some(cached);
+            }
+        }
+    }
+    let out = compress(bytes)?;
+    let _ = std::fs::write(&twin, &out);
+    Some(out)
 }
 
 /// Loads every file under `dir` (recursively), keyed by URL path.
@@ -91,7 +112,10 @@ pub fn load(dir: &Path) -> Vec<(String, Arc<Asset>)> {
             let ct = content_type(&url);
             let compressible = !matches!(ct, "image/png" | "font/woff2") && bytes.len() > 512;
             let (gzip, brotli) = if compressible {
-                compress(&bytes)
+                (
+                    precompressed(&path, "gz", &bytes, gzip).filter(|g| g.len() < bytes.len()),
+                    precompressed(&path, "br", &bytes, brotli).filter(|b| b.len() < bytes.len()),
+                )
             } else {
                 (None, None)
             };

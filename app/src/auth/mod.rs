@@ -26,6 +26,7 @@ pub struct User {
 }
 
 /// Where to go after signing in: only a local path, never another site.
+#[cfg(feature = "ssr")]
 fn safe_next(next: Option<String>) -> String {
     match next {
         Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
@@ -199,7 +200,7 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
     )
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "ssr"))]
 mod tests {
     use super::safe_next;
 

@@ -51,7 +51,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let mut b = ammonia::Builder::default();
     b.add_tags(["aside", "input", "section"])
         .add_generic_attributes(["class"])
-        .add_tag_attributes("input", ["type", "checked", "disabled"])
+        .add_tag_attributes("input", ["type", "checked", "disabled", "aria-label"])
         .add_tag_attributes("h1", ["id"])
         .add_tag_attributes("h2", ["id"])
         .add_tag_attributes("h3", ["id"])
@@ -61,22 +61,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("div", ["id"])
         .add_tag_attributes("aside", ["role"])
         .add_tag_attributes("li", ["id"])
-        .add_tag_attributes("td", ["style"])
-        .add_tag_attributes("th", ["style"])
-        .add_tag_attribute_values("input", "type", ["checkbox"])
-        .attribute_filter(|_, attr, value| {
-            // Only the alignment style pulldown-cmark writes on table cells survives.
-            if attr == "style" {
-                return [
-                    "text-align: left",
-                    "text-align: center",
-                    "text-align: right",
-                ]
-                .contains(&value)
-                .then(|| value.into());
-            }
-            Some(value.into())
-        });
+        .add_tag_attribute_values("input", "type", ["checkbox"]);
     b
 });
 
@@ -180,11 +165,24 @@ pub fn render(markdown: &str) -> Rendered {
             (None, Event::End(TagEnd::BlockQuote(Some(_)))) => {
                 out.push(Event::Html(CowStr::from("</aside>\n")))
             }
+            // Task-list boxes are read-only; the label says what the box shows.
+            (None, Event::TaskListMarker(done)) => {
+                out.push(Event::InlineHtml(CowStr::from(if done {
+                    r#"<input type="checkbox" checked disabled aria-label="Done"> "#
+                } else {
+                    r#"<input type="checkbox" disabled aria-label="To do"> "#
+                })))
+            }
             (None, ev) => out.push(ev),
         }
     }
     let mut raw = String::with_capacity(markdown.len() * 2);
     html::push_html(&mut raw, out.into_iter());
+    // Table alignment becomes a class: the Content-Security-Policy forbids style attributes.
+    let raw = raw
+        .replace(r#" style="text-align: left""#, r#" class="align-left""#)
+        .replace(r#" style="text-align: center""#, r#" class="align-center""#)
+        .replace(r#" style="text-align: right""#, r#" class="align-right""#);
     let html = SANITIZER.clean(&raw).to_string();
     Rendered { html, toc }
 }
@@ -208,9 +206,18 @@ mod tests {
         let md = "| a | b |\n|:-|-:|\n| 1 | 2 |\n\n- [x] done\n- [ ] todo\n\nA note[^1].\n\n[^1]: The footnote.\n\n> [!WARNING]\n> Careful.\n\n```yaml\nobjective: 99.9\n```\n";
         let r = render(md);
         assert!(r.html.contains("<table>"), "{}", r.html);
-        assert!(r.html.contains(r#"style="text-align: left""#), "{}", r.html);
+        assert!(
+            r.html.contains(r#"<th class="align-left">"#) && !r.html.contains("style="),
+            "{}",
+            r.html
+        );
         assert!(
             r.html.contains(r#"type="checkbox""#) && r.html.contains("checked"),
+            "{}",
+            r.html
+        );
+        assert!(
+            r.html.contains(r#"aria-label="Done""#) && r.html.contains(r#"aria-label="To do""#),
             "{}",
             r.html
         );

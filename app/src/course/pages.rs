@@ -141,13 +141,14 @@ fn OverviewBody(c: CourseOverview) -> impl IntoView {
                 </section>
             }
         }).collect_view()}
-        {c.exam.map(|e| view! {
+        {c.exam.map(|e| { let exam_slug = slug.clone(); view! {
             <section class="course-section exam" aria-labelledby="exam">
                 <h2 id="exam">{e.title}</h2>
                 <p>{e.summary}</p>
                 <p class="meta">{format!("Time limit: {}", hours(e.minutes))}</p>
+                <p><a class="button" href=format!("/courses/{}/exam", exam_slug)>"About the exam and your attempts"</a></p>
             </section>
-        })}
+        }})}
     }
 }
 

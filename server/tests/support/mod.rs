@@ -43,6 +43,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with_content(backend: Backend, content: &Path) -> Option<TestApp> {
+        let content = content.to_path_buf();
+        Self::spawn_custom(backend, move |s| s.content_dir = content).await
+    }
+
+    /// A server whose settings `adjust` may change before it starts.
+    pub async fn spawn_custom(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, session_schema) = match backend {
             Backend::Sqlite => (
@@ -71,18 +80,19 @@ impl TestApp {
                 )
             }
         };
-        let settings = Settings {
+        let mut settings = Settings {
             data_dir: dir.path().to_path_buf(),
             addr: "127.0.0.1:0".parse().expect("addr"),
             database_url,
             admin_email: None,
             admin_password: None,
             public_url: "http://127.0.0.1".into(),
-            content_dir: content.to_path_buf(),
+            content_dir: repo_content(),
             site_dir: dir.path().join("no-site"),
             smtp: None,
             session_schema,
         };
+        adjust(&mut settings);
         let db = masterclass::startup::database(&settings)
             .await
             .expect("database");
@@ -292,9 +302,11 @@ impl Person {
     }
 
     pub fn new(base: &str, jar: std::sync::Arc<reqwest::cookie::Jar>) -> Person {
+        // A stuck server fails the test instead of hanging the suite.
         let client = Client::builder()
             .cookie_provider(jar.clone())
             .redirect(Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("client");
         Person {
