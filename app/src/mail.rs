@@ -1,7 +1,7 @@
 //! Outgoing mail: SMTP when configured, the server log otherwise.
 
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox};
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -33,16 +33,12 @@ async fn send_smtp(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let from: Mailbox = smtp.from.parse()?;
     let to: Mailbox = to.parse()?;
-    // Plain 7-bit text keeps links intact on one line (the default would
-    // quoted-printable-wrap them); anything else falls back to lettre's choice.
-    let body = Body::new_with_encoding(body.to_string(), ContentTransferEncoding::SevenBit)
-        .unwrap_or_else(Body::new);
     let message = Message::builder()
         .from(from)
         .to(to)
         .subject(subject)
         .header(ContentType::TEXT_PLAIN)
-        .body(body)?;
+        .body(body.to_string())?;
     let builder = match smtp.tls {
         SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
         SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,

@@ -54,6 +54,26 @@ async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
     (port, rx)
 }
 
+/// RFC 2045 quoted-printable: `=` at a line end joins lines, `=XX` is a byte.
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[tokio::test]
 async fn reset_link_arrives_by_smtp_and_works() {
     let (port, received) = smtp_sink().await;
@@ -85,16 +105,20 @@ async fn reset_link_arrives_by_smtp_and_works() {
         message.contains("Subject: Reset your Masterclass password"),
         "{message}"
     );
+    // Long lines travel quoted-printable; read the body as a mail client would.
+    let message = decode_quoted_printable(&message);
     let link = message
         .split_whitespace()
         .find(|w| w.starts_with("https://learn.example/reset-password?token="))
-        .expect("a reset link in the mail");
+        .unwrap_or_else(|| panic!("no reset link in the mail:\n{message}"));
     let token = link.split("token=").nth(1).expect("token");
+    let reset = anon.reset_password(token, "mailed new password").await;
+    let status = reset.status();
     assert_eq!(
-        anon.reset_password(token, "mailed new password")
-            .await
-            .status(),
-        StatusCode::OK
+        status,
+        StatusCode::OK,
+        "token {token:?}: {}",
+        reset.text().await.unwrap_or_default()
     );
     assert_eq!(anon.me().await["email"], "lee@example.com");
 }
