@@ -231,6 +231,14 @@ async fn exam_course(db: &app::db::Db, course: Option<String>) -> anyhow::Result
 
 async fn questions(settings: Settings, cmd: QuestionsCommand) -> anyhow::Result<u8> {
     let db = startup::database(&settings).await?;
+    // A question bank belongs to a course: on a fresh database, bring the
+    // courses in from the content folder first, as `serve` would.
+    let (courses,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM courses")
+        .fetch_one(&db)
+        .await?;
+    if courses == 0 && settings.content_dir.is_dir() {
+        startup::import_content(&db, &settings).await?;
+    }
     match cmd {
         QuestionsCommand::Import { file, course } => {
             let src = std::fs::read_to_string(&file)
