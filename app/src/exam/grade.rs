@@ -184,6 +184,17 @@ fn clamp(x: f64) -> f64 {
     x.clamp(0.0, 1.0)
 }
 
+/// The credit of the accepted answer that matched (its weight in percent), collecting its feedback.
+fn matched_credit(hit: Option<(f64, &Option<String>)>, feedback: &mut Vec<String>) -> f64 {
+    match hit {
+        Some((weight, fb)) => {
+            feedback.extend(fb.clone());
+            weight / 100.0
+        }
+        None => 0.0,
+    }
+}
+
 /// Grades `answer` (none: unanswered) to `q` shown with `layout`.
 pub fn grade(q: &Question, layout: &Layout, answer: Option<&Answer>) -> Graded {
     let original = |display: i32| -> Option<usize> {
@@ -271,14 +282,13 @@ pub fn grade(q: &Question, layout: &Layout, answer: Option<&Answer>) -> Graded {
                     .filter(|a| matches_number(&a.matcher, x))
                     .max_by(|a, b| a.weight.total_cmp(&b.weight))
             });
-            let f = match hit {
-                Some(a) => {
-                    feedback.extend(a.feedback.clone());
-                    a.weight / 100.0
-                }
-                None => 0.0,
-            };
-            (clamp(f), best)
+            (
+                clamp(matched_credit(
+                    hit.map(|a| (a.weight, &a.feedback)),
+                    &mut feedback,
+                )),
+                best,
+            )
         }
         Kind::ShortAnswer { answers } => {
             let best = answers
@@ -297,14 +307,13 @@ pub fn grade(q: &Question, layout: &Layout, answer: Option<&Answer>) -> Graded {
                     .filter(|a| wildcard(&normalize(&a.text), &g))
                     .max_by(|a, b| a.weight.total_cmp(&b.weight))
             });
-            let f = match hit {
-                Some(a) => {
-                    feedback.extend(a.feedback.clone());
-                    a.weight / 100.0
-                }
-                None => 0.0,
-            };
-            (clamp(f), best)
+            (
+                clamp(matched_credit(
+                    hit.map(|a| (a.weight, &a.feedback)),
+                    &mut feedback,
+                )),
+                best,
+            )
         }
         Kind::Ordering { items } => {
             let n = items.len();
