@@ -130,7 +130,7 @@ fn newest_sample(storage: &Storage) -> i64 {
     storage
         .series()
         .iter()
-        .filter_map(|s| s.samples.last().map(|p| p.t))
+        .filter_map(|s| s.samples().last().map(|p| p.t))
         .max()
         .unwrap_or(0)
 }
@@ -139,7 +139,7 @@ fn oldest_sample(storage: &Storage) -> i64 {
     storage
         .series()
         .iter()
-        .filter_map(|s| s.samples.first().map(|p| p.t))
+        .filter_map(|s| s.samples().first().map(|p| p.t))
         .min()
         .unwrap_or(0)
 }

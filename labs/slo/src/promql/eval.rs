@@ -14,7 +14,7 @@ use promql_parser::parser::{
 
 use super::functions::{self as f, Bucket};
 use super::labels::{Labels, METRIC_NAME};
-use super::store::{is_stale_nan, Sample, Storage};
+use super::store::{is_stale_nan, Reset, Sample, Storage};
 use super::value::{format_float, Element, RangeSeries, Value};
 
 /// Prometheus's default lookback for instant selectors: 5 minutes.
@@ -120,13 +120,17 @@ fn series_matches(vs: &VectorSelector, l: &Labels) -> bool {
             || vs.matchers.or_matchers.iter().any(|g| g.iter().all(ok)))
 }
 
-/// A function of a range vector's points and the range bounds.
-type RangeFn<'a> = dyn Fn(&[Sample], i64, i64) -> Option<f64> + 'a;
+/// A function of a range vector's points, their counter resets when the
+/// store knows them, and the range bounds.
+type RangeFn<'a> = dyn Fn(&[Sample], Option<&[Reset]>, i64, i64) -> Option<f64> + 'a;
 
 /// One series of a range-vector argument; borrowed from the store when possible.
 struct RangeData<'s> {
     labels: Labels,
     points: Cow<'s, [Sample]>,
+    /// The counter resets among `points`, from the store's index (`None` for
+    /// subquery results, which are scanned instead).
+    resets: Option<&'s [Reset]>,
 }
 
 fn to_output(series: Vec<RangeData<'_>>) -> Vec<RangeSeries> {
@@ -336,11 +340,11 @@ impl<'s> Engine<'s> {
         let mut out = Vec::new();
         for &i in self.selected(vs).iter() {
             let s = &self.storage.series()[i];
-            let idx = s.samples.partition_point(|p| p.t <= r);
+            let idx = s.samples().partition_point(|p| p.t <= r);
             if idx == 0 {
                 continue;
             }
-            let p = s.samples[idx - 1];
+            let p = s.samples()[idx - 1];
             if p.t < r - self.opts.lookback_ms || is_stale_nan(p.v) {
                 continue;
             }
@@ -366,11 +370,11 @@ impl<'s> Engine<'s> {
         let storage: &'s Storage = self.storage;
         for &i in self.selected(vs).iter() {
             let s = &storage.series()[i];
-            let a = s.samples.partition_point(|p| p.t < lo);
-            let b = s.samples.partition_point(|p| p.t <= r);
-            let slice = &s.samples[a..b];
+            let a = s.samples().partition_point(|p| p.t < lo);
+            let b = s.samples().partition_point(|p| p.t <= r);
+            let slice = &s.samples()[a..b];
             // Copy only when staleness markers have to be filtered out.
-            let points = if s.stale_markers > 0 && slice.iter().any(|p| is_stale_nan(p.v)) {
+            let points = if s.stale_markers() > 0 && slice.iter().any(|p| is_stale_nan(p.v)) {
                 Cow::Owned(
                     slice
                         .iter()
@@ -385,6 +389,7 @@ impl<'s> Engine<'s> {
                 out.push(RangeData {
                     labels: s.labels.clone(),
                     points,
+                    resets: Some(s.resets_in(a, b)),
                 });
             }
         }
@@ -443,6 +448,7 @@ impl<'s> Engine<'s> {
                         series.remove(&l).map(|points| RangeData {
                             labels: l,
                             points: Cow::Owned(points),
+                            resets: None,
                         })
                     })
                     .collect();
@@ -496,7 +502,7 @@ impl<'s> Engine<'s> {
                 let (series, lo, hi) = self.range_arg(arg(matrix_idx)?, t)?;
                 let mut out = Vec::with_capacity(series.len());
                 for s in series {
-                    if let Some(v) = fun(&s.points, lo, hi) {
+                    if let Some(v) = fun(&s.points, s.resets, lo, hi) {
                         let labels = if keep_name {
                             s.labels
                         } else {
@@ -510,48 +516,51 @@ impl<'s> Engine<'s> {
             };
         let values = |p: &[Sample]| p.iter().map(|x| x.v).collect::<Vec<f64>>();
         match name {
-            "rate" => over_range(0, false, &|p, lo, hi| {
-                f::extrapolated_rate(p, lo, hi, true, true)
+            "rate" => over_range(0, false, &|p, r, lo, hi| {
+                f::extrapolated_rate(p, r, lo, hi, true, true)
             }),
-            "increase" => over_range(0, false, &|p, lo, hi| {
-                f::extrapolated_rate(p, lo, hi, true, false)
+            "increase" => over_range(0, false, &|p, r, lo, hi| {
+                f::extrapolated_rate(p, r, lo, hi, true, false)
             }),
-            "delta" => over_range(0, false, &|p, lo, hi| {
-                f::extrapolated_rate(p, lo, hi, false, false)
+            "delta" => over_range(0, false, &|p, r, lo, hi| {
+                f::extrapolated_rate(p, r, lo, hi, false, false)
             }),
-            "irate" => over_range(0, false, &|p, _, _| f::instant_value(p, true)),
-            "idelta" => over_range(0, false, &|p, _, _| f::instant_value(p, false)),
-            "deriv" => over_range(0, false, &|p, _, _| {
+            "irate" => over_range(0, false, &|p, _, _, _| f::instant_value(p, true)),
+            "idelta" => over_range(0, false, &|p, _, _, _| f::instant_value(p, false)),
+            "deriv" => over_range(0, false, &|p, _, _, _| {
                 (p.len() >= 2).then(|| f::linear_regression(p, p[0].t).0)
             }),
             "predict_linear" => {
                 let secs = self.scalar_arg(arg(1)?, t)?;
-                over_range(0, false, &|p, _, _| {
+                over_range(0, false, &|p, _, _, _| {
                     (p.len() >= 2).then(|| {
                         let (slope, intercept) = f::linear_regression(p, t);
                         slope * secs + intercept
                     })
                 })
             }
-            "changes" => over_range(0, false, &|p, _, _| {
+            "changes" => over_range(0, false, &|p, _, _, _| {
                 Some(
                     p.windows(2)
                         .filter(|w| w[0].v != w[1].v && !(w[0].v.is_nan() && w[1].v.is_nan()))
                         .count() as f64,
                 )
             }),
-            "resets" => over_range(0, false, &|p, _, _| {
-                Some(p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64)
+            "resets" => over_range(0, false, &|p, r, _, _| {
+                Some(match r {
+                    Some(r) => r.len() as f64,
+                    None => p.windows(2).filter(|w| w[1].v < w[0].v).count() as f64,
+                })
             }),
-            "avg_over_time" => over_range(0, false, &|p, _, _| {
+            "avg_over_time" => over_range(0, false, &|p, _, _, _| {
                 Some(f::kahan_mean(p.iter().map(|x| x.v)))
             }),
-            "sum_over_time" => over_range(0, false, &|p, _, _| {
+            "sum_over_time" => over_range(0, false, &|p, _, _, _| {
                 Some(f::kahan_sum(p.iter().map(|x| x.v)))
             }),
-            "count_over_time" => over_range(0, false, &|p, _, _| Some(p.len() as f64)),
+            "count_over_time" => over_range(0, false, &|p, _, _, _| Some(p.len() as f64)),
             "min_over_time" => {
-                over_range(0, false, &|p, _, _| {
+                over_range(0, false, &|p, _, _, _| {
                     Some(p.iter().map(|x| x.v).fold(f64::NAN, |m, v| {
                         if m.is_nan() || v < m {
                             v
@@ -562,7 +571,7 @@ impl<'s> Engine<'s> {
                 })
             }
             "max_over_time" => {
-                over_range(0, false, &|p, _, _| {
+                over_range(0, false, &|p, _, _, _| {
                     Some(p.iter().map(|x| x.v).fold(f64::NAN, |m, v| {
                         if m.is_nan() || v > m {
                             v
@@ -572,17 +581,17 @@ impl<'s> Engine<'s> {
                     }))
                 })
             }
-            "last_over_time" => over_range(0, true, &|p, _, _| p.last().map(|x| x.v)),
-            "present_over_time" => over_range(0, false, &|_, _, _| Some(1.0)),
-            "stddev_over_time" => over_range(0, false, &|p, _, _| {
+            "last_over_time" => over_range(0, true, &|p, _, _, _| p.last().map(|x| x.v)),
+            "present_over_time" => over_range(0, false, &|_, _, _, _| Some(1.0)),
+            "stddev_over_time" => over_range(0, false, &|p, _, _, _| {
                 Some(f::kahan_variance(values(p)).sqrt())
             }),
             "stdvar_over_time" => {
-                over_range(0, false, &|p, _, _| Some(f::kahan_variance(values(p))))
+                over_range(0, false, &|p, _, _, _| Some(f::kahan_variance(values(p))))
             }
             "quantile_over_time" => {
                 let q = self.scalar_arg(arg(0)?, t)?;
-                over_range(1, false, &|p, _, _| Some(f::quantile(q, &mut values(p))))
+                over_range(1, false, &|p, _, _, _| Some(f::quantile(q, &mut values(p))))
             }
             "absent_over_time" => {
                 let (series, _, _) = self.range_arg(arg(0)?, t)?;

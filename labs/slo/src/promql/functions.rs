@@ -1,12 +1,15 @@
 //! The numeric cores of PromQL functions, following Prometheus's algorithms.
 
-use super::store::Sample;
+use super::store::{Reset, Sample};
 
 /// `rate`, `increase` and `delta`: the difference over the samples in the
 /// range, with counter resets corrected (counters only) and extrapolated to
 /// the range edges the way Prometheus does. `None` when fewer than two samples.
+/// `resets`, when given, are the counter resets among `points` (from the
+/// store's index), which saves scanning them.
 pub fn extrapolated_rate(
     points: &[Sample],
+    resets: Option<&[Reset]>,
     range_start: i64,
     range_end: i64,
     is_counter: bool,
@@ -26,12 +29,23 @@ pub fn extrapolated_rate(
     let mut result = last_v - first_v;
     if is_counter {
         let mut correction = 0.0;
-        let mut prev = 0.0;
-        for &Sample { v, .. } in points {
-            if v < prev {
-                correction += prev;
+        match resets {
+            // The store's index holds exactly the drops the scan below finds,
+            // in the same order, so the sum rounds the same way.
+            Some(resets) => {
+                for r in resets {
+                    correction += r.prev;
+                }
             }
-            prev = v;
+            None => {
+                let mut prev = 0.0;
+                for &Sample { v, .. } in points {
+                    if v < prev {
+                        correction += prev;
+                    }
+                    prev = v;
+                }
+            }
         }
         result += correction;
     }

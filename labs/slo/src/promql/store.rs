@@ -26,16 +26,99 @@ pub struct Sample {
     pub v: f64,
 }
 
+/// A counter reset: a sample whose value is below the previous non-stale
+/// sample's. `rate()` over a long window would otherwise scan every sample
+/// of the window for these; the store keeps them as it appends, so a 30-day
+/// window costs two binary searches instead of 170,000 comparisons.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reset {
+    /// Index (in the series' samples) of the previous non-stale sample.
+    pub prev_at: usize,
+    /// Index of the sample that dropped.
+    pub at: usize,
+    /// The previous sample's value: what a counter reset adds back.
+    pub prev: f64,
+}
+
 /// One series: its labels and its samples in time order.
 #[derive(Clone, Debug, Default)]
 pub struct Series {
     /// The series' labels, including `__name__`.
     pub labels: Labels,
-    /// Samples sorted by timestamp, at most one per timestamp.
-    pub samples: Vec<Sample>,
+    /// Samples sorted by timestamp, at most one per timestamp. Private so the
+    /// reset index below can never disagree with them.
+    samples: Vec<Sample>,
     /// How many staleness markers were ever written (0 lets range selectors
     /// borrow samples without scanning for markers).
-    pub stale_markers: usize,
+    stale_markers: usize,
+    /// Every counter reset, in sample order.
+    resets: Vec<Reset>,
+    /// Index of the last non-stale sample, to extend `resets` on append.
+    last_value_at: Option<usize>,
+}
+
+impl Series {
+    /// Samples sorted by timestamp, at most one per timestamp.
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// How many staleness markers were written to this series.
+    pub fn stale_markers(&self) -> usize {
+        self.stale_markers
+    }
+
+    /// The counter resets between samples `a..b` (indexes into
+    /// [`Series::samples`]), staleness markers skipped: the drops whose both
+    /// samples lie in the range, in order.
+    pub fn resets_in(&self, a: usize, b: usize) -> &[Reset] {
+        // Both `prev_at` and `at` increase along `resets`.
+        let lo = self.resets.partition_point(|r| r.prev_at < a);
+        let hi = self.resets.partition_point(|r| r.at < b);
+        &self.resets[lo..hi.max(lo)]
+    }
+
+    fn note_value(&mut self, at: usize) {
+        let v = self.samples[at].v;
+        if is_stale_nan(v) {
+            return;
+        }
+        if let Some(prev_at) = self.last_value_at {
+            let prev = self.samples[prev_at].v;
+            if v < prev {
+                self.resets.push(Reset { prev_at, at, prev });
+            }
+        }
+        self.last_value_at = Some(at);
+    }
+
+    fn rebuild_resets(&mut self) {
+        self.resets.clear();
+        self.last_value_at = None;
+        for i in 0..self.samples.len() {
+            self.note_value(i);
+        }
+    }
+
+    fn append(&mut self, t: i64, v: f64) {
+        if is_stale_nan(v) {
+            self.stale_markers += 1;
+        }
+        match self.samples.last() {
+            Some(last) if last.t >= t => {
+                // Out of order or overwritten (rare): rebuild the reset index.
+                match self.samples.binary_search_by(|s| s.t.cmp(&t)) {
+                    Ok(i) => self.samples[i].v = v,
+                    Err(i) => self.samples.insert(i, Sample { t, v }),
+                }
+                self.rebuild_resets();
+            }
+            _ => {
+                self.samples.push(Sample { t, v });
+                self.note_value(self.samples.len() - 1);
+            }
+        }
+    }
 }
 
 /// A bad line in exposition text or a load block.
@@ -85,25 +168,13 @@ impl Storage {
             None => {
                 self.series.push(Series {
                     labels: labels.clone(),
-                    samples: Vec::new(),
-                    stale_markers: 0,
+                    ..Series::default()
                 });
                 self.index.insert(labels.clone(), self.series.len() - 1);
                 self.series.len() - 1
             }
         };
-        if is_stale_nan(v) {
-            self.series[idx].stale_markers += 1;
-        }
-        let samples = &mut self.series[idx].samples;
-        match samples.last() {
-            None => samples.push(Sample { t, v }),
-            Some(last) if last.t < t => samples.push(Sample { t, v }),
-            _ => match samples.binary_search_by(|s| s.t.cmp(&t)) {
-                Ok(i) => samples[i].v = v,
-                Err(i) => samples.insert(i, Sample { t, v }),
-            },
-        }
+        self.series[idx].append(t, v);
     }
 
     /// Loads one scrape of Prometheus exposition text (or OpenMetrics, detected
@@ -312,6 +383,36 @@ mod tests {
     }
 
     #[test]
+    fn reset_index_follows_appends() {
+        let mut s = Storage::new();
+        let l = Labels::new([("__name__", "c")]);
+        for (t, v) in [
+            (0, 5.0),
+            (1, 7.0),
+            (2, 2.0),
+            (3, stale_nan()),
+            (4, 1.0),
+            (6, 3.0),
+        ] {
+            s.append(&l, t, v);
+        }
+        let series = &s.series()[0];
+        let at: Vec<(usize, usize)> = series
+            .resets_in(0, 6)
+            .iter()
+            .map(|r| (r.prev_at, r.at))
+            .collect();
+        assert_eq!(at, vec![(1, 2), (2, 4)]);
+        assert_eq!(series.resets_in(2, 6).len(), 1);
+        assert_eq!(series.resets_in(3, 6).len(), 0);
+        assert_eq!(series.resets_in(0, 4).len(), 1);
+        // An out-of-order sample rebuilds the index.
+        s.append(&l, 5, 0.5);
+        let at: Vec<usize> = s.series()[0].resets_in(0, 7).iter().map(|r| r.at).collect();
+        assert_eq!(at, vec![2, 4, 5]);
+    }
+
+    #[test]
     fn exposition_with_staleness() {
         let mut s = Storage::new();
         s.load_exposition("# HELP a x\na{x=\"1\"} 1\nb 2\n", 1000)
@@ -320,8 +421,8 @@ mod tests {
             .expect("valid");
         assert_eq!(s.series().len(), 2);
         let b = &s.series()[1];
-        assert!(is_stale_nan(b.samples[1].v));
-        assert_eq!(s.series()[0].samples[1].t, 1500);
+        assert!(is_stale_nan(b.samples()[1].v));
+        assert_eq!(s.series()[0].samples()[1].t, 1500);
         let err = s.load_exposition("a 1\nb{ 2\n", 0).expect_err("bad line");
         assert_eq!(err.line, 2);
     }
