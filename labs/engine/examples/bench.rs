@@ -41,7 +41,16 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5u32);
     let vus = 8;
+    // `BENCH_ONLY=sim` skips the live part (for profiling the simulated clock).
+    let only_sim = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "sim");
 
+    if !only_sim {
+        live(&scenario, secs, vus).await;
+    }
+    sim();
+}
+
+async fn live(scenario: &Scenario, secs: u32, vus: u32) {
     // Baseline: wrk against the same endpoint of the same service.
     let server = match ToyServer::start(0, scenario.clone(), 1).await {
         Ok(s) => s,
@@ -87,6 +96,9 @@ async fn main() {
         ),
         None => println!("live: runner {live_rps:.0} req/s (wrk not available for a baseline)"),
     }
+}
+
+fn sim() {
 
     // Simulated requests per wall-clock second.
     let sim_script = "import http from 'k6/http';\nimport { check } from 'k6';\nexport const options = { vus: 50, duration: '1m' };\nexport default function () { const r = http.get('http://localhost:3333/api/quotes'); check(r, { ok: (r) => r.status === 200 }); }\n";

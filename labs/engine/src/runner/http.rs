@@ -1,11 +1,12 @@
 //! `k6/http` requests: URL sandboxing, metrics and the response object, plus
 //! a small blocking HTTP/1.1 client for live runs over loopback.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::metrics::ids;
+use super::metrics::{ids, Tags};
 use super::vu::{VuState, World, WorldRequest, WorldResponse};
 
 /// Why a request did not produce a response object.
@@ -54,28 +55,60 @@ impl Params {
     }
 }
 
+/// Response headers as handed to JavaScript.
+#[derive(Debug, Clone)]
+pub enum HeadersOut {
+    /// The simulated service's two headers: `Content-Type` (this) and
+    /// `Content-Length` (the body's length), built only if a script reads them.
+    Typed(&'static str),
+    /// Headers as received (live).
+    List(Vec<(String, String)>),
+}
+
+impl Default for HeadersOut {
+    fn default() -> Self {
+        Self::List(Vec::new())
+    }
+}
+
 /// What `k6/http` hands back to JavaScript.
 #[derive(Debug, Clone, Default)]
 pub struct ResponseOut {
     /// Status (0 on transport errors).
     pub status: u16,
-    /// Body, unless discarded.
-    pub body: Option<String>,
-    /// Transport error text (empty when none).
-    pub error: String,
-    /// k6-style error code (0 when none).
-    pub error_code: u32,
-    /// `200 OK`.
-    pub status_text: String,
+    /// Body (cut to the kept budget), unless discarded; shared when the
+    /// service answered with a fixed body.
+    pub body: Option<Cow<'static, [u8]>>,
+    /// Length of the whole body as received.
+    pub body_len: usize,
+    /// Transport error: k6-style code and text.
+    pub error: Option<(u32, String)>,
     /// duration, blocked, connecting, sending, waiting, receiving (ms).
     pub timings: [f64; 6],
     /// Response headers.
-    pub headers: Vec<(String, String)>,
+    pub headers: HeadersOut,
 }
 
 /// Host names that mean "this machine".
 fn is_loopback(host: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1") || host.starts_with("127.")
+}
+
+/// Where a URL leads: the path on the toy service, or why it cannot be sent.
+#[derive(Debug, Clone)]
+pub struct Routed {
+    url: String,
+    target: Result<String, (u32, String)>,
+}
+
+fn route(vu: &VuState, url: &str) -> Result<String, (u32, String)> {
+    let (host, port, path) = split_url(url).map_err(|e| (1000, e))?;
+    let (thost, tport) = (&vu.target.0, vu.target.1);
+    if is_loopback(&host) && (port == tport || port == 3333) {
+        Ok(path)
+    } else {
+        Err((1100, format!("lab sandbox: {url} is not reachable; only the toy service ({}) is, e.g. __ENV.BASE_URL", format_args!("http://{thost}:{tport}"))))
+    }
 }
 
 /// Splits `http://host:port/path?q` into host, port and path+query.
@@ -120,14 +153,15 @@ fn split_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host.to_ascii_lowercase(), port, path))
 }
 
-/// Runs one `k6/http` request for a VU and returns the response as JSON.
+/// Runs one `k6/http` request for a VU: sandbox checks, the world's
+/// answer, the request's metrics, and the response for JavaScript.
 pub fn request(
     vu: &mut VuState,
     world: &dyn World,
-    method: String,
-    url: String,
-    body: Option<String>,
-    spec: Params,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    spec: &Params,
 ) -> Result<ResponseOut, RequestFailure> {
     if world.stopping() {
         return Err(RequestFailure::Stop("the run was stopped".into()));
@@ -146,37 +180,31 @@ pub fn request(
                 .map_err(|e| RequestFailure::Throw(format!("timeout: {e}")))?,
         },
     };
-    let headers = spec.headers;
-    let body_bytes = body.unwrap_or_default().into_bytes();
-    let start_t = world.now(vu);
-
-    let resp = match split_url(&url) {
-        Err(e) => WorldResponse {
-            error: Some((1000, e)),
+    // Scripts request the same few URLs over and over: remember the last one's route.
+    let routed = match vu.last_route.take() {
+        Some(r) if r.url == url => r,
+        _ => Routed {
+            url: url.to_owned(),
+            target: route(vu, url),
+        },
+    };
+    let resp = match &routed.target {
+        Err((code, e)) => WorldResponse {
+            error: Some((*code, e.clone())),
             ..WorldResponse::default()
         },
-        Ok((host, port, path)) => {
-            let (thost, tport) = (&vu.target.0, vu.target.1);
-            let to_target = is_loopback(&host) && (port == tport || port == 3333);
-            if !to_target {
-                WorldResponse {
-                    error: Some((1100, format!("lab sandbox: {url} is not reachable; only the toy service ({}) is, e.g. __ENV.BASE_URL", format_args!("http://{thost}:{tport}")))),
-                    ..WorldResponse::default()
-                }
-            } else {
-                world.http(
-                    vu,
-                    WorldRequest {
-                        method: method.clone(),
-                        path_and_query: path,
-                        headers: headers.clone(),
-                        body: body_bytes.clone(),
-                        timeout,
-                    },
-                )
-            }
-        }
+        Ok(path) => world.http(
+            vu,
+            WorldRequest {
+                method,
+                path_and_query: path,
+                headers: &spec.headers,
+                body: body.unwrap_or_default().as_bytes(),
+                timeout,
+            },
+        ),
     };
+    vu.last_route = Some(routed);
     if vu.stop.get() {
         return Err(RequestFailure::Stop(
             vu.stop_reason
@@ -188,50 +216,24 @@ pub fn request(
     let [blocked, connecting, sending, waiting, receiving] = resp.phases;
     let duration_ms = (sending + waiting + receiving) * 1000.0;
 
-    let expected = spec.expected.clone().or_else(|| vu.expected.clone());
-    let ok = match &expected {
+    let expected = spec.expected.as_ref().or(vu.expected.as_ref());
+    let ok = match expected {
         Some(ranges) => ranges
             .iter()
             .any(|(lo, hi)| resp.status >= *lo && resp.status <= *hi),
         None => (200..400).contains(&resp.status),
     };
-
-    let mut tags = vu.tags.clone();
-    let name = spec
-        .tags
-        .iter()
-        .find(|(k, _)| k == "name")
-        .map_or_else(|| url.clone(), |(_, v)| v.clone());
-    for (k, v) in [
-        ("method", method.clone()),
-        ("url", url.clone()),
-        ("name", name),
-        ("status", resp.status.to_string()),
-        ("expected_response", ok.to_string()),
-        ("proto", "HTTP/1.1".to_owned()),
-    ] {
-        tags.push((k.to_owned(), v));
-    }
-    if let Some((code, _)) = &resp.error {
-        tags.push(("error_code".into(), code.to_string()));
-    }
-    let mut group = String::new();
-    for (g, _) in &vu.groups {
-        group.push_str("::");
-        group.push_str(g);
-    }
-    tags.push(("group".into(), group));
-    tags.push(("scenario".into(), vu.scenario.clone()));
-    for (k, v) in spec.tags {
-        if let Some(slot) = tags.iter_mut().find(|(tk, _)| *tk == k) {
-            slot.1 = v;
-        } else {
-            tags.push((k, v));
-        }
-    }
     let sent = resp.sent as f64;
     let received = resp.received as f64;
+    let vu_ro: &VuState = vu;
     world.with_store(&mut |store| {
+        // Tags matter only to sub-metrics (thresholds on tagged series):
+        // without any on the HTTP metrics, skip building them.
+        let tags = if store.http_tagged() {
+            request_tags(vu_ro, method, url, spec, resp.status, ok, resp.error.as_ref())
+        } else {
+            Vec::new()
+        };
         store.add(ids::HTTP_REQS, end_t, 1.0, &tags);
         store.add(
             ids::HTTP_REQ_FAILED,
@@ -251,29 +253,27 @@ pub fn request(
         store.add(ids::DATA_SENT, end_t, sent, &tags);
         store.add(ids::DATA_RECEIVED, end_t, received, &tags);
     });
-    let _ = start_t;
 
     if let Some((_, msg)) = &resp.error {
         world.log(format!("[warn] Request Failed error=\"{msg}\""));
     }
-    let mut body = resp.body;
-    body.truncate(vu.max_body);
+    let body_len = resp.body.len();
     let body = if spec.response_type.as_deref() == Some("none") {
         None
     } else {
-        Some(
-            String::from_utf8(body)
-                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-        )
+        Some(match resp.body {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..b.len().min(vu.max_body)]),
+            Cow::Owned(mut b) => {
+                b.truncate(vu.max_body);
+                Cow::Owned(b)
+            }
+        })
     };
-    let _ = body_bytes;
-    let (error_code, error) = resp.error.unwrap_or_default();
     Ok(ResponseOut {
         status: resp.status,
         body,
-        error,
-        error_code,
-        status_text: format!("{} {}", resp.status, reason(resp.status)),
+        body_len,
+        error: resp.error,
         timings: [
             duration_ms,
             blocked * 1000.0,
@@ -282,12 +282,62 @@ pub fn request(
             waiting * 1000.0,
             receiving * 1000.0,
         ],
-        headers: resp
-            .headers
-            .iter()
-            .map(|(k, v)| (canonical_header(k), v.clone()))
-            .collect(),
+        headers: match resp.content_type {
+            Some(ct) => HeadersOut::Typed(ct),
+            None => HeadersOut::List(
+                resp.headers
+                    .iter()
+                    .map(|(k, v)| (canonical_header(k), v.clone()))
+                    .collect(),
+            ),
+        },
     })
+}
+
+/// The tags of a request's samples, as k6 sets them.
+fn request_tags(
+    vu: &VuState,
+    method: &str,
+    url: &str,
+    spec: &Params,
+    status: u16,
+    ok: bool,
+    error: Option<&(u32, String)>,
+) -> Tags {
+    let mut tags = vu.tags.clone();
+    let name = spec
+        .tags
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map_or(url, |(_, v)| v.as_str());
+    for (k, v) in [
+        ("method", method.to_owned()),
+        ("url", url.to_owned()),
+        ("name", name.to_owned()),
+        ("status", status.to_string()),
+        ("expected_response", ok.to_string()),
+        ("proto", "HTTP/1.1".to_owned()),
+    ] {
+        tags.push((k.to_owned(), v));
+    }
+    if let Some((code, _)) = error {
+        tags.push(("error_code".into(), code.to_string()));
+    }
+    let mut group = String::new();
+    for (g, _) in &vu.groups {
+        group.push_str("::");
+        group.push_str(g);
+    }
+    tags.push(("group".into(), group));
+    tags.push(("scenario".into(), vu.scenario.clone()));
+    for (k, v) in &spec.tags {
+        if let Some(slot) = tags.iter_mut().find(|(tk, _)| tk == k) {
+            slot.1.clone_from(v);
+        } else {
+            tags.push((k.clone(), v.clone()));
+        }
+    }
+    tags
 }
 
 fn canonical_header(k: &str) -> String {
@@ -338,7 +388,7 @@ impl LiveClient {
     pub fn send(
         &mut self,
         addr: std::net::SocketAddr,
-        req: &WorldRequest,
+        req: &WorldRequest<'_>,
         max_body: usize,
     ) -> WorldResponse {
         match self.try_send(addr, req, max_body, true) {
@@ -356,7 +406,7 @@ impl LiveClient {
     fn try_send(
         &mut self,
         addr: std::net::SocketAddr,
-        req: &WorldRequest,
+        req: &WorldRequest<'_>,
         max_body: usize,
         retry: bool,
     ) -> Result<WorldResponse, String> {
@@ -384,7 +434,7 @@ impl LiveClient {
             req.method, req.path_and_query
         );
         let mut has_ct = false;
-        for (k, v) in &req.headers {
+        for (k, v) in req.headers {
             if k.eq_ignore_ascii_case("host")
                 || k.eq_ignore_ascii_case("content-length")
                 || k.contains(['\r', '\n'])
@@ -399,7 +449,7 @@ impl LiveClient {
         head.push_str(&format!("Content-Length: {}\r\n\r\n", req.body.len()));
         let s0 = Instant::now();
         let mut buf = head.into_bytes();
-        buf.extend_from_slice(&req.body);
+        buf.extend_from_slice(req.body);
         let sent = buf.len() as u64;
         if let Err(e) = conn.get_mut().write_all(&buf) {
             self.conn = None;
@@ -514,7 +564,8 @@ impl LiveClient {
         Ok(WorldResponse {
             status,
             headers,
-            body,
+            content_type: None,
+            body: Cow::Owned(body),
             error: None,
             phases: [blocked, connecting, sending, waiting, receiving],
             sent,

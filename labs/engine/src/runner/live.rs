@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::http::LiveClient;
-use super::metrics::{ids, Sink, Store};
+use super::metrics::{ids, Store};
 use super::options::{Executor, Plan};
 use super::schedule::{active_at, arrival_time, next_active, next_inactive, vu_steps};
 use super::vu::{Limits, Vu, VuSetup, VuState, World, WorldRequest, WorldResponse};
@@ -195,37 +195,14 @@ fn iterate(c: &Ctx, vu: &Vu, sc: usize, deadline: f64, n: u64) {
     let scp = &c.plan.scenarios[sc];
     let origin = c.shared.origin();
     let t = c.shared.now() - origin;
-    {
-        let mut st = vu.state.borrow_mut();
-        st.time = t;
-        st.deadline = deadline;
-        st.scenario.clone_from(&scp.name);
-        st.executor = scp.executor.name();
-        st.scenario_start = scp.start_time;
-        st.iter_in_scenario = i64::try_from(n).unwrap_or(i64::MAX);
-        st.groups.clear();
-        st.stop.set(false);
-        st.stop_reason = None;
-    }
+    super::begin_iteration(vu, scp, t, deadline, n);
     let r = vu.call(&scp.exec, c.data.as_deref());
     let end = c.shared.now() - origin;
-    let (interrupted, reason) = {
-        let mut st = vu.state.borrow_mut();
-        st.iter += 1;
-        let i = st.stop.get();
-        st.stop.set(false);
-        (i, st.stop_reason.take())
-    };
+    let (interrupted, reason) = super::end_iteration(vu);
     match r {
         Ok(_) => {
             c.shared.iterations.fetch_add(1, Ordering::Relaxed);
-            let tags = vec![
-                ("scenario".to_owned(), scp.name.clone()),
-                ("group".to_owned(), String::new()),
-            ];
-            let mut s = lock(&c.shared.store);
-            s.add(ids::ITERATIONS, end, 1.0, &tags);
-            s.add(ids::ITERATION_DURATION, end, (end - t) * 1000.0, &tags);
+            super::record_iteration(&mut lock(&c.shared.store), &scp.name, t, end);
         }
         Err(e) => match super::sim::classify(&e, interrupted, reason.as_deref()) {
             super::sim::Failure::Fatal(m) => {
@@ -537,8 +514,7 @@ pub(crate) async fn run(
                 let p = {
                     let mut s = lock(&shared.store);
                     s.set_vus(elapsed, i64::try_from(vus).unwrap_or(0));
-                    let reqs = s.metrics()[ids::HTTP_REQS].sink.count() as i64;
-                    let errors = match &s.metrics()[ids::HTTP_REQ_FAILED].sink { Sink::Rate { trues, .. } => i64::try_from(*trues).unwrap_or(0), _ => 0 };
+                    let (reqs, errors) = super::request_counts(&[&s]);
                     let p = Progress {
                         elapsed,
                         total: f64::from_bits(shared.total_bits.load(Ordering::Relaxed)),

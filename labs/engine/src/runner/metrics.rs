@@ -169,10 +169,65 @@ impl Sink {
         }
     }
 
+    /// Adds another sink's samples (same type; another lane's).
+    pub fn merge(&mut self, other: &Sink) {
+        match (self, other) {
+            (Self::Counter { sum }, Self::Counter { sum: o }) => *sum += o,
+            (
+                Self::Gauge {
+                    last,
+                    min,
+                    max,
+                    set,
+                },
+                Self::Gauge {
+                    last: ol,
+                    min: omin,
+                    max: omax,
+                    set: oset,
+                },
+            ) => {
+                if *oset {
+                    if !*set || omin < min {
+                        *min = *omin;
+                    }
+                    if !*set || omax > max {
+                        *max = *omax;
+                    }
+                    *last = *ol;
+                    *set = true;
+                }
+            }
+            (Self::Rate { trues, total }, Self::Rate { trues: t, total: n }) => {
+                *trues += t;
+                *total += n;
+            }
+            (
+                Self::Trend {
+                    values,
+                    sorted,
+                    sum,
+                },
+                Self::Trend {
+                    values: ov,
+                    sum: os,
+                    ..
+                },
+            ) => {
+                if !ov.is_empty() {
+                    values.extend_from_slice(ov);
+                    *sorted = false;
+                    *sum += os;
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn sort(&mut self) {
         if let Self::Trend { values, sorted, .. } = self {
             if !*sorted {
-                values.sort_by(f64::total_cmp);
+                values.sort_unstable_by(f64::total_cmp);
                 *sorted = true;
             }
         }
@@ -240,6 +295,26 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
 }
 
+/// [`percentile`] of unsorted values, reordering them (linear time: no full sort).
+pub fn percentile_unsorted(values: &mut [f64], p: f64) -> f64 {
+    match values.len() {
+        0 => 0.0,
+        1 => values[0],
+        n => {
+            let i = (p / 100.0) * (n as f64 - 1.0);
+            let lo = (i.floor() as usize).min(n - 1);
+            let (_, j, right) = values.select_nth_unstable_by(lo, f64::total_cmp);
+            let j = *j;
+            let k = if i.ceil() as usize > lo {
+                right.iter().copied().min_by(f64::total_cmp).unwrap_or(j)
+            } else {
+                j
+            };
+            j + (k - j) * (i - lo as f64)
+        }
+    }
+}
+
 /// Formats a number like JavaScript would (`95`, `99.9`).
 pub fn fmt_num(v: f64) -> String {
     if v == v.trunc() && v.abs() < 1e15 {
@@ -286,6 +361,21 @@ pub struct GroupNode {
 }
 
 impl GroupNode {
+    fn merge(&mut self, other: &GroupNode) {
+        for (name, g) in &other.groups {
+            self.child(name).merge(g);
+        }
+        for (name, c) in &other.checks {
+            match self.checks.iter_mut().find(|(n, _)| n == name) {
+                Some((_, mine)) => {
+                    mine.passes += c.passes;
+                    mine.fails += c.fails;
+                }
+                None => self.checks.push((name.clone(), c.clone())),
+            }
+        }
+    }
+
     fn child(&mut self, name: &str) -> &mut GroupNode {
         if let Some(i) = self.groups.iter().position(|(n, _)| n == name) {
             &mut self.groups[i].1
@@ -339,6 +429,7 @@ pub struct Store {
     pub root: GroupNode,
     seconds: Vec<SecondAcc>,
     max_series_seconds: usize,
+    http_tagged: bool,
 }
 
 /// Well-known metric ids, registered first and in this order.
@@ -482,6 +573,31 @@ impl Store {
             let kind = m.kind;
             m.subs.push((sel, key, Sink::new(kind)));
         }
+        self.http_tagged = [
+            ids::HTTP_REQS,
+            ids::HTTP_REQ_FAILED,
+            ids::HTTP_REQ_DURATION,
+            ids::HTTP_REQ_BLOCKED,
+            ids::HTTP_REQ_CONNECTING,
+            ids::HTTP_REQ_TLS,
+            ids::HTTP_REQ_SENDING,
+            ids::HTTP_REQ_WAITING,
+            ids::HTTP_REQ_RECEIVING,
+            ids::DATA_SENT,
+            ids::DATA_RECEIVED,
+        ]
+        .iter()
+        .any(|&i| self.tagged(i));
+    }
+
+    /// Whether samples of metric `id` need their tags (it has sub-metrics).
+    pub fn tagged(&self, id: usize) -> bool {
+        self.metrics.get(id).is_some_and(|m| !m.subs.is_empty())
+    }
+
+    /// Whether any HTTP metric has sub-metrics (request tags are needed).
+    pub fn http_tagged(&self) -> bool {
+        self.http_tagged
     }
 
     /// Records a sample at `t` seconds into the run.
@@ -534,7 +650,12 @@ impl Store {
     }
 
     /// Records a check result in the group tree.
-    pub fn record_check(&mut self, group_path: &[String], name: &str, ok: bool) {
+    pub fn record_check<'a>(
+        &mut self,
+        group_path: impl IntoIterator<Item = &'a str>,
+        name: &str,
+        ok: bool,
+    ) {
         let mut node = &mut self.root;
         for g in group_path {
             node = node.child(g);
@@ -554,7 +675,7 @@ impl Store {
     }
 
     /// Makes sure a group exists in the tree (groups without checks still show).
-    pub fn touch_group(&mut self, group_path: &[String]) {
+    pub fn touch_group<'a>(&mut self, group_path: impl IntoIterator<Item = &'a str>) {
         let mut node = &mut self.root;
         for g in group_path {
             node = node.child(g);
@@ -585,7 +706,7 @@ impl Store {
             .enumerate()
             .map(|(i, a)| {
                 let mut d = a.durations.clone();
-                d.sort_by(f64::total_cmp);
+                d.sort_unstable_by(f64::total_cmp);
                 SecondPoint {
                     t: i64::try_from(i).unwrap_or(i64::MAX),
                     vus: a.vus,
@@ -609,8 +730,52 @@ impl Store {
             .iter()
             .flat_map(|a| a.durations.iter().copied())
             .collect();
-        d.sort_by(f64::total_cmp);
-        percentile(&d, 95.0)
+        percentile_unsorted(&mut d, 95.0)
+    }
+
+    /// p95 of request durations over the last `window` seconds, over several stores.
+    pub fn recent_p95_of(stores: &[&Store], now: f64, window: usize) -> f64 {
+        let mut d = Vec::new();
+        for s in stores {
+            let end = (now.max(0.0) as usize).min(s.seconds.len());
+            let start = end.saturating_sub(window);
+            for a in &s.seconds[start..end] {
+                d.extend_from_slice(&a.durations);
+            }
+        }
+        percentile_unsorted(&mut d, 95.0)
+    }
+
+    /// Adds `other`'s samples (another lane of the same run) to this store.
+    /// Merging in a fixed order gives the same sums every time.
+    pub fn merge(&mut self, other: &Store) {
+        for m in &other.metrics {
+            let id = match self.register(&m.name, m.kind, m.contains) {
+                Ok(id) => id,
+                Err(_) => continue,
+            };
+            let mine = &mut self.metrics[id];
+            mine.sink.merge(&m.sink);
+            for (sel, key, sink) in &m.subs {
+                match mine.subs.iter_mut().find(|(_, k, _)| k == key) {
+                    Some((_, _, s)) => s.merge(sink),
+                    None => mine.subs.push((sel.clone(), key.clone(), sink.clone())),
+                }
+            }
+        }
+        if self.seconds.len() < other.seconds.len() {
+            self.seconds
+                .resize(other.seconds.len(), SecondAcc::default());
+        }
+        for (a, b) in self.seconds.iter_mut().zip(&other.seconds) {
+            a.reqs += b.reqs;
+            a.errors += b.errors;
+            a.checks_ok += b.checks_ok;
+            a.checks_failed += b.checks_failed;
+            a.durations.extend_from_slice(&b.durations);
+        }
+        self.root.merge(&other.root);
+        self.http_tagged |= other.http_tagged;
     }
 
     /// Group-tree snapshot helper: (path, name, node) pairs are built by the summary.
@@ -641,6 +806,12 @@ mod tests {
         assert_eq!(percentile(&[], 99.0), 0.0);
         let w = [10.0, 20.0, 30.0, 40.0];
         assert!((percentile(&w, 75.0) - 32.5).abs() < 1e-9);
+        for p in [0.0, 12.5, 50.0, 75.0, 95.0, 99.0, 100.0] {
+            let mut shuffled = [40.0, 10.0, 30.0, 20.0, 20.0, 5.0];
+            let mut sorted = shuffled;
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!(percentile_unsorted(&mut shuffled, p), percentile(&sorted, p), "p{p}");
+        }
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct RunConfig {
     pub scrape_interval: f64,
     /// Cancel to stop the run cleanly.
     pub cancel: CancellationToken,
+    /// Threads a simulated run may use (0: one per core). Results do not
+    /// depend on it: the same seed gives the same bytes with any number.
+    pub threads: usize,
 }
 
 impl Default for RunConfig {
@@ -79,6 +82,7 @@ impl Default for RunConfig {
             limits: Limits::default(),
             scrape_interval: 5.0,
             cancel: CancellationToken::new(),
+            threads: 0,
         }
     }
 }
@@ -410,6 +414,71 @@ pub(crate) fn scenario_tags(plan: &Plan, sc: &options::ScenarioPlan) -> metrics:
         t.push((k.clone(), v.clone()));
     }
     t
+}
+
+/// Prepares a VU's state for an iteration of scenario `scp` starting at `t`.
+pub(crate) fn begin_iteration(
+    vu: &vu::Vu,
+    scp: &options::ScenarioPlan,
+    t: f64,
+    deadline: f64,
+    iter_in_scenario: u64,
+) {
+    let mut st = vu.state.borrow_mut();
+    st.time = t;
+    st.deadline = deadline;
+    if st.scenario != scp.name {
+        st.scenario.clone_from(&scp.name);
+    }
+    st.executor = scp.executor.name();
+    st.scenario_start = scp.start_time;
+    st.iter_in_scenario = i64::try_from(iter_in_scenario).unwrap_or(i64::MAX);
+    st.groups.clear();
+    st.stop.set(false);
+    st.stop_reason = None;
+}
+
+/// Closes a VU's iteration: whether it was interrupted, and why.
+pub(crate) fn end_iteration(vu: &vu::Vu) -> (bool, Option<String>) {
+    let mut st = vu.state.borrow_mut();
+    st.iter += 1;
+    let interrupted = st.stop.get();
+    st.stop.set(false);
+    (interrupted, st.stop_reason.take())
+}
+
+/// Records a completed iteration of `scenario` that ran from `t` to `end`.
+pub(crate) fn record_iteration(store: &mut metrics::Store, scenario: &str, t: f64, end: f64) {
+    let tags: metrics::Tags = if store.tagged(metrics::ids::ITERATIONS)
+        || store.tagged(metrics::ids::ITERATION_DURATION)
+    {
+        vec![
+            ("scenario".to_owned(), scenario.to_owned()),
+            ("group".to_owned(), String::new()),
+        ]
+    } else {
+        Vec::new()
+    };
+    store.add(metrics::ids::ITERATIONS, end, 1.0, &tags);
+    store.add(
+        metrics::ids::ITERATION_DURATION,
+        end,
+        (end - t) * 1000.0,
+        &tags,
+    );
+}
+
+/// Requests and failed requests so far, over one or more stores.
+pub(crate) fn request_counts(stores: &[&metrics::Store]) -> (i64, i64) {
+    let mut reqs = 0i64;
+    let mut errors = 0i64;
+    for s in stores {
+        reqs += s.metrics()[metrics::ids::HTTP_REQS].sink.count() as i64;
+        if let metrics::Sink::Rate { trues, .. } = &s.metrics()[metrics::ids::HTTP_REQ_FAILED].sink {
+            errors += i64::try_from(*trues).unwrap_or(0);
+        }
+    }
+    (reqs, errors)
 }
 
 /// Evaluates `abortOnFail` thresholds during the run; returns why to abort.

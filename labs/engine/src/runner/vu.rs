@@ -10,7 +10,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::Declared;
-use rquickjs::{Context, Ctx, Exception, Function, Module, Object, Promise, Runtime, Value};
+use rquickjs::function::Opt;
+use rquickjs::{
+    Context, Ctx, Exception, Function, Module, Object, Persistent, Promise, Runtime, Value,
+};
 use serde::Serialize;
 use serde_json::json;
 
@@ -72,16 +75,16 @@ impl Default for Limits {
 }
 
 /// An HTTP request as the world sees it (after URL checks).
-#[derive(Debug, Clone)]
-pub struct WorldRequest {
+#[derive(Debug, Clone, Copy)]
+pub struct WorldRequest<'a> {
     /// Method.
-    pub method: String,
+    pub method: &'a str,
     /// Path and query.
-    pub path_and_query: String,
+    pub path_and_query: &'a str,
     /// Headers.
-    pub headers: Vec<(String, String)>,
+    pub headers: &'a [(String, String)],
     /// Body.
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
     /// Timeout, seconds.
     pub timeout: f64,
 }
@@ -91,10 +94,13 @@ pub struct WorldRequest {
 pub struct WorldResponse {
     /// Status (0 on a transport error).
     pub status: u16,
-    /// Headers.
+    /// Headers (live).
     pub headers: Vec<(String, String)>,
+    /// The simulated service's `Content-Type`; with it, `headers` is empty
+    /// and `Content-Length` is the body's length.
+    pub content_type: Option<&'static str>,
     /// Body.
-    pub body: Vec<u8>,
+    pub body: std::borrow::Cow<'static, [u8]>,
     /// Transport error, if any.
     pub error: Option<(u32, String)>,
     /// Phases in seconds: blocked, connecting, sending, waiting, receiving.
@@ -112,7 +118,7 @@ pub trait World {
     /// Sleeps; returns `false` if the VU must stop (deadline, cancel).
     fn sleep(&self, vu: &mut VuState, secs: f64) -> bool;
     /// Sends a request to the toy service; advances the VU's time.
-    fn http(&self, vu: &mut VuState, req: WorldRequest) -> WorldResponse;
+    fn http(&self, vu: &mut VuState, req: WorldRequest<'_>) -> WorldResponse;
     /// Runs `f` on the run's metrics.
     fn with_store(&self, f: &mut dyn FnMut(&mut Store));
     /// Records a console line.
@@ -167,6 +173,8 @@ pub struct VuState {
     pub target: (String, u16),
     /// Response bytes kept.
     pub max_body: usize,
+    /// The last URL requested and where it leads.
+    pub last_route: Option<super::http::Routed>,
 }
 
 impl VuState {
@@ -277,6 +285,19 @@ pub struct Vu {
     call_start: Rc<Cell<Option<Instant>>>,
     call_budget: f64,
     world: Rc<dyn World>,
+    bodies: BodyCache,
+    /// Exported functions already looked up (emptied on drop, like `bodies`).
+    exports: RefCell<Vec<(String, Persistent<Function<'static>>)>>,
+}
+
+impl Drop for Vu {
+    fn drop(&mut self) {
+        // Cached strings hold the context: release them while the runtime lives.
+        self.ctx.with(|_| {
+            self.bodies.entries.borrow_mut().clear();
+            self.exports.borrow_mut().clear();
+        });
+    }
 }
 
 fn js_err(ctx: &Ctx<'_>, msg: &str) -> rquickjs::Error {
@@ -344,6 +365,7 @@ impl Vu {
             expected: None,
             target: setup.target.clone(),
             max_body: setup.limits.max_body_bytes,
+            last_route: None,
         }));
         {
             let stop = Rc::clone(&stop);
@@ -383,6 +405,8 @@ impl Vu {
             call_start,
             call_budget: setup.limits.call_seconds,
             world,
+            bodies: BodyCache::default(),
+            exports: RefCell::new(Vec::new()),
         };
         vu.install(&setup)?;
         Ok(vu)
@@ -395,7 +419,13 @@ impl Vu {
         let r = self.ctx.with(|ctx| -> Result<(), ScriptError> {
             let wrap =
                 |r: rquickjs::Result<()>| r.map_err(|e| ScriptError(exception_text(&ctx, &e)));
-            wrap(install_natives(&ctx, &state, &world, &self.call_start))?;
+            wrap(install_natives(
+                &ctx,
+                &state,
+                &world,
+                &self.call_start,
+                &self.bodies,
+            ))?;
             let env = Object::new(ctx.clone()).map_err(|e| ScriptError(e.to_string()))?;
             for (k, v) in &setup.env {
                 wrap(env.set(k.as_str(), v.as_str()))?;
@@ -481,10 +511,27 @@ impl Vu {
     ) -> Result<Option<String>, String> {
         self.call_start.set(Some(Instant::now()));
         let r = self.ctx.with(|ctx| -> Result<Option<String>, String> {
-            let ns: Object = ctx.globals().get("__k6mod").map_err(|e| e.to_string())?;
-            let f: Value = ns.get(name).map_err(|e| exception_text(&ctx, &e))?;
-            let Some(f) = f.as_function().cloned() else {
-                return Err(format!("function '{name}' not found in exports"));
+            // The default function is called once per iteration: resolve it once.
+            let cached = self
+                .exports
+                .borrow()
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, f)| f.clone());
+            let f = match cached {
+                Some(f) => f.restore(&ctx).map_err(|e| e.to_string())?,
+                None => {
+                    let ns: Object = ctx.globals().get("__k6mod").map_err(|e| e.to_string())?;
+                    let f: Value = ns.get(name).map_err(|e| exception_text(&ctx, &e))?;
+                    let Some(f) = f.as_function().cloned() else {
+                        return Err(format!("function '{name}' not found in exports"));
+                    };
+                    let mut ex = self.exports.borrow_mut();
+                    if ex.len() < 8 {
+                        ex.push((name.to_owned(), Persistent::save(&ctx, f.clone())));
+                    }
+                    f
+                }
             };
             let g = ctx.globals();
             let _ = g.set("__ITER", self.state.borrow().iter as f64);
@@ -562,6 +609,82 @@ fn drive<'js>(ctx: &Ctx<'js>, p: &Promise<'js>) -> Result<(), String> {
     }
 }
 
+/// JavaScript strings of the fixed bodies the service answers with (the
+/// catalog), made once per VU and shared by every response that carries them.
+/// The strings keep the context alive, so the VU empties the cache before
+/// its runtime goes (see `Drop for Vu`).
+#[derive(Default, Clone)]
+struct BodyCache {
+    entries: Rc<RefCell<Vec<(usize, usize, Persistent<rquickjs::String<'static>>)>>>,
+}
+
+/// How many fixed bodies a VU keeps as strings (the catalog has a handful).
+const BODY_CACHE: usize = 32;
+
+impl BodyCache {
+    fn string<'js>(
+        &self,
+        ctx: &Ctx<'js>,
+        body: &std::borrow::Cow<'static, [u8]>,
+    ) -> rquickjs::Result<rquickjs::String<'js>> {
+        let text = |b: &[u8]| match std::str::from_utf8(b) {
+            Ok(t) => rquickjs::String::from_str(ctx.clone(), t),
+            Err(_) => rquickjs::String::from_str(ctx.clone(), &String::from_utf8_lossy(b)),
+        };
+        match body {
+            std::borrow::Cow::Borrowed(b) => {
+                let key = (b.as_ptr() as usize, b.len());
+                let mut e = self.entries.borrow_mut();
+                if let Some((_, _, s)) = e.iter().find(|(p, l, _)| (*p, *l) == key) {
+                    return s.clone().restore(ctx);
+                }
+                let s = text(b)?;
+                if e.len() < BODY_CACHE {
+                    e.push((key.0, key.1, Persistent::save(ctx, s.clone())));
+                }
+                Ok(s)
+            }
+            std::borrow::Cow::Owned(b) => text(b),
+        }
+    }
+}
+
+/// The response as the array `k6/http`'s `Response` wraps: status, body,
+/// six timings, headers (a content type or a flat list), body length, and
+/// the error text and code only when there is an error.
+fn response_array<'js>(
+    ctx: &Ctx<'js>,
+    bodies: &BodyCache,
+    r: super::http::ResponseOut,
+) -> rquickjs::Result<rquickjs::Array<'js>> {
+    let a = rquickjs::Array::new(ctx.clone())?;
+    a.set(0, r.status)?;
+    match &r.body {
+        Some(b) => a.set(1, bodies.string(ctx, b)?)?,
+        None => a.set(1, rquickjs::Null)?,
+    }
+    for (i, t) in r.timings.iter().enumerate() {
+        a.set(2 + i, *t)?;
+    }
+    match r.headers {
+        super::http::HeadersOut::Typed(ct) => a.set(8, ct)?,
+        super::http::HeadersOut::List(list) => {
+            let mut flat = Vec::with_capacity(list.len() * 2);
+            for (k, v) in list {
+                flat.push(k);
+                flat.push(v);
+            }
+            a.set(8, flat)?;
+        }
+    }
+    a.set(9, r.body_len as f64)?;
+    if let Some((code, text)) = r.error {
+        a.set(10, text)?;
+        a.set(11, code)?;
+    }
+    Ok(a)
+}
+
 fn parse_tags(json: &str) -> Tags {
     if json.is_empty() {
         return Vec::new();
@@ -604,6 +727,7 @@ fn install_natives<'js>(
     state: &Rc<RefCell<VuState>>,
     world: &Rc<dyn World>,
     call_start: &Rc<Cell<Option<Instant>>>,
+    bodies: &BodyCache,
 ) -> rquickjs::Result<()> {
     let n = Object::new(ctx.clone())?;
     {
@@ -638,13 +762,18 @@ fn install_natives<'js>(
             move |name: String, ok: bool, tags: String| {
                 let s = st.borrow();
                 let t = w.now(&s);
-                let mut tg = s.sample_tags();
-                tg.push(("check".into(), name.clone()));
-                merge_tags(&mut tg, parse_tags(&tags));
-                let path: Vec<String> = s.groups.iter().map(|(g, _)| g.clone()).collect();
                 w.with_store(&mut |store| {
+                    // Tags matter only to sub-metrics on `checks`.
+                    let tg = if store.tagged(ids::CHECKS) {
+                        let mut tg = s.sample_tags();
+                        tg.push(("check".into(), name.clone()));
+                        merge_tags(&mut tg, parse_tags(&tags));
+                        tg
+                    } else {
+                        Vec::new()
+                    };
                     store.add(ids::CHECKS, t, if ok { 1.0 } else { 0.0 }, &tg);
-                    store.record_check(&path, &name, ok);
+                    store.record_check(s.groups.iter().map(|(g, _)| g.as_str()), &name, ok);
                 });
             },
         )?;
@@ -655,8 +784,7 @@ fn install_natives<'js>(
             let mut s = st.borrow_mut();
             let t = w.now(&s);
             s.groups.push((name, t));
-            let path: Vec<String> = s.groups.iter().map(|(g, _)| g.clone()).collect();
-            w.with_store(&mut |store| store.touch_group(&path));
+            w.with_store(&mut |store| store.touch_group(s.groups.iter().map(|(g, _)| g.as_str())));
         })?;
     }
     {
@@ -802,6 +930,7 @@ fn install_natives<'js>(
     )?;
     {
         let (st, w, cs) = (Rc::clone(state), Rc::clone(world), Rc::clone(call_start));
+        let bodies = bodies.clone();
         set_fn(
             ctx,
             &n,
@@ -809,37 +938,25 @@ fn install_natives<'js>(
             move |ctx: Ctx<'js>,
                   method: String,
                   url: String,
-                  body: Option<String>,
-                  headers: Vec<String>,
-                  tags: Vec<String>,
-                  opts: Vec<String>|
+                  body: Opt<Option<String>>,
+                  headers: Opt<Vec<String>>,
+                  tags: Opt<Vec<String>>,
+                  opts: Opt<Vec<String>>|
                   -> rquickjs::Result<rquickjs::Array<'js>> {
                 let mut s = st.borrow_mut();
-                let params = super::http::Params::from_flat(headers, tags, opts);
-                let out = super::http::request(&mut s, &*w, method, url, body, params);
+                let params = super::http::Params::from_flat(
+                    headers.0.unwrap_or_default(),
+                    tags.0.unwrap_or_default(),
+                    opts.0.unwrap_or_default(),
+                );
+                let body = body.0.flatten();
+                let out =
+                    super::http::request(&mut s, &*w, &method, &url, body.as_deref(), &params);
                 cs.set(Some(Instant::now()));
                 match out {
                     Ok(r) => {
                         drop(s);
-                        let a = rquickjs::Array::new(ctx.clone())?;
-                        a.set(0, r.status)?;
-                        match r.body {
-                            Some(b) => a.set(1, b)?,
-                            None => a.set(1, rquickjs::Null)?,
-                        }
-                        a.set(2, r.error)?;
-                        a.set(3, r.error_code)?;
-                        a.set(4, r.status_text)?;
-                        for (i, t) in r.timings.iter().enumerate() {
-                            a.set(5 + i, *t)?;
-                        }
-                        let mut flat = Vec::with_capacity(r.headers.len() * 2);
-                        for (k, v) in r.headers {
-                            flat.push(k);
-                            flat.push(v);
-                        }
-                        a.set(11, flat)?;
-                        Ok(a)
+                        response_array(&ctx, &bodies, r)
                     }
                     Err(super::http::RequestFailure::Stop(msg)) => {
                         s.stop.set(true);

@@ -29,8 +29,18 @@ struct Family {
     kind: &'static str,
     label_names: &'static [&'static str],
     buckets: &'static [f64],
-    /// Series keyed by their label values joined with `\u{1f}`.
-    series: BTreeMap<String, Series>,
+    /// Series, in creation order: a [`SeriesId`] indexes this and stays valid.
+    series: Vec<Series>,
+    /// Series index keyed by their label values joined with `\u{1f}`; the
+    /// map's order is the render order.
+    keys: BTreeMap<String, usize>,
+}
+
+/// A handle on one series, resolved once so hot paths skip the label lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesId {
+    fam: u32,
+    idx: u32,
 }
 
 /// A registry of metric families, kept in name order so renders are stable.
@@ -80,7 +90,8 @@ impl Registry {
                         kind,
                         label_names,
                         buckets,
-                        series: BTreeMap::new(),
+                        series: Vec::new(),
+                        keys: BTreeMap::new(),
                     },
                 ),
             );
@@ -132,31 +143,105 @@ impl Registry {
         self.family(name, help, "histogram", labels, buckets);
     }
 
+    /// Resolves (creating if needed) the series of `name` with these label
+    /// values; `None` for an undeclared family.
+    pub fn resolve(&mut self, name: &'static str, values: &[&str]) -> Option<SeriesId> {
+        let fi = self.index(name)?;
+        let fam = &mut self.families[fi].1;
+        key_into(&mut self.scratch, values);
+        // Look up without allocating; allocate the key only for a new series.
+        let idx = match fam.keys.get(self.scratch.as_str()) {
+            Some(&i) => i,
+            None => {
+                let fresh = match fam.kind {
+                    "counter" => Series::Counter(0.0),
+                    "gauge" => Series::Gauge(0.0),
+                    _ => Series::Histogram(Histogram {
+                        counts: vec![0; fam.buckets.len()],
+                        sum: 0.0,
+                        count: 0,
+                    }),
+                };
+                fam.series.push(fresh);
+                fam.keys.insert(self.scratch.clone(), fam.series.len() - 1);
+                fam.series.len() - 1
+            }
+        };
+        Some(SeriesId {
+            fam: u32::try_from(fi).ok()?,
+            idx: u32::try_from(idx).ok()?,
+        })
+    }
+
+    fn get(&mut self, id: SeriesId) -> Option<(&mut Series, &'static [f64])> {
+        let fam = &mut self.families.get_mut(id.fam as usize)?.1;
+        let buckets = fam.buckets;
+        Some((fam.series.get_mut(id.idx as usize)?, buckets))
+    }
+
     fn series(
         &mut self,
         name: &'static str,
         values: &[&str],
     ) -> Option<(&mut Series, &'static [f64])> {
-        let i = self.index(name)?;
-        let fam = &mut self.families[i].1;
-        let kind = fam.kind;
-        let buckets = fam.buckets;
-        key_into(&mut self.scratch, values);
-        // Look up without allocating; allocate the key only for a new series.
-        if !fam.series.contains_key(self.scratch.as_str()) {
-            let fresh = match kind {
-                "counter" => Series::Counter(0.0),
-                "gauge" => Series::Gauge(0.0),
-                _ => Series::Histogram(Histogram {
-                    counts: vec![0; buckets.len()],
-                    sum: 0.0,
-                    count: 0,
-                }),
-            };
-            fam.series.insert(self.scratch.clone(), fresh);
+        let id = self.resolve(name, values)?;
+        self.get(id)
+    }
+
+    /// Adds `v` to a resolved counter.
+    pub fn inc_id(&mut self, id: SeriesId, v: f64) {
+        if let Some((Series::Counter(c), _)) = self.get(id) {
+            *c += v;
         }
-        let s = fam.series.get_mut(self.scratch.as_str())?;
-        Some((s, buckets))
+    }
+
+    /// Sets a resolved gauge.
+    pub fn set_id(&mut self, id: SeriesId, v: f64) {
+        if let Some((Series::Gauge(g), _)) = self.get(id) {
+            *g = v;
+        }
+    }
+
+    /// Records one observation in a resolved histogram.
+    pub fn observe_id(&mut self, id: SeriesId, v: f64) {
+        if let Some((Series::Histogram(h), buckets)) = self.get(id) {
+            observe_into(h, buckets, v);
+        }
+    }
+
+    /// Adds `other`'s counters and histograms into this registry (gauges are
+    /// left alone: they are levels, not sums). Both must declare the same
+    /// families, as two models of the same service do.
+    pub fn add_counts(&mut self, other: &Registry) {
+        for (name, fam) in &other.families {
+            let Ok(fi) = self.families.binary_search_by(|(n, _)| (*n).cmp(name)) else {
+                continue;
+            };
+            for (key, &oi) in &fam.keys {
+                let values: Vec<&str> = if key.is_empty() && fam.label_names.is_empty() {
+                    Vec::new()
+                } else {
+                    key.split(SEP).collect()
+                };
+                let Some(id) = self.resolve(self.families[fi].0, &values) else {
+                    continue;
+                };
+                let Some((mine, _)) = self.get(id) else {
+                    continue;
+                };
+                match (mine, &fam.series[oi]) {
+                    (Series::Counter(a), Series::Counter(b)) => *a += b,
+                    (Series::Histogram(a), Series::Histogram(b)) => {
+                        for (x, y) in a.counts.iter_mut().zip(&b.counts) {
+                            *x += y;
+                        }
+                        a.sum += b.sum;
+                        a.count += b.count;
+                    }
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Adds `v` to a counter (declared beforehand; unknown names are ignored).
@@ -176,13 +261,7 @@ impl Registry {
     /// Records one observation in a histogram.
     pub fn observe(&mut self, name: &'static str, labels: &[&str], v: f64) {
         if let Some((Series::Histogram(h), buckets)) = self.series(name, labels) {
-            for (i, b) in buckets.iter().enumerate() {
-                if v <= *b {
-                    h.counts[i] += 1;
-                }
-            }
-            h.sum += v;
-            h.count += 1;
+            observe_into(h, buckets, v);
         }
     }
 
@@ -195,7 +274,7 @@ impl Registry {
         let fam = &self.families[i].1;
         let mut key = String::new();
         key_into(&mut key, labels);
-        match fam.series.get(key.as_str())? {
+        match fam.series.get(*fam.keys.get(key.as_str())?)? {
             Series::Counter(v) | Series::Gauge(v) => Some(*v),
             Series::Histogram(h) => Some(h.count as f64),
         }
@@ -207,7 +286,8 @@ impl Registry {
         for (name, fam) in &self.families {
             let _ = writeln!(out, "# HELP {name} {}", fam.help);
             let _ = writeln!(out, "# TYPE {name} {}", fam.kind);
-            for (key, series) in &fam.series {
+            for (key, &i) in &fam.keys {
+                let series = &fam.series[i];
                 let values: Vec<&str> = if fam.label_names.is_empty() {
                     Vec::new()
                 } else {
@@ -242,6 +322,16 @@ impl Registry {
         }
         out
     }
+}
+
+fn observe_into(h: &mut Histogram, buckets: &[f64], v: f64) {
+    for (c, b) in h.counts.iter_mut().zip(buckets) {
+        if v <= *b {
+            *c += 1;
+        }
+    }
+    h.sum += v;
+    h.count += 1;
 }
 
 fn label_text(names: &[&str], values: &[&str]) -> String {

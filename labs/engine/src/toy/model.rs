@@ -2,6 +2,7 @@
 //! server and the simulated clock both ask this model for responses, so a
 //! script sees the same API in both modes.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -11,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::catalog;
-use super::metrics::{Registry, DEFAULT_BUCKETS};
+use super::metrics::{Registry, SeriesId, DEFAULT_BUCKETS};
 use super::scenario::{ActiveEffect, EffectKind, Latency, Scenario};
 
 /// One request as the model sees it.
@@ -38,12 +39,12 @@ pub struct ToyResponse {
     pub status: u16,
     /// `Content-Type` of the body.
     pub content_type: &'static str,
-    /// Response body.
-    pub body: Vec<u8>,
+    /// Response body (catalog answers are shared, not copied).
+    pub body: Cow<'static, [u8]>,
     /// Time the service spends on this request, in seconds.
     pub latency: f64,
     /// Route label used in metrics.
-    pub route: String,
+    pub route: Cow<'static, str>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,10 +101,44 @@ pub struct ToyModel {
     /// End times of requests in flight, for the simulated concurrency estimate.
     in_flight: BinaryHeap<Reverse<u64>>,
     backlog_bytes: f64,
+    /// The backlog the gauges show.
+    backlog_shown: f64,
     last_tick: f64,
     ratings: Vec<serde_json::Value>,
     /// Concurrency, hot shard and whether reads happened, as of the last request.
     pending: (u32, Option<(u32, f64)>, bool),
+    /// Requests in flight elsewhere (other lanes of a parallel simulation),
+    /// added to the model's own estimate.
+    background: u32,
+    /// Pizza ids advance by this step (lanes interleave their ids).
+    id_step: i64,
+    /// Whether a release effect has begun (toy_build_info flipped).
+    released: bool,
+    /// Whether this model ages the compaction backlog itself (a lane's
+    /// model hands its writes to the lead model instead).
+    owns_backlog: bool,
+    ids: Ids,
+}
+
+/// Series handles resolved once: the per-request path touches the registry
+/// without building label keys.
+#[derive(Debug, Default)]
+struct Ids {
+    /// (method, route label, status) -> (requests counter, duration histogram).
+    http: Vec<(String, Cow<'static, str>, u16, SeriesId, SeriesId)>,
+    shards: Vec<ShardIds>,
+    ranges: Vec<SeriesId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ShardIds {
+    row_hits: SeriesId,
+    partition_hits: SeriesId,
+    row_misses: SeriesId,
+    partition_misses: SeriesId,
+    read_timeouts: SeriesId,
+    read_latency: SeriesId,
+    write_latency: SeriesId,
 }
 
 fn micros(secs: f64) -> u64 {
@@ -227,6 +262,30 @@ impl ToyModel {
             registry.inc("scylla_cache_row_hits", &[&s], 0.0);
             registry.inc("scylla_cache_row_misses", &[&s], 0.0);
         }
+        let mut ids = Ids::default();
+        for shard in 0..scenario.shards {
+            let s = shard.to_string();
+            let mut r = |name| registry.resolve(name, &[&s]);
+            if let (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g)) = (
+                r("scylla_cache_row_hits"),
+                r("scylla_cache_partition_hits"),
+                r("scylla_cache_row_misses"),
+                r("scylla_cache_partition_misses"),
+                r("scylla_storage_proxy_coordinator_read_timeouts"),
+                r("scylla_storage_proxy_coordinator_read_latency"),
+                r("scylla_storage_proxy_coordinator_write_latency"),
+            ) {
+                ids.shards.push(ShardIds {
+                    row_hits: a,
+                    partition_hits: b,
+                    row_misses: c,
+                    partition_misses: d,
+                    read_timeouts: e,
+                    read_latency: f,
+                    write_latency: g,
+                });
+            }
+        }
         Self {
             scenario,
             effects,
@@ -235,10 +294,74 @@ impl ToyModel {
             next_pizza_id: 1,
             in_flight: BinaryHeap::new(),
             backlog_bytes: 0.0,
+            backlog_shown: 0.0,
             last_tick: 0.0,
             ratings: Vec::new(),
             pending: (0, None, false),
+            background: 0,
+            id_step: 1,
+            released: false,
+            owns_backlog: true,
+            ids,
         }
+    }
+
+    /// Lane `lane` of `lanes` of a parallel simulation: its own randomness,
+    /// interleaved pizza ids, and writes handed to the lead model (lane 0)
+    /// through [`ToyModel::take_backlog`] instead of aged here.
+    pub fn lane(scenario: Scenario, seed: u64, lane: u32, lanes: u32) -> Self {
+        let mix = u64::from(lane).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let mut m = Self::new(scenario, if lane == 0 { seed } else { seed ^ mix });
+        m.next_pizza_id = 1 + i64::from(lane);
+        m.id_step = i64::from(lanes.max(1));
+        m.owns_backlog = lane == 0;
+        m
+    }
+
+    /// Sets how many requests are in flight outside this model (other lanes).
+    pub fn set_background(&mut self, n: u32) {
+        self.background = n;
+    }
+
+    /// Takes the write bytes this lane accumulated for compaction.
+    pub fn take_backlog(&mut self) -> f64 {
+        if self.owns_backlog {
+            0.0
+        } else {
+            std::mem::take(&mut self.backlog_bytes)
+        }
+    }
+
+    /// Adds compaction work done by other lanes.
+    pub fn add_backlog(&mut self, bytes: f64) {
+        self.backlog_bytes += bytes;
+    }
+
+    /// The `/metrics` text of a service split over lanes: this (lead)
+    /// model's gauges and everyone's counters and histograms, as of `now`.
+    pub fn render_merged(&mut self, others: &[&ToyModel], now: f64) -> String {
+        for o in others {
+            let (c, h, r) = o.pending;
+            if c > self.pending.0 {
+                self.pending.0 = c;
+            }
+            self.pending.1 = self.pending.1.or(h);
+            self.pending.2 |= r;
+        }
+        self.prepare_render(now);
+        if others.is_empty() {
+            return self.registry.render();
+        }
+        let mut r = self.registry.clone();
+        for o in others {
+            r.add_counts(&o.registry);
+            if let Some(v) = o.registry.value("toy_db_pool_in_use", &[]) {
+                if r.value("toy_db_pool_in_use", &[]).is_none_or(|m| v > m) {
+                    r.set("toy_db_pool_in_use", &[], v);
+                }
+            }
+        }
+        r.render()
     }
 
     /// The scenario this model follows.
@@ -286,6 +409,7 @@ impl ToyModel {
     ) -> ToyResponse {
         self.tick(now);
         let estimated = concurrency.is_none();
+        let background = self.background;
         let concurrency = concurrency.unwrap_or_else(|| {
             let now_us = micros(now);
             while self
@@ -298,43 +422,35 @@ impl ToyModel {
             u32::try_from(self.in_flight.len())
                 .unwrap_or(u32::MAX)
                 .saturating_add(1)
+                .saturating_add(background)
         });
         let route = Self::route_of(req.path);
-        let label = route.map_or_else(
-            || "unmatched".to_owned(),
-            |r| {
-                if r == "/api/ingredients" {
-                    req.path.to_owned()
-                } else {
-                    r.to_owned()
-                }
-            },
-        );
+        let label: Cow<'static, str> = match route {
+            None => Cow::Borrowed("unmatched"),
+            Some("/api/ingredients") => Cow::Owned(req.path.to_owned()),
+            Some(r) => Cow::Borrowed(r),
+        };
         let key = route.unwrap_or("unmatched");
 
-        let spec = self
-            .scenario
-            .endpoints
-            .get(key)
-            .cloned()
-            .unwrap_or_default();
-        let base = spec.latency.unwrap_or(self.scenario.latency);
+        let (spec_latency, spec_errors) = if self.scenario.endpoints.is_empty() {
+            (None, None)
+        } else {
+            self.scenario
+                .endpoints
+                .get(key)
+                .map_or((None, None), |s| (s.latency, s.error_rate))
+        };
+        let base = spec_latency.unwrap_or(self.scenario.latency);
         let mut latency = self.sample(base);
-        let mut error_rate = spec.error_rate.unwrap_or(self.scenario.error_rate);
+        let mut error_rate = spec_errors.unwrap_or(self.scenario.error_rate);
         let mut error_status = 500;
         let mut version = "v1";
         let mut hot: Option<(u32, f64, f64)> = None;
         let mut storm: Option<(f64, f64)> = None;
         let mut extra_reads = 0;
         let mut pool: Option<(u32, f64)> = None;
-        let effects: Vec<EffectKind> = self
-            .effects
-            .iter()
-            .filter(|e| e.applies(now, key))
-            .map(|e| e.kind.clone())
-            .collect();
-        for kind in &effects {
-            match kind {
+        for e in self.effects.iter().filter(|e| e.applies(now, key)) {
+            match &e.kind {
                 EffectKind::Latency { factor, add_ms } => {
                     latency = latency * factor + add_ms / 1000.0
                 }
@@ -365,14 +481,6 @@ impl ToyModel {
                 }
             }
         }
-        if self
-            .effects
-            .iter()
-            .any(|e| matches!(e.kind, EffectKind::Release { .. }) && now >= e.from)
-        {
-            self.registry.set("toy_build_info", &["v1"], 0.0);
-            self.registry.set("toy_build_info", &["v2"], 1.0);
-        }
         let _ = version;
 
         if let Some((size, service_ms)) = pool {
@@ -393,7 +501,7 @@ impl ToyModel {
             (
                 error_status,
                 "text/plain; charset=utf-8",
-                b"internal server error\n".to_vec(),
+                Cow::Borrowed(&b"internal server error\n"[..]),
                 0,
                 0,
             )
@@ -408,7 +516,7 @@ impl ToyModel {
         latency += self.storage(reads, writes, concurrency, hot, storm);
 
         if record_http {
-            self.record_http(req.method, &label, status, latency);
+            self.record_http_label(req.method, &label, status, latency);
         }
         if estimated {
             self.in_flight.push(Reverse(micros(now + latency)));
@@ -424,14 +532,44 @@ impl ToyModel {
 
     /// Records one finished request in the HTTP metrics.
     pub fn record_http(&mut self, method: &str, path_label: &str, status: u16, duration: f64) {
-        let st = status.to_string();
-        self.registry
-            .inc("http_requests_total", &[method, path_label, &st], 1.0);
-        self.registry.observe(
-            "http_request_duration_seconds",
-            &[method, path_label, &st],
-            duration,
-        );
+        self.record_http_label(method, path_label, status, duration);
+    }
+
+    fn record_http_label(&mut self, method: &str, label: &str, status: u16, duration: f64) {
+        let hit = self
+            .ids
+            .http
+            .iter()
+            .find(|(m, l, s, _, _)| *s == status && m == method && l == label)
+            .map(|(_, _, _, c, h)| (*c, *h));
+        let (c, h) = match hit {
+            Some(ids) => ids,
+            None => {
+                let st = status.to_string();
+                let labels = [method, label, st.as_str()];
+                let (Some(c), Some(h)) = (
+                    self.registry.resolve("http_requests_total", &labels),
+                    self.registry
+                        .resolve("http_request_duration_seconds", &labels),
+                ) else {
+                    return;
+                };
+                // Only a bounded set of label values is remembered: ingredient
+                // paths are few, but a script could invent many methods.
+                if self.ids.http.len() < 256 {
+                    self.ids.http.push((
+                        method.to_owned(),
+                        Cow::Owned(label.to_owned()),
+                        status,
+                        c,
+                        h,
+                    ));
+                }
+                (c, h)
+            }
+        };
+        self.registry.inc_id(c, 1.0);
+        self.registry.observe_id(h, duration);
     }
 
     fn storage(
@@ -457,19 +595,22 @@ impl ToyModel {
             } else {
                 self.rng.gen_range(0..TOKEN_RANGES)
             };
-            let s = shard.to_string();
+            let ids = self.shard_ids(shard);
             let hit = self.rng.gen_bool(hit_ratio.clamp(0.0, 1.0));
             let mut lat = if hit {
-                self.registry.inc("scylla_cache_row_hits", &[&s], 1.0);
-                self.registry.inc("scylla_cache_partition_hits", &[&s], 1.0);
+                if let Some(ids) = ids {
+                    self.registry.inc_id(ids.row_hits, 1.0);
+                    self.registry.inc_id(ids.partition_hits, 1.0);
+                }
                 self.sample(Latency {
                     median_ms: 0.15,
                     p99_ms: 1.0,
                 })
             } else {
-                self.registry.inc("scylla_cache_row_misses", &[&s], 1.0);
-                self.registry
-                    .inc("scylla_cache_partition_misses", &[&s], 1.0);
+                if let Some(ids) = ids {
+                    self.registry.inc_id(ids.row_misses, 1.0);
+                    self.registry.inc_id(ids.partition_misses, 1.0);
+                }
                 self.sample(Latency {
                     median_ms: 1.5,
                     p99_ms: 8.0,
@@ -481,25 +622,19 @@ impl ToyModel {
             if let Some((_, _, extra)) = hot.filter(|_| is_hot) {
                 lat += extra / 1000.0 * self.rng.gen_range(0.5..1.5);
             }
-            if lat > 0.1 {
-                self.registry
-                    .inc("scylla_storage_proxy_coordinator_read_timeouts", &[&s], 1.0);
+            if let Some(ids) = ids {
+                if lat > 0.1 {
+                    self.registry.inc_id(ids.read_timeouts, 1.0);
+                }
+                self.registry.observe_id(ids.read_latency, lat * 1e6);
             }
-            self.registry.observe(
-                "scylla_storage_proxy_coordinator_read_latency",
-                &[&s],
-                lat * 1e6,
-            );
-            self.registry.inc(
-                "scylla_database_total_reads_per_token_range",
-                &["quickpizza", "pizzas", &range.to_string()],
-                1.0,
-            );
+            if let Some(id) = self.range_id(range) {
+                self.registry.inc_id(id, 1.0);
+            }
             total += lat;
         }
         for _ in 0..writes {
             let shard = self.rng.gen_range(0..shards);
-            let s = shard.to_string();
             let mut lat = self.sample(Latency {
                 median_ms: 0.4,
                 p99_ms: 3.0,
@@ -507,11 +642,9 @@ impl ToyModel {
             if let Some((f, _)) = storm {
                 lat *= f.sqrt();
             }
-            self.registry.observe(
-                "scylla_storage_proxy_coordinator_write_latency",
-                &[&s],
-                lat * 1e6,
-            );
+            if let Some(ids) = self.shard_ids(shard) {
+                self.registry.observe_id(ids.write_latency, lat * 1e6);
+            }
             self.backlog_bytes += 4096.0;
             total += lat;
         }
@@ -528,13 +661,43 @@ impl ToyModel {
         total
     }
 
-    /// Advances time-driven state (compaction backlog) to `now`.
+    fn shard_ids(&self, shard: u32) -> Option<ShardIds> {
+        self.ids.shards.get(shard as usize).copied()
+    }
+
+    fn range_id(&mut self, range: u32) -> Option<SeriesId> {
+        if self.ids.ranges.is_empty() {
+            for r in 0..TOKEN_RANGES {
+                let id = self.registry.resolve(
+                    "scylla_database_total_reads_per_token_range",
+                    &["quickpizza", "pizzas", &r.to_string()],
+                )?;
+                self.ids.ranges.push(id);
+            }
+        }
+        self.ids.ranges.get(range as usize).copied()
+    }
+
+    /// Advances time-driven state (compaction backlog, releases) to `now`.
     pub fn tick(&mut self, now: f64) {
+        if !self.released
+            && self
+                .effects
+                .iter()
+                .any(|e| matches!(e.kind, EffectKind::Release { .. }) && now >= e.from)
+        {
+            self.released = true;
+            self.registry.set("toy_build_info", &["v1"], 0.0);
+            self.registry.set("toy_build_info", &["v2"], 1.0);
+        }
         let dt = (now - self.last_tick).max(0.0);
         if dt <= 0.0 {
             return;
         }
         self.last_tick = now;
+        if !self.owns_backlog {
+            return;
+        }
         let storm = self.effects.iter().any(|e| {
             matches!(e.kind, EffectKind::CompactionStorm { .. }) && now >= e.from && now < e.until
         });
@@ -544,6 +707,11 @@ impl ToyModel {
             // Compaction drains 2 MB/s when it keeps up.
             self.backlog_bytes = (self.backlog_bytes - 2.0e6 * dt).max(0.0);
         }
+        // The gauges change only with the backlog: an idle backlog costs nothing per request.
+        if self.backlog_bytes == self.backlog_shown {
+            return;
+        }
+        self.backlog_shown = self.backlog_bytes;
         let shards = self.scenario.shards;
         let per_shard = self.backlog_bytes / f64::from(shards);
         let pending = (per_shard / 1.0e6).ceil();
@@ -564,6 +732,11 @@ impl ToyModel {
 
     /// The `/metrics` exposition text as of `now` seconds into the run.
     pub fn render_metrics(&mut self, now: f64) -> String {
+        self.prepare_render(now);
+        self.registry.render()
+    }
+
+    fn prepare_render(&mut self, now: f64) {
         self.tick(now);
         let (concurrency, hot, reading) = self.pending;
         let shards = self.scenario.shards;
@@ -593,7 +766,6 @@ impl ToyModel {
                 (pending - 8.0).max(0.0),
             );
         }
-        self.registry.render()
     }
 
     /// Reads a counter or gauge (for tests and graders).
@@ -605,12 +777,12 @@ impl ToyModel {
         &mut self,
         req: &ToyRequest<'_>,
         route: Option<&'static str>,
-    ) -> (u16, &'static str, Vec<u8>, u32, u32) {
+    ) -> (u16, &'static str, Cow<'static, [u8]>, u32, u32) {
         const JSON: &str = "application/json";
         const TEXT: &str = "text/plain; charset=utf-8";
         let method = req.method;
         let Some(route) = route else {
-            return (404, TEXT, b"404 page not found\n".to_vec(), 0, 0);
+            return (404, TEXT, Cow::Borrowed(&b"404 page not found\n"[..]), 0, 0);
         };
         static CATALOG: std::sync::OnceLock<[Vec<u8>; 5]> = std::sync::OnceLock::new();
         let cat = CATALOG.get_or_init(|| {
@@ -630,22 +802,22 @@ impl ToyModel {
         let json_body = |v: serde_json::Value| {
             let mut b = serde_json::to_vec(&v).unwrap_or_default();
             b.push(b'\n');
-            b
+            Cow::Owned(b)
         };
         let get_only = |m: &str| m == "GET" || m == "HEAD";
         match route {
             "/" if get_only(method) => (
                 200,
                 "text/html; charset=utf-8",
-                HOME_HTML.as_bytes().to_vec(),
+                Cow::Borrowed(HOME_HTML.as_bytes()),
                 0,
                 0,
             ),
-            "/api/doughs" if get_only(method) => (200, JSON, cat[0].clone(), 1, 0),
-            "/api/tools" if get_only(method) => (200, JSON, cat[1].clone(), 1, 0),
-            "/api/quotes" if get_only(method) => (200, JSON, cat[2].clone(), 1, 0),
-            "/api/names" if get_only(method) => (200, JSON, cat[3].clone(), 1, 0),
-            "/api/adjectives" if get_only(method) => (200, JSON, cat[4].clone(), 1, 0),
+            "/api/doughs" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[0][..]), 1, 0),
+            "/api/tools" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[1][..]), 1, 0),
+            "/api/quotes" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[2][..]), 1, 0),
+            "/api/names" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[3][..]), 1, 0),
+            "/api/adjectives" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[4][..]), 1, 0),
             "/api/ingredients" if get_only(method) => {
                 let kind = req.path.trim_start_matches("/api/ingredients/");
                 match catalog::ingredients(kind) {
@@ -662,7 +834,7 @@ impl ToyModel {
                     None => (
                         400,
                         TEXT,
-                        format!("Unknown ingredient {kind:?}").into_bytes(),
+                        Cow::Owned(format!("Unknown ingredient {kind:?}").into_bytes()),
                         0,
                         0,
                     ),
@@ -752,7 +924,7 @@ impl ToyModel {
                     ),
                 }
             }
-            _ => (405, TEXT, b"method not allowed\n".to_vec(), 0, 0),
+            _ => (405, TEXT, Cow::Borrowed(&b"method not allowed\n"[..]), 0, 0),
         }
     }
 
@@ -847,7 +1019,7 @@ impl ToyModel {
         let (name, dough, ingredients, tool, calories) = best?;
         let vegetarian = ingredients.iter().all(|i| i.vegetarian);
         let id = self.next_pizza_id;
-        self.next_pizza_id += 1;
+        self.next_pizza_id += self.id_step;
         self.registry.inc(
             "pizza_recommendations_total",
             &[if vegetarian { "true" } else { "false" }, tool],

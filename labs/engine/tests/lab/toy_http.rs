@@ -1,20 +1,30 @@
 //! The toy service over real HTTP on a loopback port: QuickPizza's API and /metrics.
 
 use lab_engine::runner::http::LiveClient;
-use lab_engine::runner::vu::WorldRequest;
+use lab_engine::runner::vu::{WorldRequest, WorldResponse};
 use lab_engine::toy::{Scenario, ToyServer};
 
-fn req(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> WorldRequest {
-    WorldRequest {
-        method: method.into(),
-        path_and_query: path.into(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        body: body.as_bytes().to_vec(),
+fn send(
+    c: &mut LiveClient,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    max_body: usize,
+) -> WorldResponse {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let req = WorldRequest {
+        method,
+        path_and_query: path,
+        headers: &headers,
+        body: body.as_bytes(),
         timeout: 10.0,
-    }
+    };
+    c.send(addr, &req, max_body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -26,12 +36,12 @@ async fn speaks_quickpizza_and_prometheus() {
     let results = tokio::task::spawn_blocking(move || {
         let mut c = LiveClient::default();
         let auth = [("Authorization", "token abcdef0123456789"), ("Content-Type", "application/json")];
-        let home = c.send(addr, &req("GET", "/", &[], ""), 1 << 20);
-        let pizza = c.send(addr, &req("POST", "/api/pizza", &auth, r#"{"maxCaloriesPerSlice":1000,"mustBeVegetarian":false,"excludedIngredients":[],"excludedTools":[],"maxNumberOfToppings":5,"minNumberOfToppings":2}"#), 1 << 20);
-        let no_token = c.send(addr, &req("POST", "/api/pizza", &[], "{}"), 1 << 20);
-        let bad_json = c.send(addr, &req("POST", "/api/pizza", &auth, "{not json"), 1 << 20);
-        let ingredients = c.send(addr, &req("GET", "/api/ingredients/olive_oil?is_vegetarian=true", &[], ""), 1 << 20);
-        let metrics = c.send(addr, &req("GET", "/metrics", &[], ""), 1 << 22);
+        let home = send(&mut c, addr, "GET", "/", &[], "", 1 << 20);
+        let pizza = send(&mut c, addr, "POST", "/api/pizza", &auth, r#"{"maxCaloriesPerSlice":1000,"mustBeVegetarian":false,"excludedIngredients":[],"excludedTools":[],"maxNumberOfToppings":5,"minNumberOfToppings":2}"#, 1 << 20);
+        let no_token = send(&mut c, addr, "POST", "/api/pizza", &[], "{}", 1 << 20);
+        let bad_json = send(&mut c, addr, "POST", "/api/pizza", &auth, "{not json", 1 << 20);
+        let ingredients = send(&mut c, addr, "GET", "/api/ingredients/olive_oil?is_vegetarian=true", &[], "", 1 << 20);
+        let metrics = send(&mut c, addr, "GET", "/metrics", &[], "", 1 << 22);
         (home, pizza, no_token, bad_json, ingredients, metrics)
     })
     .await

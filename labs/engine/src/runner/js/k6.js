@@ -12,7 +12,7 @@ export function check(val, sets, tags) {
     } else {
       ok = !!c;
     }
-    n.check(String(name), ok, extra);
+    n.check(name, ok, extra);
     if (!ok) all = false;
   }
   return all;

@@ -11,32 +11,63 @@ function selectPath(obj, selector) {
   return cur;
 }
 
+const REASONS = {
+  200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found", 304: "Not Modified",
+  400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+  413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+  503: "Service Unavailable", 504: "Gateway Timeout",
+};
+
+// Keeps what the runner answered (`a`: status, body, six timings, headers,
+// body length, error text, error code) and builds the rest on first use:
+// most scripts read only `status`, so a request costs one small object.
+function own(obj, name, value) {
+  Object.defineProperty(obj, name, { value, enumerable: true, configurable: true, writable: true });
+  return value;
+}
+
 class Response {
-  constructor(a, method, url, reqHeaders, reqBody) {
+  constructor(a, method, url, req) {
     this.status = a[0];
     this.body = a[1];
-    this.error = a[2];
-    this.error_code = a[3];
-    this.status_text = a[4];
     this.url = url;
-    this.timings = { duration: a[5], blocked: a[6], connecting: a[7], tls_handshaking: 0, sending: a[8], waiting: a[9], receiving: a[10] };
-    this._h = a[11];
-    this._r = [method, reqHeaders, reqBody];
+    this._a = a;
+    this._r = req === undefined ? method : req;
+  }
+  get error() {
+    return this._a[10] || "";
+  }
+  get error_code() {
+    return this._a[11] || 0;
+  }
+  get status_text() {
+    const r = REASONS[this.status];
+    return this.status + " " + (r === undefined ? "" : r);
+  }
+  get timings() {
+    const a = this._a;
+    return own(this, "timings", { duration: a[2], blocked: a[3], connecting: a[4], tls_handshaking: 0, sending: a[5], waiting: a[6], receiving: a[7] });
   }
   get proto() {
     return "HTTP/1.1";
   }
   get headers() {
     const h = {};
-    const flat = this._h;
-    for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
-    return h;
+    const flat = this._a[8];
+    if (typeof flat === "string") {
+      h["Content-Type"] = flat;
+      h["Content-Length"] = String(this._a[9]);
+    } else {
+      for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+    }
+    return own(this, "headers", h);
   }
   get cookies() {
     return {};
   }
   get request() {
     const r = this._r;
+    if (typeof r === "string") return { method: r, url: this.url, headers: {}, body: "", cookies: {} };
     return { method: r[0], url: this.url, headers: r[1], body: r[2] === null ? "" : r[2], cookies: {} };
   }
   json(selector) {
@@ -84,17 +115,23 @@ function doRequest(method, url, body, params) {
   const m = String(method).toUpperCase();
   const u = String(url);
   const b = encodeBody(body);
-  return new Response(n.request(m, u, b, flatHeaders, flatTags, opts), m, u, headers, b);
+  return new Response(n.request(m, u, b, flatHeaders, flatTags, opts), m, u, [m, headers, b]);
+}
+
+// Without params or a body there is nothing to flatten: straight to the runner.
+function bare(m, url) {
+  const u = typeof url === "string" ? url : String(url);
+  return new Response(n.request(m, u), m, u);
 }
 
 export function request(method, url, body, params) {
   return doRequest(method, url, body, params);
 }
 export function get(url, params) {
-  return doRequest("GET", url, null, params);
+  return params === undefined ? bare("GET", url) : doRequest("GET", url, null, params);
 }
 export function head(url, params) {
-  return doRequest("HEAD", url, null, params);
+  return params === undefined ? bare("HEAD", url) : doRequest("HEAD", url, null, params);
 }
 export function options(url, body, params) {
   return doRequest("OPTIONS", url, body, params);
