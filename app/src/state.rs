@@ -41,6 +41,8 @@ pub struct AppState {
     pub db: crate::db::Db,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
+    /// The published courses, held in memory between imports.
+    pub published: Arc<crate::course::published::Published>,
 }
 
 /// The state of the current request; server functions call this first.

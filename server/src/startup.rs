@@ -163,6 +163,7 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
             smtp: settings.smtp.clone(),
         }),
         limiter: Arc::new(RateLimiter::new(limits)),
+        published: Arc::default(),
     };
     // Submits overdue exam attempts now (those that ran out while the server was down) and every 20 s.
     app::exam::attempts::spawn_sweeper(state.db.clone());

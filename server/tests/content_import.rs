@@ -20,10 +20,14 @@ fn module(title: &str, order: i64, extra: &str, body: &str) -> String {
     format!("---\ntitle: {title}\nsection: one\norder: {order}\nminutes: 5\n{extra}---\n{body}\n")
 }
 
+/// Imports as `masterclass content import` would, then makes the running
+/// server forget its cached catalog instead of waiting for it to expire.
 async fn import(app: &TestApp) -> app::course::import::ImportReport {
-    masterclass::startup::import_content(&app.db, &app.settings)
+    let report = masterclass::startup::import_content(&app.db, &app.settings)
         .await
-        .expect("import")
+        .expect("import");
+    app.state.published.invalidate();
+    report
 }
 
 #[tokio::test]

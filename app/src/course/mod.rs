@@ -8,6 +8,8 @@ pub mod import;
 pub mod markdown;
 pub mod pages;
 #[cfg(feature = "ssr")]
+pub mod published;
+#[cfg(feature = "ssr")]
 pub mod queries;
 #[cfg(feature = "ssr")]
 pub mod vtt;
@@ -141,7 +143,7 @@ pub async fn list_courses() -> Result<Vec<CourseCard>, AppError> {
     crate::error::ssr::with_status(
         async move {
             let state = crate::state::app_state()?;
-            queries::list_courses(&state.db).await
+            queries::list_courses(&state).await
         }
         .await,
     )
@@ -154,7 +156,7 @@ pub async fn get_course_overview(course: String) -> Result<CourseOverview, AppEr
         async move {
             let state = crate::state::app_state()?;
             let user = crate::auth::session::current_user().await?;
-            queries::course_overview(&state.db, &course, user.as_ref().map(|u| u.id)).await
+            queries::course_overview(&state, &course, user.as_ref().map(|u| u.id)).await
         }
         .await,
     )
@@ -167,7 +169,7 @@ pub async fn get_module_page(course: String, module: String) -> Result<ModulePag
         async move {
             let user = crate::auth::session::require_user().await?;
             let state = crate::state::app_state()?;
-            queries::module_page(&state.db, &course, &module, user.id).await
+            queries::module_page(&state, &course, &module, user.id).await
         }
         .await,
     )
@@ -184,7 +186,7 @@ pub async fn set_module_complete(
         async move {
             let user = crate::auth::session::require_user().await?;
             let state = crate::state::app_state()?;
-            queries::set_complete(&state.db, &course, &module, user.id, complete).await
+            queries::set_complete(&state, &course, &module, user.id, complete).await
         }
         .await,
     )

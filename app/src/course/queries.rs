@@ -1,108 +1,40 @@
 //! Reading courses and recording progress.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use super::{
-    Activity, CourseCard, CourseOverview, ModuleItem, ModuleLink, ModulePage, SectionView,
-    TocEntry, Video,
-};
-use crate::db::{now_ms, Db};
+use super::published::{ActivityRow, Course, Module};
+use super::{Activity, CourseCard, CourseOverview, ModuleItem, ModuleLink, ModulePage, SectionView};
+use crate::db::now_ms;
 use crate::error::AppError;
-
-struct Course {
-    id: i64,
-    slug: String,
-    title: String,
-    summary: String,
-}
-
-struct Section {
-    id: i64,
-    slug: String,
-    title: String,
-    summary: String,
-}
-
-struct Module {
-    id: i64,
-    section_id: i64,
-    slug: String,
-    title: String,
-    minutes: i64,
-    prerequisites: Vec<String>,
-}
+use crate::state::AppState;
 
 /// A course's published structure and one learner's completions.
 struct Outline {
-    course: Course,
-    sections: Vec<Section>,
-    /// In reading order: by section, then by module order.
-    modules: Vec<Module>,
+    course: Arc<Course>,
     /// module id -> completed_at
     completed: HashMap<i64, i64>,
 }
 
 impl Outline {
-    async fn load(db: &Db, slug: &str, user_id: Option<i64>) -> Result<Outline, AppError> {
-        let course: (i64, String, String, String) =
-            sqlx::query_as("SELECT id, slug, title, summary FROM courses WHERE slug = $1")
-                .bind(slug)
-                .fetch_optional(db)
-                .await?
-                .ok_or(AppError::NotFound)?;
-        let course = Course {
-            id: course.0,
-            slug: course.1,
-            title: course.2,
-            summary: course.3,
-        };
-        let sections = sqlx::query_as::<_, (i64, String, String, String)>(
-            "SELECT id, slug, title, summary FROM sections WHERE course_id = $1 ORDER BY position, id",
-        )
-        .bind(course.id)
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|(id, slug, title, summary)| Section { id, slug, title, summary })
-        .collect();
-        let modules = sqlx::query_as::<_, (i64, i64, String, String, i64, String)>(
-            "SELECT m.id, m.section_id, m.slug, m.title, m.minutes, m.prerequisites_json
-             FROM modules m JOIN sections s ON s.id = m.section_id
-             WHERE m.course_id = $1 AND m.published = 1
-             ORDER BY s.position, m.position, m.slug",
-        )
-        .bind(course.id)
-        .fetch_all(db)
-        .await?
-        .into_iter()
-        .map(|(id, section_id, slug, title, minutes, prereq)| Module {
-            id,
-            section_id,
-            slug,
-            title,
-            minutes,
-            prerequisites: serde_json::from_str(&prereq).unwrap_or_default(),
-        })
-        .collect();
+    async fn load(state: &AppState, slug: &str, user_id: Option<i64>) -> Result<Outline, AppError> {
+        let course = state.published.get(&state.db).await?.course(slug)?;
         let completed = match user_id {
-            Some(uid) => sqlx::query_as::<_, (i64, i64)>(
-                "SELECT p.module_id, p.completed_at FROM progress p JOIN modules m ON m.id = p.module_id
-                 WHERE p.user_id = $1 AND m.course_id = $2",
-            )
-            .bind(uid)
-            .bind(course.id)
-            .fetch_all(db)
-            .await?
-            .into_iter()
-            .collect(),
+            Some(uid) => {
+                let rows: Vec<(i64, i64)> = sqlx::query_as(
+                    "SELECT module_id, completed_at FROM progress WHERE user_id = $1",
+                )
+                .bind(uid)
+                .fetch_all(&state.db)
+                .await?;
+                // Progress in other courses (and in unpublished modules) does not count here.
+                rows.into_iter()
+                    .filter(|(id, _)| course.modules.iter().any(|m| m.id == *id))
+                    .collect()
+            }
             None => HashMap::new(),
         };
-        Ok(Outline {
-            course,
-            sections,
-            modules,
-            completed,
-        })
+        Ok(Outline { course, completed })
     }
 
     fn is_done(&self, m: &Module) -> bool {
@@ -114,7 +46,7 @@ impl Outline {
         let missing: Vec<&str> = m
             .prerequisites
             .iter()
-            .filter_map(|p| self.modules.iter().find(|o| &o.slug == p))
+            .filter_map(|p| self.course.modules.iter().find(|o| &o.slug == p))
             .filter(|o| !self.is_done(o))
             .map(|o| o.title.as_str())
             .collect();
@@ -144,6 +76,7 @@ impl Outline {
     fn continue_to(&self) -> Option<ModuleLink> {
         let open = |m: &&Module| !self.is_done(m) && self.lock_reason(m).is_none();
         let latest = self
+            .course
             .modules
             .iter()
             .enumerate()
@@ -151,70 +84,61 @@ impl Outline {
             .max()
             .map(|(_, i)| i);
         latest
-            .and_then(|i| self.modules.iter().skip(i + 1).find(open))
-            .or_else(|| self.modules.iter().find(open))
+            .and_then(|i| self.course.modules.iter().skip(i + 1).find(open))
+            .or_else(|| self.course.modules.iter().find(open))
             .map(Self::link)
     }
 
     fn done_count(&self) -> i64 {
-        self.modules.iter().filter(|m| self.is_done(m)).count() as i64
+        self.course.modules.iter().filter(|m| self.is_done(m)).count() as i64
     }
 }
 
-/// Every course with at least one published module, in catalog order.
-pub async fn list_courses(db: &Db) -> Result<Vec<CourseCard>, AppError> {
-    let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT c.slug, c.title, c.summary,
-                (SELECT COUNT(*) FROM sections s WHERE s.course_id = c.id),
-                (SELECT COUNT(*) FROM modules m WHERE m.course_id = c.id AND m.published = 1),
-                CAST((SELECT COALESCE(SUM(m.minutes), 0) FROM modules m WHERE m.course_id = c.id AND m.published = 1)
-                  + (SELECT COALESCE(SUM(a.minutes), 0) FROM activities a WHERE a.course_id = c.id) AS BIGINT)
-         FROM courses c ORDER BY c.position, c.title",
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(slug, title, summary, sections, modules, minutes)| CourseCard {
-                slug,
-                title,
-                summary,
-                sections,
-                modules,
-                minutes,
-            },
-        )
+/// Every course, in catalog order.
+pub async fn list_courses(state: &AppState) -> Result<Vec<CourseCard>, AppError> {
+    let catalog = state.published.get(&state.db).await?;
+    Ok(catalog
+        .courses
+        .iter()
+        .map(|c| CourseCard {
+            slug: c.slug.clone(),
+            title: c.title.clone(),
+            summary: c.summary.clone(),
+            sections: c.sections.len() as i64,
+            modules: c.modules.len() as i64,
+            minutes: minutes(c),
+        })
         .collect())
+}
+
+/// A course's length: its published modules, labs and exam.
+fn minutes(c: &Course) -> i64 {
+    c.modules.iter().map(|m| m.minutes).sum::<i64>()
+        + c.activities.iter().map(|a| a.minutes).sum::<i64>()
+}
+
+fn activity(a: &ActivityRow) -> Activity {
+    Activity {
+        kind: a.kind.clone(),
+        title: a.title.clone(),
+        summary: a.summary.clone(),
+        minutes: a.minutes,
+    }
 }
 
 /// The course outline with per-section progress for `user_id`.
 pub async fn course_overview(
-    db: &Db,
+    state: &AppState,
     slug: &str,
     user_id: Option<i64>,
 ) -> Result<CourseOverview, AppError> {
-    let o = Outline::load(db, slug, user_id).await?;
-    let activities: Vec<(Option<i64>, String, String, String, i64)> = sqlx::query_as(
-        "SELECT section_id, kind, title, summary, minutes FROM activities WHERE course_id = $1 ORDER BY position, id",
-    )
-    .bind(o.course.id)
-    .fetch_all(db)
-    .await?;
-    let to_activity =
-        |(_, kind, title, summary, minutes): &(Option<i64>, String, String, String, i64)| {
-            Activity {
-                kind: kind.clone(),
-                title: title.clone(),
-                summary: summary.clone(),
-                minutes: *minutes,
-            }
-        };
-    let sections = o
+    let o = Outline::load(state, slug, user_id).await?;
+    let c = &o.course;
+    let sections = c
         .sections
         .iter()
         .map(|s| {
-            let modules: Vec<ModuleItem> = o
+            let modules: Vec<ModuleItem> = c
                 .modules
                 .iter()
                 .filter(|m| m.section_id == s.id)
@@ -233,67 +157,59 @@ pub async fn course_overview(
                 completed: modules.iter().filter(|m| m.completed).count() as i64,
                 total: modules.len() as i64,
                 modules,
-                labs: activities
+                labs: c
+                    .activities
                     .iter()
-                    .filter(|a| a.0 == Some(s.id) && a.1 == "lab")
-                    .map(to_activity)
+                    .filter(|a| a.section_id == Some(s.id) && a.kind == "lab")
+                    .map(activity)
                     .collect(),
             }
         })
         .collect();
-    let exam = activities.iter().find(|a| a.1 == "exam").map(to_activity);
-    let minutes = o.modules.iter().map(|m| m.minutes).sum::<i64>()
-        + activities.iter().map(|a| a.4).sum::<i64>();
     Ok(CourseOverview {
-        slug: o.course.slug.clone(),
-        title: o.course.title.clone(),
-        summary: o.course.summary.clone(),
+        slug: c.slug.clone(),
+        title: c.title.clone(),
+        summary: c.summary.clone(),
         sections,
-        exam,
+        exam: c.activities.iter().find(|a| a.kind == "exam").map(activity),
         signed_in: user_id.is_some(),
         completed: o.done_count(),
-        total: o.modules.len() as i64,
-        minutes,
+        total: c.modules.len() as i64,
+        minutes: minutes(c),
         continue_to: user_id.and_then(|_| o.continue_to()),
     })
 }
 
 /// A module page for `user_id`; a locked module comes without its content.
 pub async fn module_page(
-    db: &Db,
+    state: &AppState,
     course: &str,
     slug: &str,
     user_id: i64,
 ) -> Result<ModulePage, AppError> {
-    let o = Outline::load(db, course, Some(user_id)).await?;
-    let idx = o
+    let o = Outline::load(state, course, Some(user_id)).await?;
+    let c = &o.course;
+    let idx = c
         .modules
         .iter()
         .position(|m| m.slug == slug)
         .ok_or(AppError::NotFound)?;
-    let m = &o.modules[idx];
+    let m = &c.modules[idx];
     let locked = o.lock_reason(m);
     let (body_html, toc, video) = if locked.is_some() {
         (String::new(), Vec::new(), None)
     } else {
-        let (body, toc_json, video_json): (String, String, Option<String>) =
-            sqlx::query_as("SELECT body_html, toc_json, video_json FROM modules WHERE id = $1")
-                .bind(m.id)
-                .fetch_one(db)
-                .await?;
-        let toc: Vec<TocEntry> = serde_json::from_str(&toc_json).unwrap_or_default();
-        let video: Option<Video> = video_json.and_then(|v| serde_json::from_str(&v).ok());
-        (body, toc, video)
+        (m.body_html.clone(), m.toc.clone(), m.video.clone())
     };
-    let section_title = o
+    let section_title = c
         .sections
         .iter()
         .find(|s| s.id == m.section_id)
         .map(|s| s.title.clone())
         .unwrap_or_default();
     Ok(ModulePage {
-        course_slug: o.course.slug.clone(),
-        course_title: o.course.title.clone(),
+        course_slug: c.slug.clone(),
+        course_title: c.title.clone(),
         section_title,
         slug: m.slug.clone(),
         title: m.title.clone(),
@@ -303,23 +219,24 @@ pub async fn module_page(
         toc,
         completed: o.is_done(m),
         locked,
-        prev: idx.checked_sub(1).map(|i| Outline::link(&o.modules[i])),
-        next: o.modules.get(idx + 1).map(Outline::link),
+        prev: idx.checked_sub(1).map(|i| Outline::link(&c.modules[i])),
+        next: c.modules.get(idx + 1).map(Outline::link),
         course_completed: o.done_count(),
-        course_total: o.modules.len() as i64,
+        course_total: c.modules.len() as i64,
     })
 }
 
 /// Records (or withdraws) a completion. Locked modules cannot be completed.
 pub async fn set_complete(
-    db: &Db,
+    state: &AppState,
     course: &str,
     slug: &str,
     user_id: i64,
     complete: bool,
 ) -> Result<(), AppError> {
-    let o = Outline::load(db, course, Some(user_id)).await?;
+    let o = Outline::load(state, course, Some(user_id)).await?;
     let m = o
+        .course
         .modules
         .iter()
         .find(|m| m.slug == slug)
@@ -335,13 +252,13 @@ pub async fn set_complete(
         .bind(user_id)
         .bind(m.id)
         .bind(now_ms())
-        .execute(db)
+        .execute(&state.db)
         .await?;
     } else {
         sqlx::query("DELETE FROM progress WHERE user_id = $1 AND module_id = $2")
             .bind(user_id)
             .bind(m.id)
-            .execute(db)
+            .execute(&state.db)
             .await?;
     }
     Ok(())

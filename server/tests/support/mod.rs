@@ -23,6 +23,8 @@ pub struct TestApp {
     pub base: String,
     pub addr: SocketAddr,
     pub db: app::db::Db,
+    /// The running server's state (its caches, for tests that change data behind its back).
+    pub state: app::state::AppState,
     pub settings: Settings,
     _dir: tempfile::TempDir,
 }
@@ -105,6 +107,7 @@ impl TestApp {
         let server = masterclass::startup::build(&settings, db.clone(), Default::default())
             .await
             .expect("build");
+        let state = server.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -123,6 +126,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             addr,
             db,
+            state,
             settings,
             _dir: dir,
         })
