@@ -15,6 +15,22 @@ use lab_engine::toy::{Scenario, ToyServer};
 
 const FAST: &str = "name: fast\nlatency: { median_ms: 0.001, p99_ms: 0.002 }\n";
 
+/// CPU time of the whole process so far (user + system), seconds: on a
+/// shared machine, wall time says more about the neighbours than about us.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which may hold spaces) in parentheses.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -99,27 +115,46 @@ async fn live(scenario: &Scenario, secs: u32, vus: u32) {
 }
 
 fn sim() {
-
-    // Simulated requests per wall-clock second.
+    // Simulated requests per wall-clock second, on one thread (the baseline
+    // of this run) and on all cores; both must give the same summary.
     let sim_script = "import http from 'k6/http';\nimport { check } from 'k6';\nexport const options = { vus: 50, duration: '1m' };\nexport default function () { const r = http.get('http://localhost:3333/api/quotes'); check(r, { ok: (r) => r.status === 200 }); }\n";
-    let cfg = RunConfig {
-        scenario: Scenario::baseline(),
-        ..RunConfig::default()
+    let measure = |threads: usize| {
+        let cfg = RunConfig {
+            scenario: Scenario::baseline(),
+            threads,
+            ..RunConfig::default()
+        };
+        let t0 = Instant::now();
+        let c0 = cpu_seconds();
+        let s = tokio::task::block_in_place(|| run_sim_blocking(sim_script, &cfg, |_| {}));
+        let wall = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - c0;
+        s.ok().map(|s| {
+            let n = s.export["metrics"]["http_reqs"]["count"]
+                .as_f64()
+                .unwrap_or(0.0);
+            (n, wall, cpu, s.export_json())
+        })
     };
-    let t0 = Instant::now();
-    let s = tokio::task::block_in_place(|| run_sim_blocking(sim_script, &cfg, |_| {}));
-    let wall = t0.elapsed().as_secs_f64();
-    if let Ok(s) = s {
-        let n = s.export["metrics"]["http_reqs"]["count"]
-            .as_f64()
-            .unwrap_or(0.0);
-        println!("sim: {n:.0} simulated requests in {wall:.2}s wall = {:.0} req/s per wall second (goal >= 1,000,000)", n / wall);
+    let one = measure(1);
+    let all = measure(0);
+    if let (Some((n1, w1, c1, j1)), Some((n, w, c, j))) = (one, all) {
+        let (rps1, rps) = (n1 / w1, n / w);
+        println!("sim, 1 thread: {n1:.0} simulated requests in {w1:.2}s wall ({:.2} us CPU per request) = {rps1:.0} req/s", c1 / n1 * 1e6);
+        println!("sim, all threads: {:.2} us CPU per request", c / n * 1e6);
+        println!(
+            "sim: {n:.0} simulated requests in {w:.2}s wall = {rps:.0} req/s per wall second, {:.2}x one thread, ratio {:.3} of the goal (>= 1,000,000){}",
+            rps / rps1,
+            rps / 1_000_000.0,
+            if j == j1 { "" } else { " -- SUMMARIES DIFFER between 1 thread and all" }
+        );
     }
 
     // Memory per VU: peak RSS growth of a run holding many VUs.
     let before = peak_rss_kib();
     let many = 500;
     let mem_script = format!("import http from 'k6/http';\nexport const options = {{ vus: {many}, iterations: {many} }};\nexport default function () {{ http.get('http://localhost:3333/'); }}\n");
+    let cfg = RunConfig::default();
     let _ = tokio::task::block_in_place(|| run_sim_blocking(&mem_script, &cfg, |_| {}));
     let after = peak_rss_kib();
     println!(

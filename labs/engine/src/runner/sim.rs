@@ -227,17 +227,17 @@ impl World for LaneWorld {
     }
 
     fn stopping(&self) -> bool {
-        if self.cancel().is_cancelled()
-            || self.lane.aborted.load(Ordering::Relaxed)
+        if self.lane.aborted.load(Ordering::Relaxed)
             || self.run.stop.load(Ordering::Relaxed)
             || self.over_time.get()
         {
             return true;
         }
-        // Reading the clock costs more than a simulated request: look every 64 asks.
+        // The clock and the cancel token (a lock) cost more than a simulated
+        // request: look every 64 asks.
         let n = self.stop_checks.get().wrapping_add(1);
         self.stop_checks.set(n);
-        if n % 64 == 0 && self.over_time() {
+        if n % 64 == 0 && (self.over_time() || self.cancel().is_cancelled()) {
             self.over_time.set(true);
         }
         self.over_time.get()
@@ -263,6 +263,10 @@ impl World for LaneWorld {
 
     fn options_json(&self) -> String {
         lock(&self.run.options_json).clone()
+    }
+
+    fn waits(&self) -> bool {
+        false
     }
 
     fn epoch_ms(&self) -> f64 {

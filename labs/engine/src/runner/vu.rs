@@ -133,6 +133,11 @@ pub trait World {
     fn exec_info(&self) -> (f64, u64, u64, u64);
     /// Options JSON, for `exec.test.options`.
     fn options_json(&self) -> String;
+    /// Whether sleeps and requests take real time (live), which the CPU
+    /// budget of a call must not count; simulated ones take none.
+    fn waits(&self) -> bool {
+        true
+    }
     /// Wall-clock milliseconds since the Unix epoch at the start of the run
     /// (fixed in sim mode so `Date.now()` is deterministic).
     fn epoch_ms(&self) -> f64;
@@ -649,15 +654,16 @@ impl BodyCache {
     }
 }
 
-/// The response as the array `k6/http`'s `Response` wraps: status, body,
-/// six timings, headers (a content type or a flat list), body length, and
-/// the error text and code only when there is an error.
-fn response_array<'js>(
+/// Fills the array `k6/http`'s `Response` wraps (made by the script with
+/// every slot, so filling it never grows it): status, body, six timings,
+/// headers (a content type or a flat list), body length, and the error text
+/// and code when there is an error.
+fn fill_response<'js>(
     ctx: &Ctx<'js>,
     bodies: &BodyCache,
+    a: &rquickjs::Array<'js>,
     r: super::http::ResponseOut,
-) -> rquickjs::Result<rquickjs::Array<'js>> {
-    let a = rquickjs::Array::new(ctx.clone())?;
+) -> rquickjs::Result<()> {
     a.set(0, r.status)?;
     match &r.body {
         Some(b) => a.set(1, bodies.string(ctx, b)?)?,
@@ -682,7 +688,7 @@ fn response_array<'js>(
         a.set(10, text)?;
         a.set(11, code)?;
     }
-    Ok(a)
+    Ok(())
 }
 
 fn parse_tags(json: &str) -> Tags {
@@ -741,7 +747,9 @@ fn install_natives<'js>(
                 let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
                 let slept = w.sleep(&mut s, secs);
                 // The CPU budget counts JavaScript running without a break, not waiting.
-                cs.set(Some(Instant::now()));
+                if w.waits() {
+                    cs.set(Some(Instant::now()));
+                }
                 if !slept {
                     s.stop.set(true);
                     s.stop_reason.get_or_insert_with(|| {
@@ -936,27 +944,32 @@ fn install_natives<'js>(
             &n,
             "request",
             move |ctx: Ctx<'js>,
+                  out: rquickjs::Array<'js>,
                   method: String,
                   url: String,
                   body: Opt<Option<String>>,
-                  headers: Opt<Vec<String>>,
-                  tags: Opt<Vec<String>>,
-                  opts: Opt<Vec<String>>|
-                  -> rquickjs::Result<rquickjs::Array<'js>> {
+                  params: Opt<Vec<Vec<String>>>|
+                  -> rquickjs::Result<()> {
                 let mut s = st.borrow_mut();
-                let params = super::http::Params::from_flat(
-                    headers.0.unwrap_or_default(),
-                    tags.0.unwrap_or_default(),
-                    opts.0.unwrap_or_default(),
-                );
+                let params = match params.0 {
+                    Some(mut p) if p.len() == 3 => {
+                        let opts = p.pop().unwrap_or_default();
+                        let tags = p.pop().unwrap_or_default();
+                        let headers = p.pop().unwrap_or_default();
+                        super::http::Params::from_flat(headers, tags, opts)
+                    }
+                    _ => super::http::Params::default(),
+                };
                 let body = body.0.flatten();
-                let out =
+                let res =
                     super::http::request(&mut s, &*w, &method, &url, body.as_deref(), &params);
-                cs.set(Some(Instant::now()));
-                match out {
+                if w.waits() {
+                    cs.set(Some(Instant::now()));
+                }
+                match res {
                     Ok(r) => {
                         drop(s);
-                        response_array(&ctx, &bodies, r)
+                        fill_response(&ctx, &bodies, &out, r)
                     }
                     Err(super::http::RequestFailure::Stop(msg)) => {
                         s.stop.set(true);

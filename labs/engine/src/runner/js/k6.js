@@ -4,7 +4,9 @@ const n = globalThis.__k6n;
 export function check(val, sets, tags) {
   let all = true;
   const extra = tags ? JSON.stringify(tags) : "";
-  for (const name in sets) {
+  const names = Object.keys(sets);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
     const c = sets[name];
     let ok;
     if (typeof c === "function") {

@@ -18,27 +18,43 @@ const REASONS = {
   503: "Service Unavailable", 504: "Gateway Timeout",
 };
 
-// Keeps what the runner answered (`a`: status, body, six timings, headers,
-// body length, error text, error code) and builds the rest on first use:
-// most scripts read only `status`, so a request costs one small object.
+// Keeps what the runner answered and builds the rest on first use: `a` is
+// status, body, six timings, headers, body length, error text, error code,
+// url and the request (its method, or [method, headers, body]). Most
+// scripts read only `status`, so a request costs two small objects.
 function own(obj, name, value) {
   Object.defineProperty(obj, name, { value, enumerable: true, configurable: true, writable: true });
   return value;
 }
 
 class Response {
-  constructor(a, method, url, req) {
+  constructor(a) {
     this.status = a[0];
-    this.body = a[1];
-    this.url = url;
     this._a = a;
-    this._r = req === undefined ? method : req;
+  }
+  get body() {
+    return this._a[1];
+  }
+  set body(v) {
+    own(this, "body", v);
+  }
+  get url() {
+    return this._a[12];
+  }
+  set url(v) {
+    own(this, "url", v);
   }
   get error() {
-    return this._a[10] || "";
+    return this._a[10];
+  }
+  set error(v) {
+    own(this, "error", v);
   }
   get error_code() {
-    return this._a[11] || 0;
+    return this._a[11];
+  }
+  set error_code(v) {
+    own(this, "error_code", v);
   }
   get status_text() {
     const r = REASONS[this.status];
@@ -47,6 +63,9 @@ class Response {
   get timings() {
     const a = this._a;
     return own(this, "timings", { duration: a[2], blocked: a[3], connecting: a[4], tls_handshaking: 0, sending: a[5], waiting: a[6], receiving: a[7] });
+  }
+  set timings(v) {
+    own(this, "timings", v);
   }
   get proto() {
     return "HTTP/1.1";
@@ -62,11 +81,18 @@ class Response {
     }
     return own(this, "headers", h);
   }
+  set headers(v) {
+    own(this, "headers", v);
+  }
+  toJSON() {
+    const { status, body, url, error, error_code, status_text, timings, headers, proto, request } = this;
+    return { status, body, url, error, error_code, status_text, timings, headers, proto, request };
+  }
   get cookies() {
     return {};
   }
   get request() {
-    const r = this._r;
+    const r = this._a[13];
     if (typeof r === "string") return { method: r, url: this.url, headers: {}, body: "", cookies: {} };
     return { method: r[0], url: this.url, headers: r[1], body: r[2] === null ? "" : r[2], cookies: {} };
   }
@@ -115,13 +141,17 @@ function doRequest(method, url, body, params) {
   const m = String(method).toUpperCase();
   const u = String(url);
   const b = encodeBody(body);
-  return new Response(n.request(m, u, b, flatHeaders, flatTags, opts), m, u, [m, headers, b]);
+  const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, [m, headers, b]];
+  n.request(a, m, u, b, [flatHeaders, flatTags, opts]);
+  return new Response(a);
 }
 
 // Without params or a body there is nothing to flatten: straight to the runner.
 function bare(m, url) {
   const u = typeof url === "string" ? url : String(url);
-  return new Response(n.request(m, u), m, u);
+  const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, m];
+  n.request(a, m, u);
+  return new Response(a);
 }
 
 export function request(method, url, body, params) {
