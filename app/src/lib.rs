@@ -64,6 +64,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/exam/:attempt") view=exam::pages::ExamSummary ssr=SsrMode::Async />
                     <Route path=path!("/exam/:attempt/q/:position") view=exam::pages::ExamQuestion ssr=SsrMode::Async />
                     <Route path=path!("/exam/:attempt/result") view=exam::pages::ExamResultPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/exam") view=exam::admin_pages::AdminExamIndex ssr=SsrMode::Async />
+                    <Route path=path!("/admin/exam/:course") view=exam::admin_pages::AdminBlueprintPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/exam/:course/attempts") view=exam::admin_pages::AdminAttemptsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/exam/:course/statistics") view=exam::admin_pages::AdminStatisticsPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::pages::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=auth::pages::RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=auth::pages::AccountPage ssr=SsrMode::Async />

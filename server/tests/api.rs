@@ -579,6 +579,77 @@ async fn authorization(app: TestApp) {
         "administrators review results"
     );
 
+    // The exam's administration: administrators only, whoever's attempt it is.
+    check("exam/admin/courses");
+    check("exam/admin/blueprint");
+    check("exam/admin/attempts");
+    check("exam/admin/statistics");
+    check("exam/admin/save-blueprint");
+    check("exam/admin/extra-time");
+    check("exam/admin/extra-attempt");
+    check("exam/admin/void");
+    let alice_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind("alice@example.com")
+        .fetch_one(&app.db)
+        .await
+        .expect("alice");
+    let alice_id = alice_id.to_string();
+    let active = Person::json(mallory.call("exam/start", &course).await)
+        .await
+        .to_string();
+    for (endpoint, form, admin_gets) in [
+        ("exam/admin/courses", vec![], StatusCode::OK),
+        ("exam/admin/blueprint", vec![("course", COURSE)], StatusCode::OK),
+        ("exam/admin/attempts", vec![("course", COURSE)], StatusCode::OK),
+        ("exam/admin/statistics", vec![("course", COURSE)], StatusCode::OK),
+        (
+            "exam/admin/save-blueprint",
+            vec![
+                ("course", COURSE),
+                ("time_limit", "0"),
+                ("time_unit", "minutes"),
+                ("pass_mark_percent", "70"),
+                ("attempts_allowed", "3"),
+                ("cooldown_minutes", "0"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "exam/admin/extra-time",
+            vec![("attempt", active.as_str()), ("minutes", "5")],
+            StatusCode::OK,
+        ),
+        (
+            "exam/admin/extra-attempt",
+            vec![("course", COURSE), ("user", alice_id.as_str())],
+            StatusCode::OK,
+        ),
+        (
+            "exam/admin/void",
+            vec![("attempt", a), ("reason", "authorization check")],
+            StatusCode::OK,
+        ),
+    ] {
+        assert_eq!(
+            anon.call(endpoint, &form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        // Alice owns attempt `a`, Mallory the active one: owning it is not enough.
+        for p in [&alice, &mallory] {
+            assert_eq!(
+                p.call(endpoint, &form).await.status(),
+                StatusCode::FORBIDDEN,
+                "{endpoint}"
+            );
+        }
+        assert_eq!(
+            admin.call(endpoint, &form).await.status(),
+            admin_gets,
+            "{endpoint}"
+        );
+    }
+
     check("auth/change-password");
     assert_eq!(
         anon.change_password("x", "new password 5555")

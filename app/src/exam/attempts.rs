@@ -321,10 +321,16 @@ pub fn draw_items(
         }
         for i in draw::pick(pool.len(), count, &mut rng) {
             let (vid, q) = pool[i];
-            items.push((*vid, q.category.clone(), draw::layout(q, &mut rng)));
+            items.push((
+                *vid,
+                q.category.clone(),
+                draw::layout_with(q, bp.shuffle_options, &mut rng),
+            ));
         }
     }
-    rng.shuffle(&mut items);
+    if bp.shuffle_questions {
+        rng.shuffle(&mut items);
+    }
     Ok(items)
 }
 
@@ -848,7 +854,7 @@ pub fn spawn_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
     })
 }
 
-fn describe(view: &QuestionView, answer: Option<&Answer>) -> String {
+pub(crate) fn describe(view: &QuestionView, answer: Option<&Answer>) -> String {
     let pick = |list: &[String], i: i32| {
         usize::try_from(i)
             .ok()

@@ -31,6 +31,12 @@ pub struct Blueprint {
     /// Whether the result shows each question's right answer and feedback.
     #[serde(default = "yes")]
     pub show_answers: bool,
+    /// Whether the drawn questions are put in random order (otherwise category by category).
+    #[serde(default = "yes")]
+    pub shuffle_questions: bool,
+    /// Whether options are shuffled (a question marked fixed never is).
+    #[serde(default = "yes")]
+    pub shuffle_options: bool,
     #[serde(default)]
     pub eligibility: Eligibility,
     /// How many questions are drawn from each category.
@@ -71,6 +77,13 @@ impl Blueprint {
             Some(l) => format!("line {}: {e}", l.line()),
             None => e.to_string(),
         })?;
+        b.validate()?;
+        Ok(b)
+    }
+
+    /// Checks the rules a blueprint must follow, wherever it comes from (file or admin form).
+    pub fn validate(&self) -> Result<(), String> {
+        let b = self;
         match b.time_limit_seconds {
             None if (1..=24 * 60).contains(&b.time_limit_minutes) => {}
             None => return Err("time_limit_minutes must be between 1 and 1440".into()),
@@ -95,8 +108,16 @@ impl Blueprint {
                 "draw must name at least one category, each with a count of at least 1".into(),
             );
         }
-        b.window()?;
-        Ok(b)
+        if let (Some(o), Some(c)) = b.window()? {
+            if o >= c {
+                return Err("the exam must open before it closes".into());
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(d) = b.draw.iter().find(|d| !seen.insert(d.category.as_str())) {
+            return Err(format!("the draw names {:?} twice", d.category));
+        }
+        Ok(())
     }
 
     /// The open/close window in Unix milliseconds.
@@ -198,11 +219,17 @@ pub struct Layout {
 
 /// Lays a question out, shuffled unless its options are fixed (ordering items always shuffle).
 pub fn layout(q: &Question, rng: &mut Rng) -> Layout {
+    layout_with(q, true, rng)
+}
+
+/// [`layout`], with options shuffled only if `shuffle` (the blueprint's setting) allows it.
+pub fn layout_with(q: &Question, shuffle: bool, rng: &mut Rng) -> Layout {
+    let fixed = q.fixed_order || !shuffle;
     let mut l = Layout::default();
     match &q.kind {
         Kind::SingleChoice { options } | Kind::MultipleResponse { options } => {
             l.order = (0..options.len()).collect();
-            if !q.fixed_order {
+            if !fixed {
                 rng.shuffle(&mut l.order);
             }
         }
@@ -219,7 +246,7 @@ pub fn layout(q: &Question, rng: &mut Rng) -> Layout {
         Kind::Matching { pairs } => {
             l.order = super::grade::match_lefts(pairs);
             l.right_order = (0..super::grade::match_rights(pairs).len()).collect();
-            if !q.fixed_order {
+            if !fixed {
                 rng.shuffle(&mut l.order);
             }
             rng.shuffle(&mut l.right_order);

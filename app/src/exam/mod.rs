@@ -5,6 +5,8 @@
 //! submits overdue attempts. Correct answers stay on the server until an attempt is
 //! submitted: learners only ever receive [`QuestionView`]s.
 
+pub mod admin;
+pub mod admin_pages;
 #[cfg(feature = "ssr")]
 pub mod attempts;
 #[cfg(feature = "ssr")]

@@ -9,8 +9,8 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use super::{
     get_attempt_summary, get_exam_overview, get_exam_question, get_exam_result, Answer,
-    AttemptSummary, ExamOverview, ExamResult, FlagQuestion, ItemStatus, QuestionPage, SaveAnswer,
-    StartExam, SubmitExam, ViewKind,
+    AttemptSummary, ExamOverview, ExamResult, FlagQuestion, ItemStatus, QuestionPage, SaveAck,
+    SaveAnswer, StartExam, SubmitExam, ViewKind,
 };
 use crate::error::AppError;
 use crate::layout::{form_error, ErrorView};
@@ -33,14 +33,31 @@ fn duration(secs: i64) -> String {
     }
 }
 
-/// Time left, from the server's count; ticks each second in the browser.
+/// Time left, from the server's count; ticks each second in the browser. `left` is
+/// also set from every save's acknowledgement, and every 30 seconds the page asks the
+/// server again, so extra time granted by an administrator shows without a reload.
 #[component]
-fn Countdown(remaining: i64) -> impl IntoView {
-    let left = RwSignal::new(remaining);
+fn Countdown(left: RwSignal<i64>, attempt: i64) -> impl IntoView {
     // Effects run only in the browser: without JavaScript the server's figure stays.
     Effect::new(move |_| {
+        let ticks = StoredValue::new(0u32);
         let handle = set_interval_with_handle(
-            move || left.update(|s| *s = (*s - 1).max(0)),
+            move || {
+                left.update(|s| *s = (*s - 1).max(0));
+                let n = ticks.try_update_value(|t| {
+                    *t += 1;
+                    *t
+                });
+                if n.is_some_and(|n| n % 30 == 0) {
+                    leptos::task::spawn_local(async move {
+                        if let Ok(s) = get_attempt_summary(attempt).await {
+                            if s.status == "active" {
+                                left.try_set(s.remaining_seconds);
+                            }
+                        }
+                    });
+                }
+            },
             std::time::Duration::from_secs(1),
         );
         on_cleanup(move || {
@@ -250,7 +267,7 @@ fn QuestionBody(
         remaining_seconds,
         view: q,
         answer,
-        seq: _,
+        seq,
         flagged,
         items,
         ..
@@ -260,13 +277,29 @@ fn QuestionBody(
     // held when it was last sent, once the server has acknowledged that save.
     let answered = RwSignal::new(answer.is_some());
     let sent = StoredValue::new(answer.is_some());
+    let left = RwSignal::new(remaining_seconds);
+    let fields = match &q.kind {
+        ViewKind::SingleChoice { .. } | ViewKind::TrueFalse | ViewKind::Numeric | ViewKind::ShortAnswer => 1,
+        ViewKind::MultipleResponse { options } => options.len(),
+        ViewKind::Ordering { items } => items.len(),
+        ViewKind::Matching { lefts, .. } => lefts.len(),
+    };
+    let ordering = matches!(q.kind, ViewKind::Ordering { .. });
+    let auto = Autosave::new(attempt, position, seq, fields, ordering, left, answered);
     Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
+        if let Some(Ok(ack)) = save.value().get() {
             answered.set(sent.get_value());
+            auto.button_acked(&ack);
         }
     });
+    // The hidden `seq` exists only once JavaScript runs: a plain form post (JavaScript
+    // off) carries none, and the server takes it as the newest save.
+    let js = RwSignal::new(false);
+    Effect::new(move |_| js.set(true));
     let note_answer = move |ev: leptos::ev::SubmitEvent| {
         use leptos::wasm_bindgen::JsCast;
+        // A button's save carries the whole form: nothing is left for the autosave to send.
+        auto.button_sent();
         if let Some(form) = ev
             .current_target()
             .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
@@ -285,26 +318,44 @@ fn QuestionBody(
             sent.set_value(picked || typed);
         }
     };
-    // With JavaScript, a changed answer is saved at once: submitting the form without a
-    // button sends no `go`, so the server saves and the page stays where it is.
-    let autosave = move |ev: leptos::ev::Event| {
+    // With JavaScript, a choice is saved the moment it changes, typing a second after
+    // the last key, and anything unsaved when the learner leaves the question or the page.
+    let form_of = |ev: &leptos::ev::Event| {
         use leptos::wasm_bindgen::JsCast;
-        if let Some(form) = ev
-            .current_target()
+        ev.current_target()
             .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
-        {
-            // An order with items still unplaced is not an answer yet, and saving it would
-            // only be refused; it is saved once every item has its position.
-            let unplaced = form
-                .query_selector("label.order option:checked[value='']")
-                .ok()
-                .flatten()
-                .is_some();
-            if !unplaced {
-                let _ = form.request_submit();
-            }
+    };
+    let on_change = move |ev: leptos::ev::Event| {
+        if let Some(form) = form_of(&ev) {
+            auto.capture(&form);
+            auto.save_now();
         }
     };
+    let on_input = move |ev: leptos::ev::Event| {
+        use leptos::wasm_bindgen::JsCast;
+        let typing = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::HtmlInputElement>().ok())
+            .is_some_and(|i| i.type_() == "text");
+        if let (true, Some(form)) = (typing, form_of(&ev)) {
+            auto.capture(&form);
+            auto.save_soon();
+        }
+    };
+    Effect::new(move |_| {
+        let hide = window_event_listener_untyped("pagehide", move |_| auto.flush_beacon());
+        let vis = window_event_listener_untyped("visibilitychange", move |_| {
+            if document().hidden() {
+                auto.flush_beacon();
+            }
+        });
+        on_cleanup(move || {
+            hide.remove();
+            vis.remove();
+        });
+    });
+    // Leaving the question inside the app unmounts this page: what is unsaved goes now.
+    on_cleanup(move || auto.flush_beacon());
     // Moving between two questions of the same type reuses the inputs on the page, and
     // an input the learner touched no longer follows its `checked`/`value`/`selected`
     // attributes: the `prop:` twins set what is shown (the attributes serve the HTML).
@@ -376,13 +427,14 @@ fn QuestionBody(
     view! {
         <Title text=format!("Question {position} of {total}") />
         <p class="breadcrumb">{course_title}" · Certification exam"</p>
-        <Countdown remaining=remaining_seconds />
+        <Countdown left attempt />
         <article class="exam-question">
             <h1>{format!("Question {position} of {total}")}</h1>
             <p class="question-text">{q.text.clone()}{(!q.text_after.is_empty()).then(|| " ____ ")}{q.text_after.clone()}</p>
-            <ActionForm action=save attr:class="answer-form" on:change=autosave on:submit=note_answer>
+            <ActionForm action=save attr:class="answer-form" on:change=on_change on:input=on_input on:submit=note_answer>
                 <input type="hidden" name="attempt" value=attempt.to_string() />
                 <input type="hidden" name="position" value=position.to_string() />
+                {move || js.get().then(|| view! { <input type="hidden" name="seq" prop:value=move || (auto.seq.get() + 1).to_string() /> })}
                 {input}
                 <div class="buttons">
                     {(position > 1).then(|| view! { <button type="submit" name="go" value="prev" class="button">"← Previous"</button> })}
@@ -395,6 +447,7 @@ fn QuestionBody(
                 </div>
             </ActionForm>
             {form_error(save.value())}
+            <p class="save-status" role="status" aria-live="polite">{move || auto.status_text()}</p>
             <ActionForm action=flag attr:class="flag-form">
                 <input type="hidden" name="attempt" value=attempt.to_string() />
                 <input type="hidden" name="position" value=position.to_string() />
@@ -448,7 +501,7 @@ fn SummaryBody(s: AttemptSummary, submit: ServerAction<SubmitExam>) -> impl Into
     view! {
         <Title text="Review your answers" />
         <p class="breadcrumb">{course_title}" · Certification exam"</p>
-        <Countdown remaining=remaining_seconds />
+        <Countdown left=RwSignal::new(remaining_seconds) attempt=id />
         <h1>"Review your answers"</h1>
         <p>{format!("{} of {} answered; {} flagged for review.", items.len() - unanswered, items.len(), flagged)}</p>
         <QuestionNav attempt=id items current=None />
@@ -525,4 +578,256 @@ fn ResultBody(r: ExamResult) -> impl IntoView {
             </ol>
         })}
     }
+}
+
+/// Where the autosave stands, as the page says it.
+#[derive(Debug, Clone, PartialEq)]
+enum SaveState {
+    Idle,
+    Saving,
+    Saved,
+    Retrying,
+    Failed(String),
+}
+
+/// The browser side of autosave for one question page.
+///
+/// Every save carries a sequence number larger than any this page has sent or seen
+/// (starting above the one the page was loaded with), so the server keeps the newest
+/// answer whatever order saves arrive in; a retry reuses its number, so a save that
+/// was stored but whose answer got lost is not stored twice.
+#[derive(Clone, Copy)]
+struct Autosave {
+    attempt: i64,
+    position: i32,
+    fields: usize,
+    ordering: bool,
+    /// The largest sequence number sent or acknowledged so far.
+    seq: RwSignal<i64>,
+    /// The largest sequence number acknowledged.
+    acked: StoredValue<i64>,
+    /// A change not sent yet (typing, waiting for the pause).
+    dirty: StoredValue<bool>,
+    timer: StoredValue<Option<TimeoutHandle>>,
+    /// The answer as last read from the form.
+    latest: StoredValue<Option<Vec<(String, String)>>>,
+    state: RwSignal<SaveState>,
+    left: RwSignal<i64>,
+    answered: RwSignal<bool>,
+}
+
+/// What the page may say about a failed save, and whether trying again can help.
+fn retryable(e: &AppError) -> bool {
+    match e {
+        AppError::Internal => true,
+        AppError::Validation(m) => m.starts_with("The server could not be reached"),
+        _ => false,
+    }
+}
+
+impl Autosave {
+    fn new(
+        attempt: i64,
+        position: i32,
+        seq: i64,
+        fields: usize,
+        ordering: bool,
+        left: RwSignal<i64>,
+        answered: RwSignal<bool>,
+    ) -> Autosave {
+        Autosave {
+            attempt,
+            position,
+            fields,
+            ordering,
+            seq: RwSignal::new(seq),
+            acked: StoredValue::new(seq),
+            dirty: StoredValue::new(false),
+            timer: StoredValue::new(None),
+            latest: StoredValue::new(None),
+            state: RwSignal::new(SaveState::Idle),
+            left,
+            answered,
+        }
+    }
+
+    fn status_text(&self) -> String {
+        match self.state.get() {
+            SaveState::Idle => String::new(),
+            SaveState::Saving => "Saving…".into(),
+            SaveState::Saved => "Saved".into(),
+            SaveState::Retrying => "Not saved — retrying".into(),
+            SaveState::Failed(m) => format!("Not saved: {m}"),
+        }
+    }
+
+    fn cancel_pending(&self) {
+        if let Some(Some(h)) = self.timer.try_update_value(Option::take) {
+            h.clear();
+        }
+        self.dirty.try_set_value(false);
+    }
+
+    /// Reads the answer fields as `form` holds them now into the snapshot that saves
+    /// send. `None` while an order is incomplete: saving it would only be refused, so it
+    /// is saved once every item has its place. The snapshot (rather than the page) is
+    /// what a save sends, so a save made while leaving can never pick up the inputs of
+    /// the next question.
+    fn capture(&self, form: &leptos::web_sys::HtmlFormElement) {
+        let Ok(data) = leptos::web_sys::FormData::new_with_form(form) else {
+            return;
+        };
+        let mut out = Vec::new();
+        let mut incomplete = false;
+        for i in 0..self.fields {
+            match data.get(&format!("answer[{i}]")).as_string() {
+                Some(v) if !v.is_empty() => out.push((i.to_string(), v)),
+                _ if self.ordering => incomplete = true,
+                _ => {}
+            }
+        }
+        if self.ordering && out.is_empty() {
+            incomplete = false;
+        }
+        self.latest
+            .try_set_value(if incomplete { None } else { Some(out) });
+    }
+
+    fn snapshot(&self) -> Option<Vec<(String, String)>> {
+        self.latest.try_get_value().flatten()
+    }
+
+    fn next_seq(&self) -> i64 {
+        self.seq
+            .try_update(|s| {
+                *s += 1;
+                *s
+            })
+            .unwrap_or(1)
+    }
+
+    /// A button posts the form with the hidden `seq` (one above the last); whichever
+    /// order the browser runs the submit handlers in, it sent at most two above, so
+    /// later autosaves start above that.
+    fn button_sent(&self) {
+        self.cancel_pending();
+        self.seq.try_update(|s| *s += 2);
+    }
+
+    /// A button's save was answered: nothing older may overwrite it.
+    fn button_acked(&self, ack: &SaveAck) {
+        self.seq.try_update(|s| *s = (*s).max(ack.seq));
+        self.acked.try_update_value(|a| *a = (*a).max(ack.seq));
+        self.left.try_set(ack.remaining_seconds);
+    }
+
+    /// Typing: save a second after the last change.
+    fn save_soon(&self) {
+        let me = *self;
+        if let Some(Some(h)) = self.timer.try_update_value(Option::take) {
+            h.clear();
+        }
+        self.dirty.try_set_value(true);
+        if let Ok(h) = set_timeout_with_handle(
+            move || me.save_now(),
+            std::time::Duration::from_millis(1000),
+        ) {
+            self.timer.try_set_value(Some(h));
+        }
+    }
+
+    /// A choice, or the end of typing: save at once.
+    fn save_now(&self) {
+        self.cancel_pending();
+        let Some(fields) = self.snapshot() else { return };
+        let seq = self.next_seq();
+        self.post(seq, fields);
+    }
+
+    fn post(&self, seq: i64, fields: Vec<(String, String)>) {
+        let me = *self;
+        me.state.try_set(SaveState::Saving);
+        leptos::task::spawn_local(async move {
+            let answer = fields.iter().cloned().collect();
+            let result =
+                super::save_answer(me.attempt, me.position, Some(seq), answer, None).await;
+            let newest = me.seq.try_get_untracked().unwrap_or(seq);
+            match result {
+                Ok(ack) => {
+                    me.left.try_set(ack.remaining_seconds);
+                    // A newer save from elsewhere (another tab or device) raises the bar.
+                    me.seq.try_update(|s| *s = (*s).max(ack.seq));
+                    me.acked.try_update_value(|a| *a = (*a).max(seq).max(ack.seq));
+                    if seq >= newest {
+                        if ack.seq == seq {
+                            me.answered.try_set(!fields.is_empty());
+                        }
+                        me.state.try_set(SaveState::Saved);
+                    }
+                }
+                Err(e) if retryable(&e) => {
+                    if seq >= newest {
+                        me.state.try_set(SaveState::Retrying);
+                        set_timeout(
+                            move || {
+                                if me.seq.try_get_untracked() == Some(seq) {
+                                    me.post(seq, fields);
+                                }
+                            },
+                            std::time::Duration::from_secs(2),
+                        );
+                    }
+                }
+                Err(e) => {
+                    if seq >= newest {
+                        me.state.try_set(SaveState::Failed(e.to_string()));
+                    }
+                }
+            }
+        });
+    }
+
+    /// Leaving the question or the page: whatever is not saved goes by `sendBeacon`,
+    /// which the browser delivers even after the page is gone. It is an ordinary
+    /// same-origin form post, so it carries the Origin header the server checks.
+    fn flush_beacon(&self) {
+        let unsent = self.dirty.try_get_value().unwrap_or(false);
+        let unacked = self.acked.try_get_value() < self.seq.try_get_untracked();
+        if !unsent && !unacked {
+            return;
+        }
+        self.cancel_pending();
+        let Some(fields) = self.snapshot() else { return };
+        let seq = self.next_seq();
+        let Ok(params) = leptos::web_sys::UrlSearchParams::new() else {
+            return;
+        };
+        params.append("attempt", &self.attempt.to_string());
+        params.append("position", &self.position.to_string());
+        params.append("seq", &seq.to_string());
+        for (k, v) in &fields {
+            params.append(&format!("answer[{k}]"), v);
+        }
+        send_beacon(<super::SaveAnswer as leptos::server_fn::ServerFn>::PATH, &params);
+    }
+}
+
+/// `navigator.sendBeacon(url, params)`; false if the browser would not queue it.
+fn send_beacon(url: &str, params: &leptos::web_sys::UrlSearchParams) -> bool {
+    use leptos::__reexports::wasm_bindgen_futures::js_sys::{Function, Reflect};
+    use leptos::wasm_bindgen::{JsCast, JsValue};
+    let w: JsValue = window().into();
+    let Ok(nav) = Reflect::get(&w, &JsValue::from_str("navigator")) else {
+        return false;
+    };
+    let Some(f) = Reflect::get(&nav, &JsValue::from_str("sendBeacon"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+    else {
+        return false;
+    };
+    f.call2(&nav, &JsValue::from_str(url), params)
+        .ok()
+        .and_then(|r| r.as_bool())
+        .unwrap_or(false)
 }

@@ -240,6 +240,96 @@ pub async fn store_blueprint(db: &Db, course_id: i64, b: &Blueprint) -> Result<(
     Ok(())
 }
 
+/// Retires the course's questions that came from its `exam/` folder and are no longer
+/// in `questions` (the folder's whole bank): they are not drawn again, while attempts
+/// that drew them keep the exact version they drew. Questions imported from elsewhere
+/// (`masterclass questions import`) are left alone. Returns how many were retired.
+pub async fn retire_missing(
+    db: &Db,
+    course_id: i64,
+    questions: &[Question],
+) -> Result<usize, sqlx::Error> {
+    let keep: std::collections::HashSet<String> = questions.iter().map(Question::key).collect();
+    let all: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, qkey, retired, in_folder FROM exam_questions WHERE course_id = $1",
+    )
+    .bind(course_id)
+    .fetch_all(db)
+    .await?;
+    let mut tx = db.begin().await?;
+    let mut n = 0;
+    for (id, key, retired, in_folder) in all {
+        if keep.contains(&key) {
+            if in_folder == 0 {
+                sqlx::query("UPDATE exam_questions SET in_folder = 1 WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        } else if in_folder != 0 && retired == 0 {
+            sqlx::query("UPDATE exam_questions SET retired = 1, updated_at = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            n += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Stores the blueprint read from `exam/blueprint.yaml`, unless the file is the one
+/// already imported: then the stored blueprint, which an administrator may have
+/// edited since, stays as it is. A changed file replaces it (the author's word is newer).
+pub async fn import_blueprint(db: &Db, course_id: i64, b: &Blueprint) -> Result<bool, sqlx::Error> {
+    let json = serde_json::to_string(b).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let h = hash(&json);
+    let stored: Option<Option<String>> =
+        sqlx::query_scalar("SELECT source_hash FROM exam_blueprints WHERE course_id = $1")
+            .bind(course_id)
+            .fetch_optional(db)
+            .await?;
+    if stored.flatten().as_deref() == Some(h.as_str()) {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO exam_blueprints (course_id, spec_json, updated_at, source_hash) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (course_id) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at,
+             source_hash = excluded.source_hash, edited_by = NULL",
+    )
+    .bind(course_id)
+    .bind(json)
+    .bind(now_ms())
+    .bind(h)
+    .execute(db)
+    .await?;
+    Ok(true)
+}
+
+/// An administrator's edit of a blueprint; the file's hash stays, so re-importing
+/// the unchanged file does not undo the edit.
+pub async fn edit_blueprint(
+    db: &Db,
+    course_id: i64,
+    b: &Blueprint,
+    admin_id: i64,
+) -> Result<(), sqlx::Error> {
+    let json = serde_json::to_string(b).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query(
+        "INSERT INTO exam_blueprints (course_id, spec_json, updated_at, edited_by) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (course_id) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at,
+             edited_by = excluded.edited_by",
+    )
+    .bind(course_id)
+    .bind(json)
+    .bind(now_ms())
+    .bind(admin_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// A course's blueprint, if it has an exam.
 pub async fn blueprint(db: &Db, course_id: i64) -> Result<Option<Blueprint>, AppError> {
     let json: Option<String> =
@@ -337,9 +427,10 @@ pub async fn import_content(db: &Db, content_dir: &Path) -> Result<Vec<Problem>,
         match read_folder(&exam) {
             Ok((qs, bp)) => {
                 let report = store_questions(db, cid, &qs).await?;
-                tracing::info!(course = slug, %report, "exam question bank imported");
+                let retired = retire_missing(db, cid, &qs).await?;
+                tracing::info!(course = slug, %report, retired, "exam question bank imported");
                 if let Some(b) = bp {
-                    store_blueprint(db, cid, &b).await?;
+                    import_blueprint(db, cid, &b).await?;
                 }
             }
             Err(ps) => problems.extend(ps),

@@ -418,3 +418,100 @@ fn the_seed_bank_parses_round_trips_and_fits_the_blueprint() {
         assert_eq!(grade(q, &l, Some(&best)).fraction, 1.0, "{}", q.key());
     }
 }
+
+#[test]
+fn the_blueprint_settings_shuffle_or_keep_the_order() {
+    let bank: Vec<(i64, Question)> = (0..6)
+        .map(|i| {
+            let mut q = one(&format!("::q{i}:: x {{=a ~b ~c ~d}}"));
+            q.category = if i < 3 { "a".into() } else { "b".into() };
+            (i, q)
+        })
+        .collect();
+    let mut bp = Blueprint::parse(
+        "time_limit_minutes: 30\npass_mark_percent: 70\nshuffle_questions: false\nshuffle_options: false\ndraw:\n  - {category: a, count: 3}\n  - {category: b, count: 3}\n",
+    )
+    .expect("bp");
+    for seed in 0..10 {
+        let items = super::attempts::draw_items(&bp, &bank, seed).expect("draw");
+        let cats: Vec<&str> = items.iter().map(|i| i.1.as_str()).collect();
+        assert_eq!(cats, ["a", "a", "a", "b", "b", "b"], "categories stay in blueprint order");
+        assert!(items.iter().all(|i| i.2.order == vec![0, 1, 2, 3]));
+    }
+    bp.shuffle_options = true;
+    assert!((0..10).any(|seed| super::attempts::draw_items(&bp, &bank, seed)
+        .expect("draw")
+        .iter()
+        .any(|i| i.2.order != vec![0, 1, 2, 3])));
+    // Blueprints stored before these settings existed read as shuffling.
+    let old: Blueprint = serde_json::from_str(
+        r#"{"time_limit_minutes":30,"pass_mark_percent":70.0,"attempts_allowed":1,"cooldown_minutes":0,"opens_at":null,"closes_at":null,"show_answers":true,"eligibility":{"modules_completed":[],"labs_passed":[]},"draw":[{"category":"a","count":1}]}"#,
+    )
+    .expect("old json");
+    assert!(old.shuffle_questions && old.shuffle_options);
+    assert!(Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\nopens_at: 2025-02-01\ncloses_at: 2025-01-01\ndraw: [{category: a, count: 1}]").is_err());
+    assert!(Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\ndraw: [{category: a, count: 1}, {category: a, count: 1}]").is_err());
+}
+
+#[test]
+fn admin_inputs_are_parsed_into_rules() {
+    use super::admin::ops::parse_blueprint;
+    use super::admin::{correlation, BlueprintInput, ExtraMinutes, VoidReason};
+    use std::collections::BTreeMap;
+
+    assert_eq!(ExtraMinutes::parse(" 15 ").map(ExtraMinutes::get), Ok(15));
+    for bad in ["0", "601", "-1", "1.5", "", "ten"] {
+        assert!(ExtraMinutes::parse(bad).is_err(), "{bad}");
+    }
+    assert!(VoidReason::parse("  ab ").is_err());
+    assert!(VoidReason::parse(&"x".repeat(501)).is_err());
+    assert_eq!(
+        VoidReason::parse("  cheating  ").map(|r| r.as_str().to_string()),
+        Ok("cheating".to_string())
+    );
+
+    // Pearson's r: perfect, inverse, none when a series is constant, and a hand-computed case.
+    assert!((correlation(&[0.0, 1.0, 2.0], &[1.0, 3.0, 5.0]).expect("r") - 1.0).abs() < 1e-12);
+    assert!((correlation(&[0.0, 1.0], &[1.0, 0.0]).expect("r") + 1.0).abs() < 1e-12);
+    assert_eq!(correlation(&[1.0, 1.0, 1.0], &[0.0, 1.0, 2.0]), None);
+    let r = correlation(&[1.0, 1.0, 1.0, 0.0, 0.0], &[1.0, 0.5, 0.0, 0.5, 0.0]).expect("r");
+    assert!((r - 0.30 / (1.2f64 * 0.70).sqrt()).abs() < 1e-12);
+
+    let old = Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\neligibility: {labs_passed: [first lab]}\ndraw: [{category: a, count: 1}]").expect("bp");
+    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let input = BlueprintInput {
+        time_limit: "20".into(),
+        time_unit: "seconds".into(),
+        pass_mark_percent: "55.5".into(),
+        attempts_allowed: "2".into(),
+        cooldown_minutes: "5".into(),
+        opens_at: " ".into(),
+        closes_at: "2030-01-01".into(),
+        show_answers: false,
+        shuffle_questions: true,
+        shuffle_options: false,
+        category: map(&[("0", "a"), ("1", "b")]),
+        count: map(&[("0", "2"), ("1", "")]),
+        module: map(&[("0", "intro")]),
+    };
+    let avail = vec![("a".to_string(), 3), ("b".to_string(), 1)];
+    let modules = vec!["intro".to_string()];
+    let b = parse_blueprint(&input, &old, &avail, &modules).expect("valid");
+    assert_eq!(b.time_limit_ms(), 20_000);
+    assert_eq!(b.draw.len(), 1, "an empty count draws nothing from that category");
+    assert_eq!(b.eligibility.labs_passed, vec!["first lab".to_string()]);
+    assert_eq!(b.eligibility.modules_completed, vec!["intro".to_string()]);
+    assert_eq!(b.opens_at, None);
+    assert!(!b.show_answers && !b.shuffle_options);
+    let bad = |f: &dyn Fn(&mut BlueprintInput)| {
+        let mut i = input.clone();
+        f(&mut i);
+        parse_blueprint(&i, &old, &avail, &modules).expect_err("invalid")
+    };
+    assert!(bad(&|i| i.count = map(&[("0", "4")])).contains("the bank has 3"));
+    assert!(bad(&|i| i.time_limit = "2".into()).starts_with("The time limit in seconds"));
+    assert!(bad(&|i| i.module = map(&[("0", "nope")])).contains("no module"));
+    assert!(bad(&|i| i.pass_mark_percent = "NaN".into()).contains("number from 0 to 100"));
+}
