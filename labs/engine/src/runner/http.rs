@@ -230,7 +230,15 @@ pub fn request(
         // Tags matter only to sub-metrics (thresholds on tagged series):
         // without any on the HTTP metrics, skip building them.
         let tags = if store.http_tagged() {
-            request_tags(vu_ro, method, url, spec, resp.status, ok, resp.error.as_ref())
+            request_tags(
+                vu_ro,
+                method,
+                url,
+                spec,
+                resp.status,
+                ok,
+                resp.error.as_ref(),
+            )
         } else {
             Vec::new()
         };

@@ -184,19 +184,17 @@ impl Sink {
                     last: ol,
                     min: omin,
                     max: omax,
-                    set: oset,
+                    set: true,
                 },
             ) => {
-                if *oset {
-                    if !*set || omin < min {
-                        *min = *omin;
-                    }
-                    if !*set || omax > max {
-                        *max = *omax;
-                    }
-                    *last = *ol;
-                    *set = true;
+                if !*set || omin < min {
+                    *min = *omin;
                 }
+                if !*set || omax > max {
+                    *max = *omax;
+                }
+                *last = *ol;
+                *set = true;
             }
             (Self::Rate { trues, total }, Self::Rate { trues: t, total: n }) => {
                 *trues += t;
@@ -213,12 +211,10 @@ impl Sink {
                     sum: os,
                     ..
                 },
-            ) => {
-                if !ov.is_empty() {
-                    values.extend_from_slice(ov);
-                    *sorted = false;
-                    *sum += os;
-                }
+            ) if !ov.is_empty() => {
+                values.extend_from_slice(ov);
+                *sorted = false;
+                *sum += os;
             }
             _ => {}
         }
@@ -810,7 +806,11 @@ mod tests {
             let mut shuffled = [40.0, 10.0, 30.0, 20.0, 20.0, 5.0];
             let mut sorted = shuffled;
             sorted.sort_by(f64::total_cmp);
-            assert_eq!(percentile_unsorted(&mut shuffled, p), percentile(&sorted, p), "p{p}");
+            assert_eq!(
+                percentile_unsorted(&mut shuffled, p),
+                percentile(&sorted, p),
+                "p{p}"
+            );
         }
     }
 

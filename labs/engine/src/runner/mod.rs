@@ -474,7 +474,8 @@ pub(crate) fn request_counts(stores: &[&metrics::Store]) -> (i64, i64) {
     let mut errors = 0i64;
     for s in stores {
         reqs += s.metrics()[metrics::ids::HTTP_REQS].sink.count() as i64;
-        if let metrics::Sink::Rate { trues, .. } = &s.metrics()[metrics::ids::HTTP_REQ_FAILED].sink {
+        if let metrics::Sink::Rate { trues, .. } = &s.metrics()[metrics::ids::HTTP_REQ_FAILED].sink
+        {
             errors += i64::try_from(*trues).unwrap_or(0);
         }
     }

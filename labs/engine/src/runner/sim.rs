@@ -237,7 +237,7 @@ impl World for LaneWorld {
         // request: look every 64 asks.
         let n = self.stop_checks.get().wrapping_add(1);
         self.stop_checks.set(n);
-        if n % 64 == 0 && (self.over_time() || self.cancel().is_cancelled()) {
+        if n.is_multiple_of(64) && (self.over_time() || self.cancel().is_cancelled()) {
             self.over_time.set(true);
         }
         self.over_time.get()
@@ -576,7 +576,10 @@ impl Sim<'_> {
 
 impl<'a> Sim<'a> {
     /// Lane `index` of `lanes`, with the events of its VUs queued.
-    #[expect(clippy::too_many_arguments, reason = "a lane is made of the run's parts")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a lane is made of the run's parts"
+    )]
     fn new(
         index: u32,
         lanes: u32,
@@ -604,7 +607,9 @@ impl<'a> Sim<'a> {
                 shared_next: 0,
                 iters: vec![0; max as usize],
                 // VUs of other lanes count as done here: they are active there.
-                done: (0..max).map(|l| lane_of(&sc.executor, l, lanes) != index).collect(),
+                done: (0..max)
+                    .map(|l| lane_of(&sc.executor, l, lanes) != index)
+                    .collect(),
                 busy_until: Vec::new(),
                 allocated: 0,
             });
@@ -1123,10 +1128,7 @@ fn coordinate(
         return Err(e);
     }
     let active: u64 = shared.iter().map(|l| lock(&l.report).active).sum();
-    lock(&shared[0].store).set_vus(
-        (end - origin).max(0.0),
-        i64::try_from(active).unwrap_or(0),
-    );
+    lock(&shared[0].store).set_vus((end - origin).max(0.0), i64::try_from(active).unwrap_or(0));
     scrapes.push(Scrape {
         t: (end - origin).max(0.0),
         text: render(shared, end),
@@ -1194,10 +1196,7 @@ pub(crate) fn inspect(script: &str, cfg: &RunConfig) -> Result<Plan, RunError> {
         vus_max: AtomicU64::new(0),
         options_json: Mutex::new("{}".into()),
     });
-    let lane = LaneShared::new(
-        Store::new(1),
-        ToyModel::new(cfg.scenario.clone(), cfg.seed),
-    );
+    let lane = LaneShared::new(Store::new(1), ToyModel::new(cfg.scenario.clone(), cfg.seed));
     let world = LaneWorld::new(&lane, &run);
     let mut env = cfg.env.clone();
     env.entry("BASE_URL".into())

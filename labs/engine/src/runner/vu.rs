@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rquickjs::function::Opt;
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::Declared;
-use rquickjs::function::Opt;
 use rquickjs::{
     Context, Ctx, Exception, Function, Module, Object, Persistent, Promise, Runtime, Value,
 };
@@ -620,17 +620,23 @@ fn drive<'js>(ctx: &Ctx<'js>, p: &Promise<'js>) -> Result<(), String> {
 /// its runtime goes (see `Drop for Vu`).
 #[derive(Default, Clone)]
 struct BodyCache {
-    entries: Rc<RefCell<Vec<(usize, usize, Persistent<rquickjs::String<'static>>)>>>,
+    entries: Rc<RefCell<Vec<CachedBody>>>,
 }
+
+/// A fixed body (by address and length) and its string.
+type CachedBody = (usize, usize, Persistent<rquickjs::String<'static>>);
 
 /// How many fixed bodies a VU keeps as strings (the catalog has a handful).
 const BODY_CACHE: usize = 32;
+
+/// A response body: fixed bodies are borrowed (and cached by address).
+type BodyBytes = std::borrow::Cow<'static, [u8]>;
 
 impl BodyCache {
     fn string<'js>(
         &self,
         ctx: &Ctx<'js>,
-        body: &std::borrow::Cow<'static, [u8]>,
+        body: &BodyBytes,
     ) -> rquickjs::Result<rquickjs::String<'js>> {
         let text = |b: &[u8]| match std::str::from_utf8(b) {
             Ok(t) => rquickjs::String::from_str(ctx.clone(), t),

@@ -43,3 +43,19 @@ pub fn metric(s: &RunSummary, name: &str, field: &str) -> f64 {
     // k6 leaves metrics without samples out of its summaries.
     s.export["metrics"][name][field].as_f64().unwrap_or(0.0)
 }
+
+/// Runs a script on the simulated clock with a scenario on `threads` threads.
+pub fn sim_threads(
+    script: &str,
+    seed: u64,
+    scenario: &str,
+    threads: usize,
+) -> Result<RunSummary, RunError> {
+    let cfg = RunConfig {
+        seed,
+        scenario: Scenario::builtin(scenario).unwrap(),
+        threads,
+        ..RunConfig::default()
+    };
+    run_sim_blocking(script, &cfg, |_| {})
+}

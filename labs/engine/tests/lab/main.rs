@@ -5,4 +5,5 @@
 mod common;
 mod hostile;
 mod k6_compat;
+mod parallel;
 mod toy_http;
