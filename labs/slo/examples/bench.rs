@@ -144,13 +144,18 @@ fn prometheus_side(
     std::fs::create_dir_all(&tsdb).map_err(io)?;
     let t = Instant::now();
     let mut last_pct = 0;
-    let blocks = real_prometheus::backfill(data, &work.0, &tsdb, |done, total| {
-        let pct = done * 100 / total.max(1);
-        if pct >= last_pct + 25 {
-            last_pct = pct;
-            println!("  backfilling with promtool: {done}/{total} blocks");
-        }
-    })?;
+    let blocks = real_prometheus::backfill(
+        real_prometheus::openmetrics_blocks(data),
+        &work.0,
+        &tsdb,
+        |done, total| {
+            let pct = done * 100 / total.max(1);
+            if pct >= last_pct + 25 {
+                last_pct = pct;
+                println!("  backfilling with promtool: {done}/{total} blocks");
+            }
+        },
+    )?;
     println!(
         "real Prometheus: backfilled {blocks} two-hour blocks with promtool in {:.1?}",
         t.elapsed()

@@ -113,16 +113,8 @@ fn openmetrics_value(v: f64) -> String {
     }
 }
 
-/// Writes `series` as OpenMetrics files (one per TSDB block) and backfills
-/// them into `tsdb` with promtool, two at a time. Returns the block count.
-pub fn backfill(
-    series: &[InputSeries],
-    work: &Path,
-    tsdb: &Path,
-    mut progress: impl FnMut(usize, usize),
-) -> Result<usize, Unavailable> {
-    let failed =
-        |what: &str, e: &dyn std::fmt::Display| Unavailable::Failed(format!("{what}: {e}"));
+/// The OpenMetrics text of `series`, one document per TSDB block, in time order.
+pub fn openmetrics_blocks(series: &[InputSeries]) -> impl Iterator<Item = String> + '_ {
     let mut blocks: Vec<i64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0.div_euclid(BLOCK_MS)))
@@ -133,11 +125,10 @@ pub fn backfill(
         .iter()
         .map(|s| openmetrics_series(&s.labels))
         .collect();
-    let mut files = Vec::with_capacity(blocks.len());
     // Each series' points are in time order, so a cursor per series walks
     // through the blocks once.
     let mut cursor = vec![0usize; series.len()];
-    for (bi, b) in blocks.iter().enumerate() {
+    blocks.into_iter().map(move |b| {
         let end = (b + 1) * BLOCK_MS;
         let mut text = String::new();
         for (si, s) in series.iter().enumerate() {
@@ -149,15 +140,29 @@ pub fn backfill(
                 text.push(' ');
                 text.push_str(&openmetrics_value(v));
                 text.push(' ');
-                text.push_str(&format!(
-                    "{}.{:03}\n",
-                    t.div_euclid(1000),
-                    t.rem_euclid(1000)
-                ));
+                text.push_str(&seconds(t));
+                text.push('\n');
                 cursor[si] += 1;
             }
         }
         text.push_str("# EOF\n");
+        text
+    })
+}
+
+/// Writes each OpenMetrics document of `blocks` (from [`openmetrics_blocks`])
+/// to a file and backfills them into `tsdb` with promtool, two at a time.
+/// Returns the block count.
+pub fn backfill(
+    blocks: impl Iterator<Item = String>,
+    work: &Path,
+    tsdb: &Path,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<usize, Unavailable> {
+    let failed =
+        |what: &str, e: &dyn std::fmt::Display| Unavailable::Failed(format!("{what}: {e}"));
+    let mut files = Vec::new();
+    for (bi, text) in blocks.enumerate() {
         let f = work.join(format!("block-{bi:05}.om"));
         std::fs::write(&f, text).map_err(|e| failed("writing OpenMetrics", &e))?;
         files.push(f);
