@@ -178,8 +178,10 @@ fn elem(labels: Labels, value: f64) -> Element {
     }
 }
 
-fn is_arith(op: &str) -> bool {
-    matches!(op, "+" | "-" | "*" | "/" | "%" | "^" | "atan2")
+/// Operators whose result loses the metric name. `atan2` is arithmetic but
+/// keeps it, as in Prometheus (its `shouldDropMetricName` omits it).
+fn drops_metric_name(op: &str) -> bool {
+    matches!(op, "+" | "-" | "*" | "/" | "%" | "^")
 }
 
 fn is_comparison(op: &str) -> bool {
@@ -609,6 +611,25 @@ impl<'s> Engine<'s> {
                 }
             }
             "time" => Ok(Value::Scalar(t as f64 / 1000.0)),
+            "pi" => Ok(Value::Scalar(std::f64::consts::PI)),
+            "double_exponential_smoothing" => {
+                let sf = self.scalar_arg(arg(1)?, t)?;
+                let tf = self.scalar_arg(arg(2)?, t)?;
+                // Negated comparisons so NaN factors are refused too.
+                if !(sf > 0.0 && sf < 1.0) {
+                    return err(format!(
+                        "invalid smoothing factor. Expected: 0 < sf < 1, got: {sf}"
+                    ));
+                }
+                if !(tf > 0.0 && tf < 1.0) {
+                    return err(format!(
+                        "invalid trend factor. Expected: 0 < tf < 1, got: {tf}"
+                    ));
+                }
+                over_range(0, false, &|p, _, _, _| {
+                    f::double_exponential_smoothing(p, sf, tf)
+                })
+            }
             "vector" => Ok(Value::Vector(vec![elem(
                 Labels::default(),
                 self.scalar_arg(arg(0)?, t)?,
@@ -736,8 +757,8 @@ impl<'s> Engine<'s> {
             "abs" | "ceil" | "floor" | "exp" | "ln" | "log2" | "log10" | "sqrt" | "sgn"
             | "round" | "clamp" | "clamp_min" | "clamp_max" | "minute" | "hour" | "day_of_week"
             | "day_of_month" | "day_of_year" | "days_in_month" | "month" | "year" | "sin"
-            | "cos" | "tan" | "asin" | "acos" | "atan" | "sinh" | "cosh" | "tanh" | "deg"
-            | "rad" => self.eval_elementwise(name, &args, t),
+            | "cos" | "tan" | "asin" | "acos" | "atan" | "sinh" | "cosh" | "tanh" | "asinh"
+            | "acosh" | "atanh" | "deg" | "rad" => self.eval_elementwise(name, &args, t),
             other => err(format!(
                 "function {other:?} is not supported by this evaluator"
             )),
@@ -798,6 +819,9 @@ impl<'s> Engine<'s> {
                 "sinh" => v.sinh(),
                 "cosh" => v.cosh(),
                 "tanh" => v.tanh(),
+                "asinh" => v.asinh(),
+                "acosh" => v.acosh(),
+                "atanh" => v.atanh(),
                 "deg" => v.to_degrees(),
                 "rad" => v.to_radians(),
                 "sgn" => {
@@ -990,7 +1014,7 @@ impl<'s> Engine<'s> {
                 keep = true;
             }
             if keep {
-                let labels = if is_arith(op) || return_bool {
+                let labels = if drops_metric_name(op) || return_bool {
                     e.labels.without_metric_name()
                 } else {
                     e.labels
@@ -1111,7 +1135,7 @@ fn vector_binop(
             continue;
         }
         let mut metric = m.labels.clone();
-        if is_arith(op) || return_bool {
+        if drops_metric_name(op) || return_bool {
             metric.remove(METRIC_NAME);
         }
         if one_to_one {

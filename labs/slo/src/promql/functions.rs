@@ -110,6 +110,30 @@ pub fn instant_value(points: &[Sample], is_rate: bool) -> Option<f64> {
     Some(result)
 }
 
+/// Double exponential smoothing (Prometheus 2's `holt_winters`, called
+/// `double_exponential_smoothing` since Prometheus 3): the smoothed value at
+/// the last point, with smoothing factor `sf` and trend factor `tf`, both
+/// already checked to lie strictly between 0 and 1. `None` below two points.
+pub fn double_exponential_smoothing(points: &[Sample], sf: f64, tf: f64) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let mut smoothed_prev = 0.0;
+    let mut smoothed = points[0].v;
+    let mut trend = points[1].v - points[0].v;
+    for (i, p) in points.iter().enumerate().skip(1) {
+        // The first step keeps the initial trend; later ones blend the last
+        // change of the smoothed value into it.
+        if i > 1 {
+            trend = tf * (smoothed - smoothed_prev) + (1.0 - tf) * trend;
+        }
+        let next = sf * p.v + (1.0 - sf) * (smoothed + trend);
+        smoothed_prev = smoothed;
+        smoothed = next;
+    }
+    Some(smoothed)
+}
+
 /// One step of Kahan–Neumaier compensated summation: returns `(sum, compensation)`.
 pub fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     let t = sum + inc;
@@ -209,7 +233,14 @@ pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if q > 1.0 {
         return f64::INFINITY;
     }
-    values.sort_by(|a, b| a.total_cmp(b));
+    // Prometheus orders NaN below every number (whatever its sign bit), so
+    // a NaN input shifts the ranks instead of ending up at the top.
+    values.sort_by(|a, b| match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+        _ => a.total_cmp(b),
+    });
     let n = values.len() as f64;
     let rank = q * (n - 1.0);
     let lower = rank.floor().max(0.0);

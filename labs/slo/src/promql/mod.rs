@@ -11,4 +11,4 @@ pub mod value;
 pub use eval::{instant_query, parse, range_query, Engine, QueryError, QueryOptions};
 pub use labels::Labels;
 pub use store::{Sample, Series, Storage};
-pub use value::{format_float, Element, RangeSeries, Value};
+pub use value::{format_api_float, format_float, Element, RangeSeries, Value};

@@ -277,8 +277,8 @@ pub fn parse_exposition(text: &str, default_ms: i64) -> Result<Vec<(Labels, i64,
                     .parse()
                     .map_err(|_| err(format!("bad timestamp {ts:?}")))?;
                 // Prometheus converts with Go's int64(ts * 1000), which
-                // truncates: "2.467" is 2466 ms there (2.467 * 1000 is
-                // 2466.9999…), and must be here too.
+                // truncates: "1.001" is 1000 ms there (1.001 * 1000 is
+                // 1000.9999…), and must be here too.
                 (secs * 1000.0) as i64
             }
             Some(ts) => ts
@@ -428,10 +428,10 @@ mod tests {
         assert_eq!(s.series()[0].samples()[1].t, 1500);
         let err = s.load_exposition("a 1\nb{ 2\n", 0).expect_err("bad line");
         let mut om = Storage::new();
-        om.load_timestamped("c 1 2.467\nc 2 2.5\n# EOF\n", 0)
+        om.load_timestamped("c 1 1.001\nc 2 2.5\n# EOF\n", 0)
             .expect("valid");
         let ts: Vec<i64> = om.series()[0].samples().iter().map(|p| p.t).collect();
-        assert_eq!(ts, vec![2466, 2500]);
+        assert_eq!(ts, vec![1000, 2500]);
         assert_eq!(err.line, 2);
     }
 }

@@ -64,6 +64,28 @@ pub fn format_float(v: f64) -> String {
     }
 }
 
+/// Formats a float as Prometheus's HTTP API writes sample values in JSON:
+/// like [`format_float`], except that magnitudes below 1e-6 or from 1e21 up
+/// use Go's shortest exponent form (`1e-07`, `1.5e+21`).
+pub fn format_api_float(v: f64) -> String {
+    let abs = v.abs();
+    if !v.is_finite() || abs == 0.0 || (1e-6..1e21).contains(&abs) {
+        return format_float(v);
+    }
+    // Rust writes `1.5e-7`; Go writes the exponent signed, at least two digits.
+    let s = format!("{v:e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
 /// Formats a millisecond timestamp as seconds, e.g. `600` or `1.5`.
 pub fn format_timestamp(t: i64) -> String {
     if t % 1000 == 0 {
@@ -112,5 +134,11 @@ mod tests {
         assert_eq!(format_float(f64::INFINITY), "+Inf");
         assert_eq!(format_float(-0.5), "-0.5");
         assert_eq!(format_timestamp(1500), "1.5");
+        assert_eq!(format_api_float(1e21), "1e+21");
+        assert_eq!(format_api_float(-1.5e-7), "-1.5e-07");
+        assert_eq!(format_api_float(1.25e300), "1.25e+300");
+        assert_eq!(format_api_float(0.000001), "0.000001");
+        assert_eq!(format_api_float(0.0), "0");
+        assert_eq!(format_api_float(f64::NAN), "NaN");
     }
 }
