@@ -222,7 +222,7 @@ fn time_prometheus(
             .and_then(parse_float)
             .ok_or_else(|| Unavailable::Failed(format!("{q}: unexpected answer {json}")))?;
         let rel = (theirs - ours).abs() / ours.abs().max(f64::MIN_POSITIVE);
-        if !(rel <= 1e-9) {
+        if rel.is_nan() || rel > 1e-9 {
             return Err(Unavailable::Failed(format!(
                 "{q}: Prometheus says {theirs}, this evaluator {ours}"
             )));

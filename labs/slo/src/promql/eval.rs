@@ -736,9 +736,18 @@ impl<'s> Engine<'s> {
                 let v = self.vector_arg(arg(0)?, t)?;
                 let dst = self.string_arg(arg(1)?, t)?;
                 let sep = self.string_arg(arg(2)?, t)?;
+                if !is_valid_label_name(&dst) {
+                    return err(format!(
+                        "invalid destination label name in label_join(): {dst}"
+                    ));
+                }
                 let mut srcs = Vec::new();
                 for a in args.iter().skip(3) {
-                    srcs.push(self.string_arg(a, t)?);
+                    let src = self.string_arg(a, t)?;
+                    if !is_valid_label_name(&src) {
+                        return err(format!("invalid source label name in label_join(): {src}"));
+                    }
+                    srcs.push(src);
                 }
                 let mut out = Vec::with_capacity(v.len());
                 for mut e in v {

@@ -28,26 +28,24 @@ pub fn extrapolated_rate(
     } = points[points.len() - 1];
     let mut result = last_v - first_v;
     if is_counter {
-        let mut correction = 0.0;
+        // Each reset adds the value before the drop straight onto the
+        // result, in order, as Prometheus 2.42 does (an older separate
+        // correction sum rounds differently on counters with many resets).
         match resets {
-            // The store's index holds exactly the drops the scan below finds,
-            // in the same order, so the sum rounds the same way.
+            // The store's index holds exactly the drops the scan below finds.
             Some(resets) => {
                 for r in resets {
-                    correction += r.prev;
+                    result += r.prev;
                 }
             }
             None => {
-                let mut prev = 0.0;
-                for &Sample { v, .. } in points {
-                    if v < prev {
-                        correction += prev;
+                for w in points.windows(2) {
+                    if w[1].v < w[0].v {
+                        result += w[0].v;
                     }
-                    prev = v;
                 }
             }
         }
-        result += correction;
     }
     let mut duration_to_start = (first_t - range_start) as f64 / 1000.0;
     let duration_to_end = (range_end - last_t) as f64 / 1000.0;
