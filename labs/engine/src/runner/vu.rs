@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rquickjs::convert::Coerced;
 use rquickjs::function::Opt;
 use rquickjs::loader::{ImportAttributes, Loader, Resolver};
 use rquickjs::module::Declared;
@@ -438,7 +439,6 @@ impl Vu {
             let g = ctx.globals();
             wrap(g.set("__ENV", env))?;
             wrap(g.set("__VU", setup.id as f64))?;
-            wrap(g.set("__ITER", 0))?;
             wrap(ctx.eval::<(), _>(include_str!("js/prelude.js")))?;
             let module = Module::declare(ctx.clone(), "script.js", setup.script.as_str())
                 .map_err(|e| ScriptError(exception_text(&ctx, &e)))?;
@@ -538,10 +538,9 @@ impl Vu {
                     f
                 }
             };
-            let g = ctx.globals();
-            let _ = g.set("__ITER", self.state.borrow().iter as f64);
             let arg: Value = match data_json {
                 Some(d) => {
+                    let g = ctx.globals();
                     let cached: Value = if cache {
                         g.get("__k6data")
                             .unwrap_or_else(|_| Value::new_undefined(ctx.clone()))
@@ -676,7 +675,10 @@ fn fill_response<'js>(
         None => a.set(1, rquickjs::Null)?,
     }
     for (i, t) in r.timings.iter().enumerate() {
-        a.set(2 + i, *t)?;
+        // The script's array starts with zeros (blocked and connecting, simulated).
+        if *t != 0.0 {
+            a.set(2 + i, *t)?;
+        }
     }
     match r.headers {
         super::http::HeadersOut::Typed(ct) => a.set(8, ct)?,
@@ -772,23 +774,44 @@ fn install_natives<'js>(
         set_fn(
             ctx,
             &n,
-            "check",
-            move |name: String, ok: bool, tags: String| {
-                let s = st.borrow();
-                let t = w.now(&s);
-                w.with_store(&mut |store| {
-                    // Tags matter only to sub-metrics on `checks`.
-                    let tg = if store.tagged(ids::CHECKS) {
-                        let mut tg = s.sample_tags();
-                        tg.push(("check".into(), name.clone()));
-                        merge_tags(&mut tg, parse_tags(&tags));
-                        tg
-                    } else {
-                        Vec::new()
+            "checks",
+            move |val: Value<'js>,
+                  sets: Value<'js>,
+                  tags: Opt<Option<String>>|
+                  -> rquickjs::Result<bool> {
+                let Some(sets) = sets.as_object() else {
+                    return Ok(true);
+                };
+                let extra = tags.0.flatten().as_deref().map(parse_tags);
+                let mut all = true;
+                for name in sets.keys::<String>() {
+                    let name = name?;
+                    let c: Value = sets.get(name.as_str())?;
+                    // The check functions run with no borrow held: they may call natives.
+                    let ok = match c.as_function() {
+                        Some(f) => f.call::<_, Coerced<bool>>((val.clone(),))?.0,
+                        None => c.get::<Coerced<bool>>()?.0,
                     };
-                    store.add(ids::CHECKS, t, if ok { 1.0 } else { 0.0 }, &tg);
-                    store.record_check(s.groups.iter().map(|(g, _)| g.as_str()), &name, ok);
-                });
+                    all &= ok;
+                    let s = st.borrow();
+                    let t = w.now(&s);
+                    w.with_store(&mut |store| {
+                        // Tags matter only to sub-metrics on `checks`.
+                        let tg = if store.tagged(ids::CHECKS) {
+                            let mut tg = s.sample_tags();
+                            tg.push(("check".into(), name.clone()));
+                            if let Some(extra) = &extra {
+                                merge_tags(&mut tg, extra.clone());
+                            }
+                            tg
+                        } else {
+                            Vec::new()
+                        };
+                        store.add(ids::CHECKS, t, if ok { 1.0 } else { 0.0 }, &tg);
+                        store.record_check(s.groups.iter().map(|(g, _)| g.as_str()), &name, ok);
+                    });
+                }
+                Ok(all)
             },
         )?;
     }
@@ -889,6 +912,10 @@ fn install_natives<'js>(
     {
         let st = Rc::clone(state);
         set_fn(ctx, &n, "random", move || st.borrow_mut().rng.gen::<f64>())?;
+    }
+    {
+        let st = Rc::clone(state);
+        set_fn(ctx, &n, "iter", move || st.borrow().iter as f64)?;
     }
     {
         let st = Rc::clone(state);

@@ -106,6 +106,9 @@ class Response {
   }
 }
 
+// Responses are made as literals on this prototype: cheaper than `new`.
+const RP = Response.prototype;
+
 function encodeBody(body) {
   if (body === undefined || body === null) return null;
   if (typeof body === "string") return body;
@@ -143,7 +146,7 @@ function doRequest(method, url, body, params) {
   const b = encodeBody(body);
   const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, [m, headers, b]];
   n.request(a, m, u, b, [flatHeaders, flatTags, opts]);
-  return new Response(a);
+  return { __proto__: RP, status: a[0], _a: a };
 }
 
 // Without params or a body there is nothing to flatten: straight to the runner.
@@ -151,7 +154,7 @@ function bare(m, url) {
   const u = typeof url === "string" ? url : String(url);
   const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, m];
   n.request(a, m, u);
-  return new Response(a);
+  return { __proto__: RP, status: a[0], _a: a };
 }
 
 export function request(method, url, body, params) {

@@ -16,6 +16,8 @@
   globalThis.open = function () {
     throw new Error("open() is not available in the lab sandbox: scripts cannot read files");
   };
+  // Read when used, not written before every iteration.
+  Object.defineProperty(globalThis, "__ITER", { get: () => n.iter(), enumerable: true, configurable: false });
   const rnd = () => n.random();
   Math.random = rnd;
   // The run's clock: virtual time in sim mode, so Date.now() is deterministic too.
