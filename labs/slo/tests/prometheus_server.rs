@@ -441,10 +441,11 @@ fn ours(q: &str) -> String {
 }
 
 /// Instants, in milliseconds: on and between scrapes, in the gap, after a
-/// series stopped, around the block boundary at two hours.
+/// series stopped (6285 s is exactly the 5-minute lookback after its last
+/// sample), around the block boundary at two hours.
 const INSTANTS: &[i64] = &[
     300_000, 2_250_000, 2_460_000, 2_467_123, 4_320_000, 6_000_000, 6_090_000, 7_185_000,
-    6_350_000, 7_200_000, 7_201_000, 9_000_000, 10_785_000,
+    6_285_000, 6_350_000, 7_200_000, 7_201_000, 9_000_000, 10_785_000,
 ];
 
 /// Range queries: `(query, start, end, step)` in milliseconds.
@@ -495,6 +496,31 @@ const RANGES: &[(&str, i64, i64, i64)] = &[
         30_000,
     ),
     ("sort_desc(queue_depth)", 0, 3_600_000, 900_000),
+    (
+        "topk(2, rate(http_requests_total[5m]))",
+        0,
+        10_800_000,
+        600_000,
+    ),
+    (
+        "absent_over_time(http_requests_total{instance=\"c\", path=\"/api/ratings\"}[1m])",
+        5_900_000,
+        6_400_000,
+        10_000,
+    ),
+    (
+        "http_requests_total{instance=\"c\", status=\"500\"}",
+        6_280_000,
+        6_290_000,
+        1_000,
+    ),
+    (
+        "max_over_time(queue_depth[5m:1m] @ start())",
+        600_000,
+        1_200_000,
+        60_000,
+    ),
+    ("up", -600_000, 60_000, 60_000),
     (
         "holt_winters(queue_depth[10m], 0.3, 0.6)",
         600_000,

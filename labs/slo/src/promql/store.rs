@@ -138,6 +138,9 @@ pub struct Storage {
     index: HashMap<Labels, usize>,
     /// Series seen in the latest scrape, to write staleness markers for the ones that vanish.
     last_scrape: HashSet<Labels>,
+    /// The series appended to last: loaders write one series' samples in a
+    /// row, and comparing a few labels is much cheaper than hashing them.
+    last_appended: Option<usize>,
 }
 
 impl Storage {
@@ -163,8 +166,11 @@ impl Storage {
 
     /// Appends (or overwrites) one sample.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) {
-        let idx = match self.index.get(labels) {
-            Some(&i) => i,
+        let last = self
+            .last_appended
+            .filter(|&i| self.series.get(i).is_some_and(|s| s.labels == *labels));
+        let idx = match last.or_else(|| self.index.get(labels).copied()) {
+            Some(i) => i,
             None => {
                 self.series.push(Series {
                     labels: labels.clone(),
@@ -174,6 +180,7 @@ impl Storage {
                 self.series.len() - 1
             }
         };
+        self.last_appended = Some(idx);
         self.series[idx].append(t, v);
     }
 

@@ -169,10 +169,10 @@ pub fn backfill(
     }
     let total = files.len();
     let mut done = 0;
-    let mut running: Vec<Child> = Vec::new();
+    let mut running = Children(Vec::new());
     let mut pending = files.iter();
     loop {
-        while running.len() < 2 {
+        while running.0.len() < 2 {
             let Some(f) = pending.next() else { break };
             let child = Command::new("promtool")
                 .args(["tsdb", "create-blocks-from", "openmetrics", "-q"])
@@ -182,20 +182,16 @@ pub fn backfill(
                 .stderr(Stdio::piped())
                 .spawn()
                 .map_err(|e| failed("starting promtool", &e))?;
-            running.push(child);
+            running.0.push(child);
         }
-        if running.is_empty() {
+        if running.0.is_empty() {
             break;
         }
-        let child = running.remove(0);
+        let child = running.0.remove(0);
         let out = child
             .wait_with_output()
             .map_err(|e| failed("waiting for promtool", &e))?;
         if !out.status.success() {
-            for mut c in running {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
             return Err(Unavailable::Failed(format!(
                 "promtool tsdb create-blocks-from openmetrics failed: {}",
                 String::from_utf8_lossy(&out.stderr)
@@ -208,6 +204,19 @@ pub fn backfill(
         let _ = std::fs::remove_file(f);
     }
     Ok(total)
+}
+
+/// promtool processes still running, killed on drop: an error or a panic
+/// (say, in `progress`) must not leave them writing into a removed directory.
+struct Children(Vec<Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 /// A running `prometheus`, killed on drop.
