@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::gate::{measure, EvaluationResult, SliFile, SloFile};
 use crate::promql::promqltest::{load_script_data, parse_duration_ms, run_test_file};
 use crate::promql::value::format_timestamp;
-use crate::promql::{format_float, Storage, Value};
+use crate::promql::{format_api_float, Storage, Value};
 use crate::slo::{generate_rule_file, parse_slo_file};
 
 /// `masterclass promql …`
@@ -252,21 +252,21 @@ fn ts_json(t: i64) -> serde_json::Value {
 pub fn api_json(v: &Value, t: i64) -> serde_json::Value {
     match v {
         Value::Scalar(x) => {
-            serde_json::json!({"resultType": "scalar", "result": [ts_json(t), format_float(*x)]})
+            serde_json::json!({"resultType": "scalar", "result": [ts_json(t), format_api_float(*x)]})
         }
         Value::String(s) => serde_json::json!({"resultType": "string", "result": [ts_json(t), s]}),
         Value::Vector(els) => serde_json::json!({
             "resultType": "vector",
             "result": els.iter().map(|e| serde_json::json!({
                 "metric": labels_json(&e.labels),
-                "value": [ts_json(t), format_float(e.value)],
+                "value": [ts_json(t), format_api_float(e.value)],
             })).collect::<Vec<_>>(),
         }),
         Value::Matrix(series) => serde_json::json!({
             "resultType": "matrix",
             "result": series.iter().map(|s| serde_json::json!({
                 "metric": labels_json(&s.labels),
-                "values": s.points.iter().map(|(t, v)| serde_json::json!([ts_json(*t), format_float(*v)])).collect::<Vec<_>>(),
+                "values": s.points.iter().map(|(t, v)| serde_json::json!([ts_json(*t), format_api_float(*v)])).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         }),
     }

@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use real_prometheus::{InputSeries, Server, TempDir, Unavailable};
 use serde_json::Value as Json;
+use slo_toolkit::cli::api_json;
 use slo_toolkit::promql::labels::{parse_series_descriptor, Labels};
 use slo_toolkit::promql::store::parse_float;
-use slo_toolkit::promql::{format_api_float, instant_query, range_query, Storage, Value};
+use slo_toolkit::promql::{instant_query, range_query, Storage, Value};
 
 const STEP_MS: i64 = 15_000;
 const POINTS: i64 = 720; // three hours: the data spans two TSDB blocks
@@ -564,22 +565,17 @@ fn json_point(p: &Json) -> Option<(i64, String)> {
     Some(((t * 1000.0).round() as i64, v))
 }
 
-fn compare_value(ours: f64, theirs: &str, tally: &mut Tally) -> Result<(), String> {
-    let t = parse_float(theirs).ok_or_else(|| format!("unparseable value {theirs:?}"))?;
+fn compare_value(ours: &str, theirs: &str, tally: &mut Tally) -> Result<(), String> {
+    let a = parse_float(ours).ok_or_else(|| format!("unparseable value {ours:?}"))?;
+    let b = parse_float(theirs).ok_or_else(|| format!("unparseable value {theirs:?}"))?;
     tally.values += 1;
-    if !close(ours, t) {
-        return Err(format!(
-            "value {} vs Prometheus {theirs}",
-            format_api_float(ours)
-        ));
+    if !close(a, b) {
+        return Err(format!("value {ours} vs Prometheus {theirs}"));
     }
-    if ours.to_bits() == t.to_bits() || (ours.is_nan() && t.is_nan()) {
+    if a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()) {
         tally.exact += 1;
-        if format_api_float(ours) != theirs {
-            return Err(format!(
-                "formatted {} vs Prometheus {theirs}",
-                format_api_float(ours)
-            ));
+        if ours != theirs {
+            return Err(format!("formatted {ours} vs Prometheus {theirs}"));
         }
     }
     Ok(())
@@ -587,104 +583,92 @@ fn compare_value(ours: f64, theirs: &str, tally: &mut Tally) -> Result<(), Strin
 
 type Points = Vec<(i64, String)>;
 
-fn compare(q: &str, ours: &Value, theirs: &Json, tally: &mut Tally) -> Result<(), String> {
-    let data = &theirs["data"];
-    let result = &data["result"];
-    let ordered = q.starts_with("sort");
-    match (ours, data["resultType"].as_str()) {
-        (Value::Scalar(v), Some("scalar")) => {
-            let (_, s) = json_point(result).ok_or("bad scalar")?;
-            compare_value(*v, &s, tally)
+/// `(labels, points)` of a vector (one point each) or matrix result.
+fn json_series(data: &Json) -> Result<Vec<(Labels, Points)>, String> {
+    let mut out = Vec::new();
+    for e in data["result"].as_array().ok_or("result is not a list")? {
+        let points = match e.get("value") {
+            Some(p) => vec![json_point(p).ok_or("bad sample")?],
+            None => e["values"]
+                .as_array()
+                .ok_or("bad series")?
+                .iter()
+                .map(json_point)
+                .collect::<Option<Vec<_>>>()
+                .ok_or("bad point")?,
+        };
+        out.push((json_labels(&e["metric"]), points));
+    }
+    Ok(out)
+}
+
+/// Compares this evaluator's answer, in the API's JSON shape (so its float
+/// formatting is checked too), with Prometheus's `data`.
+fn compare(q: &str, ours: &Json, theirs: &Json, tally: &mut Tally) -> Result<(), String> {
+    let kind = theirs["resultType"].as_str().unwrap_or("?");
+    if ours["resultType"].as_str() != Some(kind) {
+        return Err(format!(
+            "result type {} vs Prometheus {kind}",
+            ours["resultType"]
+        ));
+    }
+    match kind {
+        "scalar" | "string" => {
+            let (ta, a) = json_point(&ours["result"]).ok_or("bad scalar")?;
+            let (tb, b) = json_point(&theirs["result"]).ok_or("bad scalar")?;
+            if ta != tb {
+                return Err(format!("time {ta} vs Prometheus {tb}"));
+            }
+            if kind == "string" {
+                return if a == b {
+                    Ok(())
+                } else {
+                    Err(format!("string {a:?} vs {b:?}"))
+                };
+            }
+            compare_value(&a, &b, tally)
         }
-        (Value::String(v), Some("string")) => {
-            let (_, s) = json_point(result).ok_or("bad string")?;
-            if *v == s {
-                Ok(())
-            } else {
-                Err(format!("string {v:?} vs {s:?}"))
+        _ => {
+            let mut a = json_series(ours)?;
+            let mut b = json_series(theirs)?;
+            // Instant vectors come in evaluation order, which only sort()
+            // and sort_desc() define; range results are sorted by labels.
+            if !(kind == "vector" && q.starts_with("sort")) {
+                a.sort_by(|x, y| x.0.cmp(&y.0));
+                b.sort_by(|x, y| x.0.cmp(&y.0));
             }
-        }
-        (Value::Vector(els), Some("vector")) => {
-            let mut theirs: Vec<(Labels, String)> = Vec::new();
-            for e in result.as_array().ok_or("bad vector")? {
-                let (_, v) = json_point(&e["value"]).ok_or("bad sample")?;
-                theirs.push((json_labels(&e["metric"]), v));
-            }
-            let mut ours: Vec<(Labels, f64)> =
-                els.iter().map(|e| (e.labels.clone(), e.value)).collect();
-            if !ordered {
-                ours.sort_by(|a, b| a.0.cmp(&b.0));
-                theirs.sort_by(|a, b| a.0.cmp(&b.0));
-            }
-            if ours.len() != theirs.len() || ours.iter().zip(&theirs).any(|(a, b)| a.0 != b.0) {
-                let fmt = |v: Vec<String>| v.join(", ");
-                return Err(format!(
-                    "series differ:\n  ours: {}\n  Prometheus: {}",
-                    fmt(ours.iter().map(|e| e.0.to_string()).collect()),
-                    fmt(theirs.iter().map(|e| e.0.to_string()).collect())
-                ));
-            }
-            for (a, b) in ours.iter().zip(&theirs) {
-                compare_value(a.1, &b.1, tally).map_err(|e| format!("{}: {e}", a.0))?;
-            }
-            Ok(())
-        }
-        (Value::Matrix(series), Some("matrix")) => {
-            let mut theirs: Vec<(Labels, Points)> = Vec::new();
-            for s in result.as_array().ok_or("bad matrix")? {
-                let points = s["values"]
-                    .as_array()
-                    .ok_or("bad matrix series")?
-                    .iter()
-                    .map(json_point)
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or("bad point")?;
-                theirs.push((json_labels(&s["metric"]), points));
-            }
-            theirs.sort_by(|a, b| a.0.cmp(&b.0));
-            let mut ours: Vec<_> = series.iter().collect();
-            ours.sort_by(|a, b| a.labels.cmp(&b.labels));
-            if ours.len() != theirs.len() || ours.iter().zip(&theirs).any(|(a, b)| a.labels != b.0)
-            {
-                return Err(format!(
-                    "series differ:\n  ours: {}\n  Prometheus: {}",
-                    ours.iter()
-                        .map(|s| s.labels.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    theirs
-                        .iter()
-                        .map(|s| s.0.to_string())
+            if a.len() != b.len() || a.iter().zip(&b).any(|(x, y)| x.0 != y.0) {
+                let names = |v: &[(Labels, Points)]| {
+                    v.iter()
+                        .map(|e| e.0.to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
+                };
+                return Err(format!(
+                    "series differ:\n  ours: {}\n  Prometheus: {}",
+                    names(&a),
+                    names(&b)
                 ));
             }
-            for (a, b) in ours.iter().zip(&theirs) {
-                let ts_a: Vec<i64> = a.points.iter().map(|p| p.0).collect();
-                let ts_b: Vec<i64> = b.1.iter().map(|p| p.0).collect();
-                if ts_a != ts_b {
-                    return Err(format!(
-                        "{}: timestamps {ts_a:?} vs Prometheus {ts_b:?}",
-                        a.labels
-                    ));
+            for (x, y) in a.iter().zip(&b) {
+                let ts_x: Vec<i64> = x.1.iter().map(|p| p.0).collect();
+                let ts_y: Vec<i64> = y.1.iter().map(|p| p.0).collect();
+                if ts_x != ts_y {
+                    return Err(format!("{}: times {ts_x:?} vs Prometheus {ts_y:?}", x.0));
                 }
-                for (p, (_, v)) in a.points.iter().zip(&b.1) {
-                    compare_value(p.1, v, tally)
-                        .map_err(|e| format!("{} @ {}: {e}", a.labels, p.0))?;
+                for ((t, v), (_, w)) in x.1.iter().zip(&y.1) {
+                    compare_value(v, w, tally).map_err(|e| format!("{} @ {t}: {e}", x.0))?;
                 }
             }
             Ok(())
         }
-        (ours, other) => Err(format!(
-            "result type {} vs Prometheus {other:?}",
-            ours.type_name()
-        )),
     }
 }
 
 /// Checks one query: both answer, or both refuse.
 fn check(
     what: &str,
+    t: i64,
     ours: Result<Value, slo_toolkit::promql::QueryError>,
     theirs: Result<Json, String>,
     tally: &mut Tally,
@@ -694,7 +678,8 @@ fn check(
     match (ours, theirs["status"].as_str()) {
         (Ok(v), Some("success")) => {
             let inexact = tally.values - tally.exact;
-            let res = compare(what, &v, &theirs, tally).map_err(|e| format!("{what}: {e}"));
+            let res = compare(what, &api_json(&v, t), &theirs["data"], tally)
+                .map_err(|e| format!("{what}: {e}"));
             if tally.values - tally.exact > inexact {
                 let expr = what.split(" at ").next().unwrap_or(what).to_string();
                 if !tally.inexact.contains(&expr) {
@@ -755,6 +740,7 @@ fn evaluator_agrees_with_a_real_prometheus_server() {
             let what = format!("{q} at {}", real_prometheus::seconds(t));
             if let Err(e) = check(
                 &what,
+                t,
                 instant_query(&storage, &ours(q), t),
                 server.instant_query(q, t),
                 &mut tally,
@@ -769,6 +755,7 @@ fn evaluator_agrees_with_a_real_prometheus_server() {
         let what = format!("{q} from {start} to {end} step {step}");
         if let Err(e) = check(
             &what,
+            end,
             range_query(&storage, &ours(q), start, end, step),
             server.range_query(q, start, end, step),
             &mut tally,
