@@ -254,6 +254,27 @@ impl Server {
             "global:\n  evaluation_interval: 1m\nscrape_configs: []\n",
         )
         .map_err(|e| failed("writing config", &e))?;
+        // The free port is found by binding and releasing it, so another
+        // process can take it in between: then try another one.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::spawn(work, tsdb, &config, ready_within) {
+                Err(Unavailable::Failed(log))
+                    if attempt < 3 && log.contains("address already in use") => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn spawn(
+        work: &Path,
+        tsdb: &Path,
+        config: &Path,
+        ready_within: Duration,
+    ) -> Result<Server, Unavailable> {
+        let failed =
+            |what: &str, e: &dyn std::fmt::Display| Unavailable::Failed(format!("{what}: {e}"));
         let log = std::fs::File::create(work.join("prometheus.log"))
             .map_err(|e| failed("creating log", &e))?;
         let port = free_port().map_err(|e| failed("finding a free port", &e))?;
@@ -294,7 +315,7 @@ impl Server {
     /// A plain HTTP/1.0 GET (so the body is not chunked): `(status, body)`.
     pub fn get(&self, path_and_query: &str) -> std::io::Result<(u16, String)> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        s.set_read_timeout(Some(Duration::from_secs(60)))?;
         write!(
             s,
             "GET {path_and_query} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
