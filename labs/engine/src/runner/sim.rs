@@ -869,7 +869,19 @@ pub(crate) fn run(
             let w = LaneWorld::new(&shared[i as usize], &run);
             mine.push(parts.lane(i, w));
         }
-        coordinate(&parts, &shared, &run, &ctl, &mut mine, progress)
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            coordinate(&parts, &shared, &run, &ctl, &mut mine, progress)
+        }));
+        r.unwrap_or_else(|p| {
+            // A panic between epochs (in the progress callback, say) would
+            // leave the workers waiting for the next one: let them finish first.
+            if threads > 1 {
+                ctl.cmd.store(FINISH, Ordering::Relaxed);
+                ctl.barrier.wait();
+                ctl.barrier.wait();
+            }
+            std::panic::resume_unwind(p)
+        })
     });
     let Coordinated {
         end,

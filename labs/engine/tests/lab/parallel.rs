@@ -137,3 +137,18 @@ fn lanes_see_each_others_load_on_a_small_pool() {
         p95(&few)
     );
 }
+
+#[test]
+fn a_panicking_progress_callback_does_not_strand_the_workers() {
+    let script = "import http from 'k6/http';\nexport const options = { vus: 4, duration: '5s' };\nexport default function () { http.get('http://localhost:3333/'); }\n";
+    let cfg = lab_engine::runner::RunConfig {
+        threads: 2,
+        ..lab_engine::runner::RunConfig::default()
+    };
+    let r = std::panic::catch_unwind(|| {
+        lab_engine::runner::run_sim_blocking(script, &cfg, |p| {
+            assert!(p.elapsed < 2.0, "the caller's callback gave up");
+        })
+    });
+    assert!(r.is_err());
+}
