@@ -831,8 +831,10 @@ impl<'s> Engine<'s> {
                 "asinh" => v.asinh(),
                 "acosh" => v.acosh(),
                 "atanh" => v.atanh(),
-                "deg" => v.to_degrees(),
-                "rad" => v.to_radians(),
+                // Multiplied then divided, as Prometheus does: Rust's
+                // to_degrees()/to_radians() multiply by a rounded ratio.
+                "deg" => v * 180.0 / std::f64::consts::PI,
+                "rad" => v * std::f64::consts::PI / 180.0,
                 "sgn" => {
                     if v > 0.0 {
                         1.0
