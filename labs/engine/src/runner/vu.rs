@@ -775,14 +775,25 @@ fn install_natives<'js>(
             ctx,
             &n,
             "checks",
-            move |val: Value<'js>,
-                  sets: Value<'js>,
-                  tags: Opt<Option<String>>|
+            move |ctx: Ctx<'js>,
+                  val: Opt<Value<'js>>,
+                  sets: Opt<Value<'js>>,
+                  tags: Opt<Value<'js>>|
                   -> rquickjs::Result<bool> {
+                let Some(sets) = sets.0.filter(Value::is_object) else {
+                    return Ok(true);
+                };
                 let Some(sets) = sets.as_object() else {
                     return Ok(true);
                 };
-                let extra = tags.0.flatten().as_deref().map(parse_tags);
+                let val = val.0.unwrap_or_else(|| Value::new_undefined(ctx.clone()));
+                let extra = match tags.0 {
+                    Some(t) if t.is_object() => ctx
+                        .json_stringify(t)?
+                        .and_then(|s| s.to_string().ok())
+                        .map(|s| parse_tags(&s)),
+                    _ => None,
+                };
                 let mut all = true;
                 for name in sets.keys::<String>() {
                     let name = name?;
