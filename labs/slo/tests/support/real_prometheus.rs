@@ -1,8 +1,9 @@
 //! A real Prometheus server over given data, for the differential test and the
 //! benchmark: samples are written as OpenMetrics, backfilled into TSDB blocks
 //! with `promtool tsdb create-blocks-from openmetrics`, and served by a
-//! `prometheus` process on a free loopback port that is killed (and its
-//! directory removed) when the handle is dropped, even after a panic.
+//! `prometheus` process on a free loopback port. The process is killed when
+//! its handle is dropped and the scratch directory removed when its
+//! [`TempDir`] is, so both happen even when a test panics.
 //!
 //! Shared as a plain source file (`#[path]`) so the library carries no test
 //! harness.
