@@ -16,7 +16,7 @@ use super::metrics::{ids, Store};
 use super::options::{Executor, Plan};
 use super::schedule::{active_at, arrival_time, next_active, next_inactive, vu_steps};
 use super::vu::{Limits, Vu, VuSetup, VuState, World, WorldRequest, WorldResponse};
-use super::{prepare, scenario_tags, Finish, Progress, RunConfig, RunError, RunSummary, Scrape};
+use super::{scenario_tags, Finish, Progress, RunConfig, RunError, RunSummary, Scrape};
 use crate::toy::ToyServer;
 
 const MAX_LOGS: usize = 1000;
@@ -350,24 +350,14 @@ fn coordinate(
         target: target.clone(),
     };
     let first = Vu::new(setup(0), world(shared), Vec::new()).map_err(|e| RunError::Script(e.0))?;
-    let opts = first.options_json().map_err(|e| RunError::Script(e.0))?;
-    let plan = super::options::plan(&opts).map_err(|e| RunError::Options(e.to_string()))?;
-    *lock(&shared.options_json) = opts.to_string();
-    prepare(&plan, &mut lock(&shared.store), &cfg.limits)?;
+    let (plan, opts) = super::open_plan(&first, &mut lock(&shared.store), &cfg.limits)?;
+    *lock(&shared.options_json) = opts;
     if plan
         .thresholds
         .iter()
         .any(|t| t.exprs.iter().any(|r| r.abort_on_fail))
     {
         *lock(plan_slot) = Some(plan.clone());
-    }
-    for sc in &plan.scenarios {
-        if !first.has_export(&sc.exec) {
-            return Err(RunError::Script(format!(
-                "scenario {:?}: function '{}' not found in exports",
-                sc.name, sc.exec
-            )));
-        }
     }
     shared
         .total_bits

@@ -354,6 +354,28 @@ impl Finish<'_> {
     }
 }
 
+/// The plan of the script `first` was made from: its options, checked
+/// against the sandbox (threshold sub-metrics registered in `store`), with
+/// every scenario's function exported. Returns the plan and the options JSON.
+pub(crate) fn open_plan(
+    first: &vu::Vu,
+    store: &mut metrics::Store,
+    limits: &Limits,
+) -> Result<(Plan, String), RunError> {
+    let opts = first.options_json().map_err(|e| RunError::Script(e.0))?;
+    let plan = options::plan(&opts).map_err(|e| RunError::Options(e.to_string()))?;
+    prepare(&plan, store, limits)?;
+    for sc in &plan.scenarios {
+        if !first.has_export(&sc.exec) {
+            return Err(RunError::Script(format!(
+                "scenario {:?}: function '{}' not found in exports",
+                sc.name, sc.exec
+            )));
+        }
+    }
+    Ok((plan, opts.to_string()))
+}
+
 /// Checks the plan against the sandbox and registers threshold sub-metrics.
 pub(crate) fn prepare(
     plan: &Plan,

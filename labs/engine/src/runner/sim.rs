@@ -27,9 +27,7 @@ use super::metrics::{ids, Store};
 use super::options::{Executor, Plan};
 use super::schedule::{active_at, arrival_time, next_active, next_inactive, vu_steps};
 use super::vu::{Limits, Vu, VuSetup, VuState, World, WorldRequest, WorldResponse};
-use super::{
-    exit, prepare, scenario_tags, Finish, Progress, RunConfig, RunError, RunSummary, Scrape,
-};
+use super::{exit, scenario_tags, Finish, Progress, RunConfig, RunError, RunSummary, Scrape};
 use crate::toy::{ToyModel, ToyRequest};
 
 /// Virtual cost of running an iteration's JavaScript, so empty loops advance time.
@@ -285,12 +283,21 @@ impl LaneWorld {
 /// VUs that share work (shared iterations, arrival rates) stay in lane 0,
 /// where that work is handed out in order.
 fn lane_of(ex: &Executor, local: u32, lanes: u32) -> u32 {
-    match ex {
-        Executor::ConstantVus { .. }
-        | Executor::RampingVus { .. }
-        | Executor::PerVuIterations { .. } => local % lanes.max(1),
-        _ => 0,
+    if deals(ex) {
+        local % lanes.max(1)
+    } else {
+        0
     }
+}
+
+/// Whether an executor's VUs loop on their own (and so can be dealt out).
+fn deals(ex: &Executor) -> bool {
+    matches!(
+        ex,
+        Executor::ConstantVus { .. }
+            | Executor::RampingVus { .. }
+            | Executor::PerVuIterations { .. }
+    )
 }
 
 /// How many of VUs `0..n` (local indexes) are dealt to lane `index`.
@@ -305,7 +312,7 @@ fn lane_count(plan: &Plan) -> u32 {
     let dealt: u64 = plan
         .scenarios
         .iter()
-        .filter(|s| lane_of(&s.executor, 1, 2) == 1)
+        .filter(|s| deals(&s.executor))
         .map(|s| u64::from(s.executor.max_vus()))
         .sum();
     if dealt >= 2 {
@@ -775,18 +782,8 @@ pub(crate) fn run(
     };
     let first = Vu::new(setup(1), Rc::clone(&world) as Rc<dyn World>, Vec::new())
         .map_err(|e| RunError::Script(e.0))?;
-    let opts = first.options_json().map_err(|e| RunError::Script(e.0))?;
-    let plan = super::options::plan(&opts).map_err(|e| RunError::Options(e.to_string()))?;
-    *lock(&run.options_json) = opts.to_string();
-    prepare(&plan, &mut lock(&lead.store), &cfg.limits)?;
-    for sc in &plan.scenarios {
-        if !first.has_export(&sc.exec) {
-            return Err(RunError::Script(format!(
-                "scenario {:?}: function '{}' not found in exports",
-                sc.name, sc.exec
-            )));
-        }
-    }
+    let (plan, opts) = super::open_plan(&first, &mut lock(&lead.store), &cfg.limits)?;
+    *lock(&run.options_json) = opts;
     let lanes = lane_count(&plan);
     // Other lanes start from the prepared store (custom metrics, sub-metrics)
     // before setup has recorded anything in the lead lane's.
@@ -1226,16 +1223,6 @@ pub(crate) fn inspect(script: &str, cfg: &RunConfig) -> Result<Plan, RunError> {
         Vec::new(),
     )
     .map_err(|e| RunError::Script(e.0))?;
-    let opts = vu.options_json().map_err(|e| RunError::Script(e.0))?;
-    let plan = super::options::plan(&opts).map_err(|e| RunError::Options(e.to_string()))?;
-    prepare(&plan, &mut lock(&lane.store), &cfg.limits)?;
-    for sc in &plan.scenarios {
-        if !vu.has_export(&sc.exec) {
-            return Err(RunError::Script(format!(
-                "scenario {:?}: function '{}' not found in exports",
-                sc.name, sc.exec
-            )));
-        }
-    }
+    let (plan, _) = super::open_plan(&vu, &mut lock(&lane.store), &cfg.limits)?;
     Ok(plan)
 }
