@@ -795,9 +795,8 @@ fn install_natives<'js>(
                     _ => None,
                 };
                 let mut all = true;
-                for name in sets.keys::<String>() {
-                    let name = name?;
-                    let c: Value = sets.get(name.as_str())?;
+                for prop in sets.props::<String, Value>() {
+                    let (name, c) = prop?;
                     // The check functions run with no borrow held: they may call natives.
                     let ok = match c.as_function() {
                         Some(f) => f.call::<_, Coerced<bool>>((val.clone(),))?.0,
