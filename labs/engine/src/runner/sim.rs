@@ -111,6 +111,8 @@ struct LaneWorld {
     vus_max: Cell<u64>,
     stop_checks: Cell<u32>,
     over_time: Cell<bool>,
+    /// Requests taken from the run's budget and not sent yet.
+    reserved: Cell<u64>,
 }
 
 impl LaneWorld {
@@ -122,6 +124,7 @@ impl LaneWorld {
             busy: Cell::new(0.0),
             vus_max: Cell::new(0),
             stop_checks: Cell::new(0),
+            reserved: Cell::new(0),
             over_time: Cell::new(false),
         })
     }
@@ -242,7 +245,21 @@ impl World for LaneWorld {
     }
 
     fn take_request(&self) -> bool {
-        self.run.requests.fetch_add(1, Ordering::Relaxed) < self.run.limits.max_requests
+        // Lanes on different cores would fight over one counter per request:
+        // each takes requests from the run's budget in small batches.
+        let left = self.reserved.get();
+        if left > 0 {
+            self.reserved.set(left - 1);
+            return true;
+        }
+        let max = self.run.limits.max_requests;
+        let batch = (max / 64).clamp(1, 1024);
+        let taken = self.run.requests.fetch_add(batch, Ordering::Relaxed);
+        if taken >= max {
+            return false;
+        }
+        self.reserved.set(batch.min(max - taken) - 1);
+        true
     }
 
     fn exec_info(&self) -> (f64, u64, u64, u64) {

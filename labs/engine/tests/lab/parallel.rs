@@ -152,3 +152,26 @@ fn a_panicking_progress_callback_does_not_strand_the_workers() {
     });
     assert!(r.is_err());
 }
+
+#[test]
+fn the_request_budget_holds_across_lanes() {
+    let script = "import http from 'k6/http';\nexport const options = { vus: 6, duration: '1m' };\nexport default function () { http.get('http://localhost:3333/'); }\n";
+    for (max, threads) in [(100u64, 1usize), (100, 2), (10_000, 2)] {
+        let cfg = lab_engine::runner::RunConfig {
+            threads,
+            limits: lab_engine::runner::Limits {
+                max_requests: max,
+                ..lab_engine::runner::Limits::default()
+            },
+            ..lab_engine::runner::RunConfig::default()
+        };
+        let s = lab_engine::runner::run_sim_blocking(script, &cfg, |_| {}).unwrap();
+        let sent = metric(&s, "http_reqs", "count");
+        assert!(
+            sent <= max as f64 && sent >= max as f64 * 0.9,
+            "{sent} of {max}"
+        );
+        assert_eq!(s.exit_code, exit::SCRIPT_ABORTED, "{:?}", s.aborted);
+        assert!(s.aborted.unwrap_or_default().contains("request budget"));
+    }
+}
