@@ -935,7 +935,8 @@ pub(crate) fn run(
                 })
             })
     });
-    let mut store = lock(&lead.store).clone();
+    // The lanes are done: their stores are taken, not copied.
+    let mut store = std::mem::take(&mut *lock(&lead.store));
     for l in &shared[1..] {
         store.merge(&lock(&l.store));
     }

@@ -187,21 +187,24 @@ pub fn build(
         thresholds.iter().filter(|t| t.key == key).collect()
     };
     for m in store.metrics_mut() {
-        let mut entries: Vec<(String, Sink)> = Vec::new();
+        // The sinks are aggregated in place (trends sort once), not copied.
+        let kind = m.kind;
+        let contains = m.contains;
+        let mut entries: Vec<(String, &mut Sink)> = Vec::new();
         if m.sink.count() > 0.0 || !th_for(&m.name).is_empty() {
-            entries.push((m.name.clone(), m.sink.clone()));
+            entries.push((m.name.clone(), &mut m.sink));
         }
-        for (_, key, sink) in &m.subs {
-            entries.push((key.clone(), sink.clone()));
+        for (_, key, sink) in &mut m.subs {
+            entries.push((key.clone(), sink));
         }
-        for (key, mut sink) in entries {
+        for (key, sink) in entries {
             let th = th_for(&key);
             let mut d = Map::new();
-            d.insert("type".into(), json!(m.kind.name()));
-            d.insert("contains".into(), json!(contains_name(m.contains)));
+            d.insert("type".into(), json!(kind.name()));
+            d.insert("contains".into(), json!(contains_name(contains)));
             d.insert(
                 "values".into(),
-                Value::Object(values(m.kind, &mut sink, &stats, duration)),
+                Value::Object(values(kind, sink, &stats, duration)),
             );
             if !th.is_empty() {
                 d.insert(
@@ -215,8 +218,8 @@ pub fn build(
             }
             data_metrics.insert(key.clone(), Value::Object(d));
 
-            let mut e = values(m.kind, &mut sink, &export_stats, duration);
-            if m.kind == MetricType::Rate {
+            let mut e = values(kind, sink, &export_stats, duration);
+            if kind == MetricType::Rate {
                 let rate = e.remove("rate").unwrap_or(json!(0));
                 e.insert("value".into(), rate);
             }
