@@ -183,15 +183,16 @@ pub async fn get_exam_blueprint(course: String) -> Result<BlueprintForm, AppErro
 
 /// Saves a course's blueprint. `category[i]`/`count[i]` are the draw; `module[i]` the
 /// modules required; the check boxes are present when ticked. Numbers come as text so
-/// that a wrong one gets a message in words.
+/// that a wrong one gets a message in words; every field has a default so that a
+/// caller who is not an administrator hears that first, whatever they sent.
 #[server(endpoint = "exam/admin/save-blueprint")]
 pub async fn save_exam_blueprint(
-    course: String,
-    time_limit: String,
-    time_unit: String,
-    pass_mark_percent: String,
-    attempts_allowed: String,
-    cooldown_minutes: String,
+    #[server(default)] course: String,
+    #[server(default)] time_limit: String,
+    #[server(default)] time_unit: String,
+    #[server(default)] pass_mark_percent: String,
+    #[server(default)] attempts_allowed: String,
+    #[server(default)] cooldown_minutes: String,
     #[server(default)] opens_at: String,
     #[server(default)] closes_at: String,
     show_answers: Option<String>,
@@ -242,7 +243,10 @@ pub async fn admin_exam_attempts(course: String) -> Result<AdminAttempts, AppErr
 /// Gives one learner's attempt in progress more time: its deadline moves by `minutes`.
 /// Returns the seconds left after the change.
 #[server(endpoint = "exam/admin/extra-time")]
-pub async fn grant_extra_time(attempt: i64, minutes: String) -> Result<i64, AppError> {
+pub async fn grant_extra_time(
+    #[server(default)] attempt: i64,
+    #[server(default)] minutes: String,
+) -> Result<i64, AppError> {
     crate::error::ssr::with_status(
         async move {
             let admin = crate::auth::session::require_admin().await?;
@@ -256,7 +260,10 @@ pub async fn grant_extra_time(attempt: i64, minutes: String) -> Result<i64, AppE
 
 /// Gives one learner one more attempt at a course's exam; returns the attempts they now have.
 #[server(endpoint = "exam/admin/extra-attempt")]
-pub async fn grant_extra_attempt(course: String, user: i64) -> Result<i64, AppError> {
+pub async fn grant_extra_attempt(
+    #[server(default)] course: String,
+    #[server(default)] user: i64,
+) -> Result<i64, AppError> {
     crate::error::ssr::with_status(
         async move {
             let admin = crate::auth::session::require_admin().await?;
@@ -269,7 +276,10 @@ pub async fn grant_extra_attempt(course: String, user: i64) -> Result<i64, AppEr
 
 /// Voids an attempt: it no longer counts against the learner's attempts and cannot pass.
 #[server(endpoint = "exam/admin/void")]
-pub async fn void_attempt(attempt: i64, reason: String) -> Result<(), AppError> {
+pub async fn void_attempt(
+    #[server(default)] attempt: i64,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
     crate::error::ssr::with_status(
         async move {
             let admin = crate::auth::session::require_admin().await?;
