@@ -1,5 +1,8 @@
 //! The browser entry point: hydrates the server-rendered page and nothing else.
 
+// Hydrating the larger admin views nests view types deeper than the default limit allows.
+#![recursion_limit = "256"]
+
 /// Called by the generated JavaScript once the wasm module is loaded.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
