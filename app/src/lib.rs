@@ -1,6 +1,7 @@
 //! The Masterclass web app: pages and server functions, by domain.
 
 pub mod auth;
+pub mod certs;
 pub mod course;
 #[cfg(feature = "ssr")]
 pub mod db;
@@ -68,6 +69,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/exam/:course") view=exam::admin_pages::AdminBlueprintPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/exam/:course/attempts") view=exam::admin_pages::AdminAttemptsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/exam/:course/statistics") view=exam::admin_pages::AdminStatisticsPage ssr=SsrMode::Async />
+                    <Route path=path!("/certificates") view=certs::pages::MyCertificatesPage ssr=SsrMode::Async />
+                    <Route path=path!("/certificates/verify") view=certs::pages::VerifyPage ssr=SsrMode::Async />
+                    <Route path=path!("/certificates/:id") view=certs::pages::CertificatePage ssr=SsrMode::Async />
+                    <Route path=path!("/exam/:attempt/certificate") view=certs::pages::ClaimCertificatePage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/certificates") view=certs::pages::AdminCertificatesPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::pages::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=auth::pages::RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=auth::pages::AccountPage ssr=SsrMode::Async />

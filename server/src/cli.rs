@@ -32,6 +32,9 @@ pub enum Command {
     /// Import or export the exam question bank in Moodle's GIFT format.
     #[command(subcommand)]
     Questions(QuestionsCommand),
+    /// Certificates: verify a credential, rotate the signing key.
+    #[command(subcommand)]
+    Cert(CertCommand),
     /// Run k6-style load-test scripts against the toy service.
     #[command(subcommand)]
     Lab(lab_engine::cli::LabCommand),
@@ -70,6 +73,23 @@ pub enum AdminCommand {
         /// The account's email address.
         email: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Check a certificate's credential (a VC-JWT file): signature, issuer key, dates, revocation.
+    Verify {
+        /// The credential file (as downloaded from the certificate's page).
+        file: std::path::PathBuf,
+        /// Check against this JWKS file instead of fetching the issuer's.
+        #[arg(long)]
+        jwks: Option<std::path::PathBuf>,
+        /// Do not fetch anything: needs --jwks; the revocation status is not checked.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Make a new signing key the active one; earlier keys stay published.
+    RotateKey,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +147,11 @@ fn exit_code(code: i32) -> u8 {
 pub async fn run(cli: Cli) -> u8 {
     // The lab tools print for people and scripts; they keep their own output quiet.
     match cli.command {
+        Command::Cert(CertCommand::Verify {
+            file,
+            jwks,
+            offline,
+        }) => return cert_verify(&file, jwks.as_deref(), offline).await,
         Command::Lab(cmd) => return exit_code(lab_engine::cli::run_lab_command(cmd).await),
         Command::Toy(cmd) => return exit_code(lab_engine::cli::run_toy_command(cmd).await),
         Command::Promql(cmd) => return exit_code(slo_toolkit::cli::run_promql_command(cmd)),
@@ -157,6 +182,15 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Admin(cmd) => admin(settings, cmd).await,
         Command::Questions(cmd) => questions(settings, cmd).await,
+        Command::Cert(CertCommand::RotateKey) => {
+            let db = startup::database(&settings).await?;
+            let kid = app::certs::keys::rotate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("new signing key {kid} is active; earlier keys stay published");
+            Ok(0)
+        }
+        Command::Cert(CertCommand::Verify { .. }) => Ok(0),
         Command::Lab(_) | Command::Toy(_) | Command::Promql(_) | Command::Slo(_) => Ok(0),
         Command::Content(ContentCommand::Import { dir }) => {
             let mut settings = settings;
@@ -198,6 +232,94 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                 1
             })
         }
+    }
+}
+
+async fn fetch_text(url: &str) -> Result<String, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch {url}: {e}"))?;
+    if !r.status().is_success() {
+        return Err(format!("{url} answered {}", r.status()));
+    }
+    r.text()
+        .await
+        .map_err(|e| format!("cannot read {url}: {e}"))
+}
+
+/// `cert verify`: prints each check and exits 0 only for a valid, unrevoked credential.
+async fn cert_verify(file: &std::path::Path, jwks: Option<&std::path::Path>, offline: bool) -> u8 {
+    use app::certs::{jose, verify};
+    let token = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", file.display());
+            return 1;
+        }
+    };
+    let payload = jose::Jws::parse(&token).map(|j| j.payload);
+    let jwks_text = match (jwks, &payload) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        (None, _) if offline => {
+            Err("--offline needs --jwks FILE (the issuer's published keys)".to_string())
+        }
+        (None, Ok(p)) => match verify::issuer_id(p) {
+            Some(issuer) => fetch_text(&verify::jwks_url_for(&issuer)).await,
+            None => Err("the credential names no issuer to fetch keys from".to_string()),
+        },
+        (None, Err(e)) => Err(e.clone()),
+    };
+    let keys = jwks_text.and_then(|t| {
+        serde_json::from_str::<serde_json::Value>(&t)
+            .map_err(|_| "the JWKS is not valid JSON".to_string())
+            .and_then(|v| jose::keys_from_jwks(&v))
+    });
+    let keys = match keys {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let status = match (&payload, offline) {
+        (_, true) => verify::StatusSource::Skipped("--offline".into()),
+        (Ok(p), false) => match verify::status_list_url(p) {
+            None => verify::StatusSource::Skipped("the credential has no status entry".into()),
+            Some(url) => match fetch_text(&url).await {
+                Ok(doc) => match verify::status_bits(&doc, &keys) {
+                    Ok(bits) => verify::StatusSource::Bits(bits),
+                    Err(e) => verify::StatusSource::Failed(e),
+                },
+                Err(e) => verify::StatusSource::Failed(e),
+            },
+        },
+        (Err(e), false) => verify::StatusSource::Failed(e.clone()),
+    };
+    let report = verify::verify(&token, &keys, status, app::db::now_ms());
+    for c in &report.checks {
+        println!(
+            "{:<11} {}  {}",
+            c.name,
+            if c.ok { "ok  " } else { "FAIL" },
+            c.detail
+        );
+    }
+    if let (Some(n), Some(a)) = (&report.recipient_name, &report.achievement) {
+        println!("recipient   {n}\nachievement {a}");
+    }
+    if report.valid {
+        println!("VALID");
+        0
+    } else {
+        println!("INVALID: {}", report.reason.unwrap_or_default());
+        1
     }
 }
 

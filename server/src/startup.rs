@@ -167,6 +167,10 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
     };
     // Submits overdue exam attempts now (those that ran out while the server was down) and every 20 s.
     app::exam::attempts::spawn_sweeper(state.db.clone());
+    // The certificate signing key exists from the first start on.
+    app::certs::keys::active(&state.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("certificate signing key: {e}"))?;
     let router = match Backend::from_url(&settings.database_url) {
         Some(Backend::Postgres) => {
             let pool = sqlx::PgPool::connect(&settings.database_url).await?;
@@ -237,6 +241,7 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
             get(metrics::handler).with_state(metrics.clone()),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .merge(app::certs::http::router(state.clone()))
         .merge(static_files::routes(static_files::load(&settings.site_dir)))
         .nest_service("/media", ServeDir::new(settings.media_dir()))
         .merge(pages)

@@ -650,6 +650,98 @@ async fn authorization(app: TestApp) {
         );
     }
 
+    // Certificates: claiming is the learner's own; viewing and verifying are public;
+    // the list and revocation are for administrators.
+    check("certs/claim-info");
+    check("certs/issue");
+    check("certs/get");
+    check("certs/mine");
+    check("certs/verify");
+    check("certs/admin/list");
+    check("certs/admin/revoke");
+    sqlx::query("UPDATE exam_attempts SET status = 'submitted', passed = 1 WHERE id = $1")
+        .bind(active.parse::<i64>().expect("attempt id"))
+        .execute(&app.db)
+        .await
+        .expect("mark passed");
+    let passed = active.as_str();
+    for (endpoint, form) in [
+        ("certs/claim-info", vec![("attempt", passed)]),
+        (
+            "certs/issue",
+            vec![("attempt", passed), ("name", "Mallory M")],
+        ),
+    ] {
+        assert_eq!(
+            anon.call(endpoint, &form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        for p in [&alice, &admin] {
+            assert_eq!(
+                p.call(endpoint, &form).await.status(),
+                StatusCode::NOT_FOUND,
+                "{endpoint}"
+            );
+        }
+        assert_eq!(
+            mallory.call(endpoint, &form).await.status(),
+            StatusCode::OK,
+            "{endpoint}"
+        );
+    }
+    let cert = Person::json(
+        mallory
+            .issue_certificate(active.parse().expect("id"), "Mallory M")
+            .await,
+    )
+    .await
+    .as_str()
+    .expect("certificate id")
+    .to_string();
+    for p in [&anon, &alice, &mallory, &admin] {
+        assert_eq!(
+            p.call("certs/get", &[("id", &cert)]).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            p.call("certs/verify", &[("jwt", "x.y.z")]).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        anon.call("certs/mine", &[]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    for p in [&alice, &mallory, &admin] {
+        assert_eq!(p.call("certs/mine", &[]).await.status(), StatusCode::OK);
+    }
+    for (endpoint, form) in [
+        ("certs/admin/list", vec![]),
+        (
+            "certs/admin/revoke",
+            vec![("id", cert.as_str()), ("reason", "authorization check")],
+        ),
+    ] {
+        assert_eq!(
+            anon.call(endpoint, &form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        for p in [&alice, &mallory] {
+            assert_eq!(
+                p.call(endpoint, &form).await.status(),
+                StatusCode::FORBIDDEN,
+                "{endpoint}"
+            );
+        }
+        assert_eq!(
+            admin.call(endpoint, &form).await.status(),
+            StatusCode::OK,
+            "{endpoint}"
+        );
+    }
+
     check("auth/change-password");
     assert_eq!(
         anon.change_password("x", "new password 5555")

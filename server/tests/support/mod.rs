@@ -285,6 +285,30 @@ impl Person {
         .await
     }
 
+    /// Issues (or renames) the certificate of a passed attempt.
+    pub async fn issue_certificate(&self, attempt: i64, name: &str) -> Response {
+        self.call(
+            "certs/issue",
+            &[("attempt", &attempt.to_string()), ("name", name)],
+        )
+        .await
+    }
+    /// Verifies a credential on the server's public verification endpoint.
+    pub async fn verify_credential(&self, jwt: &str) -> Value {
+        Self::json(self.call("certs/verify", &[("jwt", jwt)]).await).await
+    }
+    /// Revokes a certificate (administrators).
+    pub async fn revoke_certificate(&self, id: &str, reason: &str) -> Response {
+        self.call("certs/admin/revoke", &[("id", id), ("reason", reason)])
+            .await
+    }
+    /// GETs a path's body as text, asserting 200.
+    pub async fn text(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.text().await.expect("body")
+    }
+
     /// The session cookie's value, if any.
     pub fn session_cookie(&self) -> Option<String> {
         use reqwest::cookie::CookieStore;

@@ -1,0 +1,228 @@
+//! Checking a credential: the same steps for `masterclass cert verify` and the
+//! public verification page. Each step says plainly why it fails.
+
+use ed25519_dalek::VerifyingKey;
+use serde_json::Value;
+
+use super::credential::{self, parse_iso};
+use super::jose::Jws;
+use super::{Check, VerifyReport};
+
+/// Where the revocation status comes from.
+pub enum StatusSource {
+    /// The issuer's status list bitstring (already decoded).
+    Bits(Vec<u8>),
+    /// Not checked, with the reason (offline, say).
+    Skipped(String),
+    /// Could not be obtained.
+    Failed(String),
+}
+
+/// What the status list credential points at, to fetch it.
+pub fn status_list_url(payload: &Value) -> Option<String> {
+    payload
+        .get("credentialStatus")?
+        .get("statusListCredential")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The issuer's id, whether the issuer is a string or a profile.
+pub fn issuer_id(payload: &Value) -> Option<String> {
+    let issuer = payload.get("issuer")?;
+    issuer
+        .as_str()
+        .or_else(|| issuer.get("id").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+/// Where the issuer publishes its keys: the JWKS next to its profile.
+pub fn jwks_url_for(issuer: &str) -> String {
+    let base = issuer.strip_suffix("/issuer").unwrap_or(issuer);
+    format!("{}/.well-known/jwks.json", base.trim_end_matches('/'))
+}
+
+/// Decodes a status list credential (VC-JWT or JSON), checking its signature when it is a JWT.
+pub fn status_bits(document: &str, keys: &[(String, VerifyingKey)]) -> Result<Vec<u8>, String> {
+    let doc = document.trim();
+    let vc: Value = if doc.starts_with('{') {
+        serde_json::from_str(doc).map_err(|_| "the status list is not valid JSON".to_string())?
+    } else {
+        let jws = Jws::parse(doc).map_err(|e| format!("status list: {e}"))?;
+        let key = jws
+            .kid()
+            .and_then(|kid| keys.iter().find(|(k, _)| k == kid))
+            .ok_or("the status list is signed with a key the issuer does not publish")?;
+        jws.verify(&key.1)
+            .map_err(|e| format!("the status list's signature is bad: {e}"))?;
+        jws.payload
+    };
+    let encoded = vc
+        .pointer("/credentialSubject/encodedList")
+        .and_then(Value::as_str)
+        .ok_or("the status list has no encodedList")?;
+    credential::decode_list(encoded)
+}
+
+/// Runs every check on `token` against the issuer's `keys`, at `now` (Unix ms).
+pub fn verify(
+    token: &str,
+    keys: &[(String, VerifyingKey)],
+    status: StatusSource,
+    now: i64,
+) -> VerifyReport {
+    let mut report = VerifyReport::default();
+    let fail = |mut r: VerifyReport, name: &str, detail: String| {
+        r.checks.push(Check {
+            name: name.into(),
+            ok: false,
+            detail: detail.clone(),
+        });
+        r.valid = false;
+        r.reason = Some(detail);
+        r
+    };
+    let jws = match Jws::parse(token) {
+        Ok(j) => j,
+        Err(e) => return fail(report, "Format", e),
+    };
+    let p = &jws.payload;
+    report.recipient_name = credential::recipient_of(p);
+    report.achievement = p
+        .pointer("/credentialSubject/achievement/name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    report.issuer = issuer_id(p);
+    report.credential_id = p.get("id").and_then(Value::as_str).map(str::to_string);
+    report.checks.push(Check {
+        name: "Format".into(),
+        ok: true,
+        detail: "a compact JWS (VC-JWT)".into(),
+    });
+
+    let Some(kid) = jws.kid() else {
+        return fail(report, "Issuer key", "the header names no key (kid)".into());
+    };
+    let Some((_, key)) = keys.iter().find(|(k, _)| k == kid) else {
+        return fail(
+            report,
+            "Issuer key",
+            format!("signed with key {kid}, which the issuer does not publish"),
+        );
+    };
+    report.checks.push(Check {
+        name: "Issuer key".into(),
+        ok: true,
+        detail: format!("key {kid} is published by the issuer"),
+    });
+    if let Err(e) = jws.verify(key) {
+        return fail(report, "Signature", e);
+    }
+    report.checks.push(Check {
+        name: "Signature".into(),
+        ok: true,
+        detail: "Ed25519 signature matches".into(),
+    });
+
+    let types: Vec<&str> = p
+        .get("type")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !types.contains(&"VerifiableCredential") || !types.contains(&"OpenBadgeCredential") {
+        return fail(
+            report,
+            "Type",
+            "not an OpenBadgeCredential verifiable credential".into(),
+        );
+    }
+
+    let from = p.get("validFrom").and_then(Value::as_str);
+    match from.map(parse_iso) {
+        None => {
+            return fail(
+                report,
+                "Validity",
+                "the credential has no validFrom date".into(),
+            )
+        }
+        Some(None) => return fail(report, "Validity", "validFrom is not a valid date".into()),
+        Some(Some(t)) if t > now => {
+            return fail(
+                report,
+                "Validity",
+                format!("not valid yet: valid from {}", from.unwrap_or_default()),
+            )
+        }
+        Some(Some(_)) => {}
+    }
+    if let Some(until) = p.get("validUntil").and_then(Value::as_str) {
+        match parse_iso(until) {
+            None => return fail(report, "Validity", "validUntil is not a valid date".into()),
+            Some(t) if t <= now => {
+                return fail(report, "Validity", format!("expired on {until}"));
+            }
+            Some(_) => {}
+        }
+    }
+    report.checks.push(Check {
+        name: "Validity".into(),
+        ok: true,
+        detail: format!(
+            "valid from {}{}",
+            from.unwrap_or_default(),
+            p.get("validUntil")
+                .and_then(Value::as_str)
+                .map(|u| format!(" until {u}"))
+                .unwrap_or_else(|| ", no expiry".into())
+        ),
+    });
+
+    let index = p
+        .pointer("/credentialStatus/statusListIndex")
+        .and_then(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .or_else(|| v.as_i64().map(|i| i.to_string()))
+        })
+        .and_then(|s| s.parse::<i64>().ok());
+    match (status, index) {
+        (StatusSource::Skipped(why), _) => report.checks.push(Check {
+            name: "Status".into(),
+            ok: true,
+            detail: format!("not checked: {why}"),
+        }),
+        (StatusSource::Failed(why), _) => {
+            return fail(
+                report,
+                "Status",
+                format!("the revocation status could not be checked: {why}"),
+            )
+        }
+        (StatusSource::Bits(_), None) => report.checks.push(Check {
+            name: "Status".into(),
+            ok: true,
+            detail: "the credential has no revocation status entry".into(),
+        }),
+        (StatusSource::Bits(bits), Some(i)) => match credential::bit(&bits, i) {
+            None => {
+                return fail(
+                    report,
+                    "Status",
+                    format!("status index {i} is outside the issuer's status list"),
+                )
+            }
+            Some(true) => {
+                report.revoked = true;
+                return fail(report, "Status", "revoked by the issuer".into());
+            }
+            Some(false) => report.checks.push(Check {
+                name: "Status".into(),
+                ok: true,
+                detail: "not revoked".into(),
+            }),
+        },
+    }
+    report.valid = true;
+    report
+}

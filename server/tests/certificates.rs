@@ -1,0 +1,433 @@
+//! Certificates end to end, on SQLite and PostgreSQL: issuing from a passed attempt,
+//! the public page, the signed Open Badges credential checked here with
+//! ed25519-dalek against the published JWKS (not through the server's verifier),
+//! tampering, revocation and the status list, key rotation, the PDF, and the CLI.
+
+mod support;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::io::Read;
+use support::{Person, TestApp, COURSE};
+
+/// A submitted attempt of `p`, marked passed in the database (grading has its own tests).
+async fn passed_attempt(app: &TestApp, p: &Person) -> i64 {
+    let r = p.call("exam/start", &[("course", COURSE)]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = Person::json(r).await.as_i64().expect("attempt id");
+    let r = p.call("exam/submit", &[("attempt", &id.to_string())]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    sqlx::query("UPDATE exam_attempts SET passed = 1, score_bp = 10000 WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .expect("pass");
+    id
+}
+
+async fn issue(p: &Person, attempt: i64, name: &str) -> String {
+    let r = p.issue_certificate(attempt, name).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    Person::json(r).await.as_str().expect("id").to_string()
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(s).expect("base64url")
+}
+
+/// Checks a compact JWS with ed25519-dalek against a JWKS document; returns the payload.
+fn check_jws(token: &str, jwks: &Value) -> Result<(Value, Value), String> {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "compact JWS");
+    let header: Value = serde_json::from_slice(&b64(parts[0])).expect("header");
+    let payload: Value = serde_json::from_slice(&b64(parts[1])).map_err(|e| e.to_string())?;
+    let kid = header["kid"].as_str().expect("kid");
+    let jwk = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .ok_or("unknown kid")?;
+    assert_eq!(jwk["kty"], "OKP");
+    assert_eq!(jwk["crv"], "Ed25519");
+    let x: [u8; 32] = b64(jwk["x"].as_str().expect("x"))
+        .try_into()
+        .expect("32 bytes");
+    let key = VerifyingKey::from_bytes(&x).expect("key");
+    let sig: [u8; 64] = b64(parts[2]).try_into().expect("64 bytes");
+    key.verify(
+        format!("{}.{}", parts[0], parts[1]).as_bytes(),
+        &Signature::from_bytes(&sig),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((header, payload))
+}
+
+async fn jwks(app: &TestApp) -> Value {
+    let r = app.person().get("/.well-known/jwks.json").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    Person::json(r).await
+}
+
+/// Whether the published status list has bit `index` set (checked against the JWKS too).
+async fn status_bit(app: &TestApp, index: usize) -> bool {
+    let token = app.person().text("/status/revocation").await;
+    let (header, vc) = check_jws(&token, &jwks(app).await).expect("status list signature");
+    assert_eq!(header["typ"], "vc+jwt");
+    assert_eq!(vc["type"][1], "BitstringStatusListCredential");
+    assert_eq!(vc["credentialSubject"]["statusPurpose"], "revocation");
+    let encoded = vc["credentialSubject"]["encodedList"]
+        .as_str()
+        .expect("list");
+    let gz = b64(encoded.strip_prefix('u').expect("multibase base64url"));
+    let mut bits = Vec::new();
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .read_to_end(&mut bits)
+        .expect("gzip");
+    assert!(bits.len() >= 16 * 1024, "at least 16 KiB");
+    bits[index / 8] & (0x80 >> (index % 8)) != 0
+}
+
+/// The PDF's cross-reference table points at each object.
+fn check_pdf(pdf: &[u8]) {
+    assert!(pdf.starts_with(b"%PDF-1.4"));
+    assert!(pdf.ends_with(b"%%EOF\n"));
+    let at = pdf
+        .windows(10)
+        .rposition(|w| w == b"startxref\n")
+        .expect("startxref");
+    let tail = std::str::from_utf8(&pdf[at + 10..]).expect("ascii");
+    let start: usize = tail
+        .lines()
+        .next()
+        .and_then(|l| l.parse().ok())
+        .expect("offset");
+    let xref = std::str::from_utf8(&pdf[start..]).expect("ascii xref");
+    let mut lines = xref.lines();
+    assert_eq!(lines.next(), Some("xref"));
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|n| n.parse().ok())
+        .expect("count");
+    lines.next();
+    for n in 1..count {
+        let line = lines.next().expect("entry");
+        let off: usize = line[..10].parse().expect("offset");
+        assert!(
+            pdf[off..].starts_with(format!("{n} 0 obj").as_bytes()),
+            "object {n} at {off}"
+        );
+    }
+    let text = String::from_utf8_lossy(pdf);
+    assert!(text.contains("/BaseFont /Helvetica"));
+    assert!(text.contains(" re\n"), "QR modules drawn as rectangles");
+}
+
+async fn lifecycle(app: TestApp) {
+    let alice = app.learner("alice@example.com").await;
+    let attempt = passed_attempt(&app, &alice).await;
+
+    // The claim form offers the display name; issuing is idempotent.
+    let info = Person::json(
+        alice
+            .call("certs/claim-info", &[("attempt", &attempt.to_string())])
+            .await,
+    )
+    .await;
+    assert_eq!(info["default_name"], "Learner");
+    assert_eq!(info["certificate"], Value::Null);
+    let r = alice.issue_certificate(attempt, "  Ada   Lovelace ").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    let id = Person::json(r).await.as_str().expect("id").to_string();
+    assert_eq!(id.len(), 32, "128 random bits in hex");
+    assert_eq!(loc, Some(format!("/certificates/{id}")));
+    assert_eq!(
+        issue(&alice, attempt, "Ada Lovelace").await,
+        id,
+        "idempotent"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+
+    // Nobody else can claim it; a failed attempt earns nothing; a blank name is refused.
+    let mallory = app.learner("mallory@example.com").await;
+    assert_eq!(
+        mallory.issue_certificate(attempt, "Mallory").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = mallory.call("exam/start", &[("course", COURSE)]).await;
+    let failed = Person::json(r).await.as_i64().expect("attempt");
+    mallory
+        .call("exam/submit", &[("attempt", &failed.to_string())])
+        .await;
+    assert_eq!(
+        mallory.issue_certificate(failed, "Mallory").await.status(),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        alice.issue_certificate(attempt, "   ").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The public page, for anyone.
+    let anon = app.person();
+    let page = anon.text(&format!("/certificates/{id}")).await;
+    assert!(page.contains("Ada Lovelace"), "name on the page");
+    assert!(page.contains("Valid."));
+    assert!(page.contains("https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME"));
+    assert!(page.contains(&format!("/certificates/{id}/certificate.pdf")));
+    assert_eq!(
+        anon.get("/certificates/0123456789abcdef0123456789abcdef")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The credential verifies with the published key, independently of the server's verifier.
+    let token = anon
+        .text(&format!("/certificates/{id}/credential.jwt"))
+        .await;
+    let keys = jwks(&app).await;
+    let (header, vc) = check_jws(&token, &keys).expect("signature verifies");
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["typ"], "vc+jwt");
+    assert_eq!(vc["@context"][0], "https://www.w3.org/ns/credentials/v2");
+    assert_eq!(
+        vc["@context"][1],
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+    );
+    assert_eq!(
+        vc["type"],
+        serde_json::json!(["VerifiableCredential", "OpenBadgeCredential"])
+    );
+    assert_eq!(
+        vc["issuer"]["id"],
+        format!("{}/issuer", app.settings.public_url)
+    );
+    assert_eq!(vc["issuer"]["type"][0], "Profile");
+    assert!(vc["validFrom"].as_str().is_some_and(|d| d.ends_with('Z')));
+    assert!(vc["name"].is_string() && vc["id"].is_string());
+    let subject = &vc["credentialSubject"];
+    assert_eq!(subject["type"][0], "AchievementSubject");
+    assert_eq!(subject["identifier"][0]["identityHash"], "Ada Lovelace");
+    assert_eq!(subject["identifier"][0]["identityType"], "name");
+    let achievement = &subject["achievement"];
+    assert_eq!(achievement["type"][0], "Achievement");
+    for f in ["id", "name", "description"] {
+        assert!(achievement[f].is_string(), "achievement.{f}");
+    }
+    assert!(achievement["criteria"]["narrative"].is_string());
+    let status = &vc["credentialStatus"];
+    assert_eq!(status["type"], "BitstringStatusListEntry");
+    assert_eq!(status["statusPurpose"], "revocation");
+    let index: usize = status["statusListIndex"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("index");
+    assert_eq!(
+        status["statusListCredential"],
+        format!("{}/status/revocation", app.settings.public_url)
+    );
+    let issuer = Person::json(anon.get("/issuer").await).await;
+    assert_eq!(issuer["type"][0], "Profile");
+
+    // The server's verifier agrees; a tampered credential fails with the reason.
+    let ok = anon.verify_credential(&token).await;
+    assert_eq!(ok["valid"], true, "{ok}");
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = String::from_utf8(b64(parts[1]))
+        .expect("utf8")
+        .replace("Ada Lovelace", "Eve Forger");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged),
+        parts[2]
+    );
+    assert!(check_jws(&tampered, &keys).is_err());
+    let bad = anon.verify_credential(&tampered).await;
+    assert_eq!(bad["valid"], false);
+    assert!(
+        bad["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("signature does not match")),
+        "{bad}"
+    );
+    let garbage = anon.verify_credential("not a credential").await;
+    assert!(
+        garbage["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not a JWT")),
+        "{garbage}"
+    );
+
+    // The verification page works without JavaScript: a GET form, and a file upload.
+    let page = anon.text(&format!("/certificates/verify?jwt={token}")).await;
+    assert!(page.contains("Valid: this credential was issued by Masterclass"));
+    let page = anon.text(&format!("/certificates/verify?jwt={tampered}")).await;
+    assert!(page.contains("Not valid: the signature does not match"));
+    let body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.jwt\"\r\nContent-Type: application/octet-stream\r\n\r\n{token}\n\r\n--XyZ--\r\n"
+    );
+    let r = anon
+        .client
+        .post(format!("{}/certificates/verify/upload", app.base))
+        .header("Origin", &app.base)
+        .header("Content-Type", "multipart/form-data; boundary=XyZ")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().expect("location").to_string();
+    assert!(to.starts_with("/certificates/verify?jwt="), "{to}");
+    assert!(anon.text(&to).await.contains("Valid: this credential"));
+
+    // A name correction re-signs and keeps the page.
+    assert_eq!(issue(&alice, attempt, "Ada King").await, id);
+    assert!(anon
+        .text(&format!("/certificates/{id}"))
+        .await
+        .contains("Ada King"));
+    let renamed = anon
+        .text(&format!("/certificates/{id}/credential.jwt"))
+        .await;
+    let (_, vc2) = check_jws(&renamed, &keys).expect("renamed verifies");
+    assert_eq!(
+        vc2["credentialSubject"]["identifier"][0]["identityHash"],
+        "Ada King"
+    );
+    assert_eq!(vc2["validFrom"], vc["validFrom"], "same issue date");
+
+    // The PDF is well formed and names the learner.
+    let r = anon
+        .get(&format!("/certificates/{id}/certificate.pdf"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    let pdf = r.bytes().await.expect("pdf");
+    check_pdf(&pdf);
+    assert!(String::from_utf8_lossy(&pdf).contains("(Ada King)"));
+
+    // Revocation: administrators only; the page, the status list and the verifier say so.
+    assert!(!status_bit(&app, index).await);
+    assert_eq!(
+        alice.revoke_certificate(&id, "mine").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.revoke_certificate(&id, "x").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let admin = app.admin().await;
+    assert_eq!(
+        admin.revoke_certificate(&id, " ").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        admin
+            .revoke_certificate(&id, "Exam misconduct")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin.revoke_certificate(&id, "again").await.status(),
+        StatusCode::CONFLICT
+    );
+    let page = anon.text(&format!("/certificates/{id}")).await;
+    assert!(page.contains("Revoked.") && page.contains("Exam misconduct"));
+    assert!(status_bit(&app, index).await, "status list bit set");
+    let revoked = anon.verify_credential(&renamed).await;
+    assert_eq!(revoked["valid"], false);
+    assert_eq!(revoked["revoked"], true);
+    assert!(revoked["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("revoked")));
+    let listed = Person::json(admin.call("certs/admin/list", &[]).await).await;
+    assert_eq!(listed[0]["revoked"], true);
+}
+on_both_backends!(certificate_lifecycle, lifecycle);
+
+async fn rotation(app: TestApp) {
+    let bob = app.learner("bob@example.com").await;
+    let a = passed_attempt(&app, &bob).await;
+    let before = issue(&bob, a, "Bob").await;
+    let old = bob
+        .text(&format!("/certificates/{before}/credential.jwt"))
+        .await;
+    let old_kid = check_jws(&old, &jwks(&app).await).expect("verifies").0["kid"].clone();
+
+    let new_kid = app::certs::keys::rotate(&app.db).await.expect("rotate");
+    assert_ne!(Value::from(new_kid.clone()), old_kid);
+    let keys = jwks(&app).await;
+    assert_eq!(
+        keys["keys"].as_array().map(Vec::len),
+        Some(2),
+        "old key still published"
+    );
+
+    let carol = app.learner("carol@example.com").await;
+    let c = passed_attempt(&app, &carol).await;
+    let after = issue(&carol, c, "Carol").await;
+    let new = carol
+        .text(&format!("/certificates/{after}/credential.jwt"))
+        .await;
+    assert_eq!(
+        check_jws(&new, &keys).expect("new verifies").0["kid"],
+        new_kid
+    );
+    check_jws(&old, &keys).expect("the old credential still verifies");
+    assert_eq!(app.person().verify_credential(&old).await["valid"], true);
+
+    // The command line, offline against a saved JWKS: valid exits 0, tampered exits 1.
+    let dir = tempfile::tempdir().expect("dir");
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, keys.to_string()).expect("write");
+    let good = dir.path().join("good.jwt");
+    std::fs::write(&good, &old).expect("write");
+    let bad = dir.path().join("bad.jwt");
+    let mut parts: Vec<String> = old.split('.').map(str::to_string).collect();
+    parts[2] = URL_SAFE_NO_PAD.encode([0u8; 64]);
+    std::fs::write(&bad, parts.join(".")).expect("write");
+    let run = |f: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_masterclass"))
+            .args(["cert", "verify"])
+            .arg(f)
+            .arg("--jwks")
+            .arg(&jwks_file)
+            .arg("--offline")
+            .output()
+            .expect("run")
+    };
+    let out = run(&good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("VALID") && stdout.contains("not checked: --offline"),
+        "{stdout}"
+    );
+    let out = run(&bad);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("INVALID: the signature does not match"),
+        "{stdout}"
+    );
+}
+on_both_backends!(key_rotation, rotation);
