@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::published::{ActivityRow, Course, Module};
-use super::{Activity, CourseCard, CourseOverview, ModuleItem, ModuleLink, ModulePage, SectionView};
+use super::{
+    Activity, CourseCard, CourseOverview, ModuleItem, ModuleLink, ModulePage, SectionView,
+};
 use crate::db::now_ms;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -90,7 +92,11 @@ impl Outline {
     }
 
     fn done_count(&self) -> i64 {
-        self.course.modules.iter().filter(|m| self.is_done(m)).count() as i64
+        self.course
+            .modules
+            .iter()
+            .filter(|m| self.is_done(m))
+            .count() as i64
     }
 }
 
