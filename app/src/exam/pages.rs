@@ -43,7 +43,7 @@ fn Countdown(left: RwSignal<i64>, attempt: i64) -> impl IntoView {
         let ticks = StoredValue::new(0u32);
         let handle = set_interval_with_handle(
             move || {
-                left.update(|s| *s = (*s - 1).max(0));
+                left.try_update(|s| *s = (*s - 1).max(0));
                 let n = ticks.try_update_value(|t| {
                     *t += 1;
                     *t
@@ -66,7 +66,7 @@ fn Countdown(left: RwSignal<i64>, attempt: i64) -> impl IntoView {
             }
         });
     });
-    let warning = move || match left.get() {
+    let warning = move || match left.try_get().unwrap_or(0) {
         0 => Some("Time is up. Your saved answers are being submitted."),
         s if s <= 60 => Some("Less than 1 minute left."),
         s if s <= 300 => Some("Less than 5 minutes left."),
@@ -74,7 +74,7 @@ fn Countdown(left: RwSignal<i64>, attempt: i64) -> impl IntoView {
     };
     view! {
         <div class="countdown">
-            <p class="time-left" role="timer" aria-live="off">"Time left: "<strong>{move || clock(left.get())}</strong></p>
+            <p class="time-left" role="timer" aria-live="off">"Time left: "<strong>{move || clock(left.try_get().unwrap_or(0))}</strong></p>
             <p class="time-warning" role="status" aria-live="polite">{warning}</p>
         </div>
     }
@@ -182,7 +182,7 @@ fn QuestionNav(
                 {items.into_iter().map(|it| {
                     let here = current == Some(it.position);
                     let live = answered.filter(|_| here);
-                    let is_answered = move || live.map_or(it.answered, |s| s.get());
+                    let is_answered = move || live.and_then(|s| s.try_get()).unwrap_or(it.answered);
                     let label = move || {
                         let mut label = format!("Question {}", it.position);
                         label.push_str(if is_answered() { ", answered" } else { ", not answered" });
@@ -279,7 +279,10 @@ fn QuestionBody(
     let sent = StoredValue::new(answer.is_some());
     let left = RwSignal::new(remaining_seconds);
     let fields = match &q.kind {
-        ViewKind::SingleChoice { .. } | ViewKind::TrueFalse | ViewKind::Numeric | ViewKind::ShortAnswer => 1,
+        ViewKind::SingleChoice { .. }
+        | ViewKind::TrueFalse
+        | ViewKind::Numeric
+        | ViewKind::ShortAnswer => 1,
         ViewKind::MultipleResponse { options } => options.len(),
         ViewKind::Ordering { items } => items.len(),
         ViewKind::Matching { lefts, .. } => lefts.len(),
@@ -288,14 +291,16 @@ fn QuestionBody(
     let auto = Autosave::new(attempt, position, seq, fields, ordering, left, answered);
     Effect::new(move |_| {
         if let Some(Ok(ack)) = save.value().get() {
-            answered.set(sent.get_value());
+            answered.try_set(sent.try_get_value().unwrap_or(false));
             auto.button_acked(&ack);
         }
     });
     // The hidden `seq` exists only once JavaScript runs: a plain form post (JavaScript
     // off) carries none, and the server takes it as the newest save.
     let js = RwSignal::new(false);
-    Effect::new(move |_| js.set(true));
+    Effect::new(move |_| {
+        js.try_set(true);
+    });
     let note_answer = move |ev: leptos::ev::SubmitEvent| {
         use leptos::wasm_bindgen::JsCast;
         // A button's save carries the whole form: nothing is left for the autosave to send.
@@ -434,7 +439,7 @@ fn QuestionBody(
             <ActionForm action=save attr:class="answer-form" on:change=on_change on:input=on_input on:submit=note_answer>
                 <input type="hidden" name="attempt" value=attempt.to_string() />
                 <input type="hidden" name="position" value=position.to_string() />
-                {move || js.get().then(|| view! { <input type="hidden" name="seq" prop:value=move || (auto.seq.get() + 1).to_string() /> })}
+                {move || js.try_get().unwrap_or(false).then(|| view! { <input type="hidden" name="seq" prop:value=move || (auto.seq.try_get().unwrap_or(0) + 1).to_string() /> })}
                 {input}
                 <div class="buttons">
                     {(position > 1).then(|| view! { <button type="submit" name="go" value="prev" class="button">"← Previous"</button> })}
@@ -652,7 +657,7 @@ impl Autosave {
     }
 
     fn status_text(&self) -> String {
-        match self.state.get() {
+        match self.state.try_get().unwrap_or(SaveState::Idle) {
             SaveState::Idle => String::new(),
             SaveState::Saving => "Saving…".into(),
             SaveState::Saved => "Saved".into(),
@@ -739,7 +744,9 @@ impl Autosave {
     /// A choice, or the end of typing: save at once.
     fn save_now(&self) {
         self.cancel_pending();
-        let Some(fields) = self.snapshot() else { return };
+        let Some(fields) = self.snapshot() else {
+            return;
+        };
         let seq = self.next_seq();
         self.post(seq, fields);
     }
@@ -749,15 +756,15 @@ impl Autosave {
         me.state.try_set(SaveState::Saving);
         leptos::task::spawn_local(async move {
             let answer = fields.iter().cloned().collect();
-            let result =
-                super::save_answer(me.attempt, me.position, Some(seq), answer, None).await;
+            let result = super::save_answer(me.attempt, me.position, Some(seq), answer, None).await;
             let newest = me.seq.try_get_untracked().unwrap_or(seq);
             match result {
                 Ok(ack) => {
                     me.left.try_set(ack.remaining_seconds);
                     // A newer save from elsewhere (another tab or device) raises the bar.
                     me.seq.try_update(|s| *s = (*s).max(ack.seq));
-                    me.acked.try_update_value(|a| *a = (*a).max(seq).max(ack.seq));
+                    me.acked
+                        .try_update_value(|a| *a = (*a).max(seq).max(ack.seq));
                     if seq >= newest {
                         if ack.seq == seq {
                             me.answered.try_set(!fields.is_empty());
@@ -797,7 +804,9 @@ impl Autosave {
             return;
         }
         self.cancel_pending();
-        let Some(fields) = self.snapshot() else { return };
+        let Some(fields) = self.snapshot() else {
+            return;
+        };
         let seq = self.next_seq();
         let Ok(params) = leptos::web_sys::UrlSearchParams::new() else {
             return;
@@ -808,7 +817,10 @@ impl Autosave {
         for (k, v) in &fields {
             params.append(&format!("answer[{k}]"), v);
         }
-        send_beacon(<super::SaveAnswer as leptos::server_fn::ServerFn>::PATH, &params);
+        send_beacon(
+            <super::SaveAnswer as leptos::server_fn::ServerFn>::PATH,
+            &params,
+        );
     }
 }
 
