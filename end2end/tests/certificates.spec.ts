@@ -1,0 +1,94 @@
+import { test, expect, type Page, type TestInfo } from '@playwright/test';
+import { checkA11y, jsOn, newLearner, ready } from './helpers';
+
+/** The fixture course with a two-question, eight-second exam (pass mark 50%). */
+const SHORT = 'exam-expiry';
+
+/** Registers, answers one question of the short exam right, and lets the server submit it. */
+async function passShortExam(page: Page, info: TestInfo): Promise<string> {
+  const me = newLearner(info);
+  await page.goto(`/register?next=${encodeURIComponent(`/courses/${SHORT}/exam`)}`);
+  await ready(page, info);
+  await page.getByLabel('Email').fill(me.email);
+  await page.getByLabel('Display name').fill(me.name);
+  await page.getByLabel('Password').fill(me.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await expect(page).toHaveURL(new RegExp(`/courses/${SHORT}/exam$`));
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Start the exam' }).click();
+  await expect(page).toHaveURL(/\/exam\/\d+\/q\/1$/);
+  const attempt = /\/exam\/(\d+)\//.exec(page.url())![1];
+  await ready(page, info);
+  const sky = (await page.getByText('The sky on a clear day is blue').count()) > 0;
+  const pick = page.getByRole('radio', { name: sky ? 'True' : 'False' });
+  if (jsOn(info)) {
+    const saved = page.waitForResponse((r) => r.url().includes('/api/exam/save'));
+    await pick.check();
+    await saved;
+  } else {
+    await pick.check();
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+  }
+  // The attempt runs out; the server submits it, and the certificate can be claimed.
+  await expect(async () => {
+    await page.goto(`/exam/${attempt}/certificate`);
+    await expect(page.getByLabel('Name on certificate')).toBeVisible({ timeout: 1_000 });
+  }).toPass({ timeout: 45_000, intervals: [1_000] });
+  await ready(page, info);
+  return attempt;
+}
+
+test('a passed exam earns a certificate that anyone can open, verify, and see revoked', async ({ page, browser, baseURL }, info) => {
+  await passShortExam(page, info);
+  await checkA11y(page, info);
+  const name = `Ada Tester ${info.project.name} ${Date.now().toString(36)}`;
+  await page.getByLabel('Name on certificate').fill(name);
+  await page.getByRole('button', { name: 'Issue my certificate' }).click();
+  await expect(page).toHaveURL(/\/certificates\/[0-9a-f]{32}$/);
+  const id = /\/certificates\/([0-9a-f]{32})$/.exec(page.url())![1];
+  await ready(page, info);
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  await expect(page.getByText('Valid.')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Add to LinkedIn profile' })).toHaveAttribute('href', /linkedin\.com\/profile\/add\?startTask=CERTIFICATION_NAME/);
+  await checkA11y(page, info);
+
+  // Anyone, signed in or not, sees the same page.
+  const visitor = await browser.newContext({ javaScriptEnabled: jsOn(info) });
+  const v = await visitor.newPage();
+  await v.goto(`${baseURL}/certificates/${id}`);
+  await expect(v.getByText(name).first()).toBeVisible();
+
+  // The verification page checks the downloaded credential.
+  const jwt = await (await page.request.get(`/certificates/${id}/credential.jwt`)).text();
+  await v.goto(`${baseURL}/certificates/verify`);
+  await ready(v, info);
+  await v.getByLabel('Credential (VC-JWT)').fill(jwt);
+  await v.getByRole('button', { name: 'Verify', exact: true }).click();
+  await expect(v.getByText('Valid: this credential was issued by Masterclass')).toBeVisible();
+  await checkA11y(v, info);
+  await v.getByLabel('Credential (VC-JWT)').fill(jwt.slice(0, -4) + 'AAAA');
+  await v.getByRole('button', { name: 'Verify', exact: true }).click();
+  await expect(v.getByText(/Not valid: .*signature/)).toBeVisible();
+
+  // An administrator revokes it; the public page says so.
+  const adminContext = await browser.newContext({ javaScriptEnabled: jsOn(info) });
+  const admin = await adminContext.newPage();
+  await admin.goto(`${baseURL}/login?next=/admin/certificates`);
+  await ready(admin, info);
+  await admin.getByLabel('Email').fill('admin@example.com');
+  await admin.getByLabel('Password').fill('admin password 123');
+  await admin.getByRole('button', { name: 'Log in' }).click();
+  await expect(admin).toHaveURL(/\/admin\/certificates$/);
+  await ready(admin, info);
+  await checkA11y(admin, info);
+  const row = admin.getByRole('row').filter({ hasText: name });
+  await row.getByLabel(`Reason for revoking ${name}'s certificate`).fill('Issued in error (browser test)');
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expect(admin.getByRole('row').filter({ hasText: name })).toContainText('Revoked: Issued in error (browser test)');
+
+  await v.goto(`${baseURL}/certificates/${id}`);
+  await expect(v.getByText('Revoked.')).toBeVisible();
+  await expect(v.getByText('Issued in error (browser test)')).toBeVisible();
+  await visitor.close();
+  await adminContext.close();
+});
