@@ -327,18 +327,19 @@ pub async fn status_list_jwt(db: &Db, public_url: &str) -> Result<String, AppErr
     Ok(super::jose::sign(&key, &kid, "vc+jwt", &vc))
 }
 
-fn rows(
-    r: Vec<(
-        String,
-        String,
-        String,
-        i64,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )>,
-) -> Vec<CertificateRow> {
+/// id, name, course title, issued, revoked at, reason, attempt status, email.
+type ListRow = (
+    String,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn rows(r: Vec<ListRow>) -> Vec<CertificateRow> {
     r.into_iter()
         .map(
             |(id, name, title, issued_at, revoked_at, reason, status, email)| {
