@@ -419,7 +419,15 @@ pub mod ops {
         .bind(now_ms())
         .execute(db)
         .await?;
-        tracing::info!(course_id, admin, ?user, ?attempt, action, detail, "exam administration");
+        tracing::info!(
+            course_id,
+            admin,
+            ?user,
+            ?attempt,
+            action,
+            detail,
+            "exam administration"
+        );
         Ok(())
     }
 
@@ -711,12 +719,11 @@ pub mod ops {
         .bind(cid)
         .fetch_all(db)
         .await?;
-        let grants: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT user_id, extra_attempts FROM exam_grants WHERE course_id = $1",
-        )
-        .bind(cid)
-        .fetch_all(db)
-        .await?;
+        let grants: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT user_id, extra_attempts FROM exam_grants WHERE course_id = $1")
+                .bind(cid)
+                .fetch_all(db)
+                .await?;
         let grants: HashMap<i64, i64> = grants.into_iter().collect();
         let now = now_ms();
         let mut learners: Vec<LearnerAttempts> = Vec::new();
@@ -761,11 +768,12 @@ pub mod ops {
         // A learner with a grant but no attempt yet is listed too.
         for (uid, extra) in &grants {
             if !learners.iter().any(|l| l.user_id == *uid) {
-                if let Some((email, name)) =
-                    sqlx::query_as::<_, (String, String)>("SELECT email, display_name FROM users WHERE id = $1")
-                        .bind(*uid)
-                        .fetch_optional(db)
-                        .await?
+                if let Some((email, name)) = sqlx::query_as::<_, (String, String)>(
+                    "SELECT email, display_name FROM users WHERE id = $1",
+                )
+                .bind(*uid)
+                .fetch_optional(db)
+                .await?
                 {
                     learners.push(LearnerAttempts {
                         user_id: *uid,
@@ -805,11 +813,13 @@ pub mod ops {
     }
 
     async fn attempt_row(db: &Db, id: i64) -> Result<(i64, i64, String, i64), AppError> {
-        sqlx::query_as("SELECT course_id, user_id, status, deadline_at FROM exam_attempts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db)
-            .await?
-            .ok_or(AppError::NotFound)
+        sqlx::query_as(
+            "SELECT course_id, user_id, status, deadline_at FROM exam_attempts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(AppError::NotFound)
     }
 
     pub async fn extra_time(
@@ -960,7 +970,17 @@ pub mod ops {
         responses: BTreeMap<String, i64>,
     }
 
-    type StatRow = (i64, i64, Option<i64>, Option<String>, String, String, i64, String, i64);
+    type StatRow = (
+        i64,
+        i64,
+        Option<i64>,
+        Option<String>,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+    );
 
     pub async fn statistics(db: &Db, slug: &str) -> Result<ExamStatistics, AppError> {
         let (cid, title) = course(db, slug).await?;
@@ -1032,10 +1052,15 @@ pub mod ops {
             let Some(a) = acc.get_mut(&vid) else { continue };
             let x = score.unwrap_or(0) as f64 / 10_000.0;
             let (total, n) = totals.get(&attempt).copied().unwrap_or((x, 1));
-            let rest = if n > 1 { (total - x) / (n - 1) as f64 } else { 0.0 };
+            let rest = if n > 1 {
+                (total - x) / (n - 1) as f64
+            } else {
+                0.0
+            };
             a.pairs.push((x, rest));
             let layout: Layout = serde_json::from_str(&layout).map_err(|_| AppError::Internal)?;
-            let answer: Option<Answer> = answer.as_deref().and_then(|s| serde_json::from_str(s).ok());
+            let answer: Option<Answer> =
+                answer.as_deref().and_then(|s| serde_json::from_str(s).ok());
             match (&a.question.kind, &answer) {
                 (_, None) => a.unanswered += 1,
                 (Kind::SingleChoice { .. }, Some(Answer::Choice(d))) => {

@@ -7,8 +7,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use super::admin::{
-    admin_exam_attempts, admin_exam_courses, get_exam_blueprint, get_exam_statistics,
-    AdminAttempt, AdminAttempts, BlueprintForm, ExamStatistics, GrantExtraAttempt, GrantExtraTime,
+    admin_exam_attempts, admin_exam_courses, get_exam_blueprint, get_exam_statistics, AdminAttempt,
+    AdminAttempts, BlueprintForm, ExamStatistics, GrantExtraAttempt, GrantExtraTime,
     LearnerAttempts, SaveExamBlueprint, VoidAttempt,
 };
 use crate::error::AppError;
@@ -56,7 +56,11 @@ fn course_param() -> impl Fn() -> String + Copy + Send + Sync + 'static {
 fn AdminTabs(slug: String, current: &'static str) -> impl IntoView {
     let tabs = [
         ("blueprint", "Blueprint", format!("/admin/exam/{slug}")),
-        ("attempts", "Attempts", format!("/admin/exam/{slug}/attempts")),
+        (
+            "attempts",
+            "Attempts",
+            format!("/admin/exam/{slug}/attempts"),
+        ),
         (
             "statistics",
             "Item statistics",
@@ -277,10 +281,7 @@ fn AttemptsBody(
 fn status_text(a: &AdminAttempt) -> String {
     match (a.status.as_str(), a.passed) {
         ("active", _) => format!("In progress ({} left)", clock(a.remaining_seconds)),
-        ("voided", _) => format!(
-            "Voided: {}",
-            a.void_reason.clone().unwrap_or_default()
-        ),
+        ("voided", _) => format!("Voided: {}", a.void_reason.clone().unwrap_or_default()),
         (_, Some(true)) => "Passed".into(),
         _ => "Not passed".into(),
     }

@@ -435,14 +435,20 @@ fn the_blueprint_settings_shuffle_or_keep_the_order() {
     for seed in 0..10 {
         let items = super::attempts::draw_items(&bp, &bank, seed).expect("draw");
         let cats: Vec<&str> = items.iter().map(|i| i.1.as_str()).collect();
-        assert_eq!(cats, ["a", "a", "a", "b", "b", "b"], "categories stay in blueprint order");
+        assert_eq!(
+            cats,
+            ["a", "a", "a", "b", "b", "b"],
+            "categories stay in blueprint order"
+        );
         assert!(items.iter().all(|i| i.2.order == vec![0, 1, 2, 3]));
     }
     bp.shuffle_options = true;
-    assert!((0..10).any(|seed| super::attempts::draw_items(&bp, &bank, seed)
-        .expect("draw")
-        .iter()
-        .any(|i| i.2.order != vec![0, 1, 2, 3])));
+    assert!(
+        (0..10).any(|seed| super::attempts::draw_items(&bp, &bank, seed)
+            .expect("draw")
+            .iter()
+            .any(|i| i.2.order != vec![0, 1, 2, 3]))
+    );
     // Blueprints stored before these settings existed read as shuffling.
     let old: Blueprint = serde_json::from_str(
         r#"{"time_limit_minutes":30,"pass_mark_percent":70.0,"attempts_allowed":1,"cooldown_minutes":0,"opens_at":null,"closes_at":null,"show_answers":true,"eligibility":{"modules_completed":[],"labs_passed":[]},"draw":[{"category":"a","count":1}]}"#,
@@ -479,7 +485,10 @@ fn admin_inputs_are_parsed_into_rules() {
 
     let old = Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\neligibility: {labs_passed: [first lab]}\ndraw: [{category: a, count: 1}]").expect("bp");
     let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     };
     let input = BlueprintInput {
         time_limit: "20".into(),
@@ -500,7 +509,11 @@ fn admin_inputs_are_parsed_into_rules() {
     let modules = vec!["intro".to_string()];
     let b = parse_blueprint(&input, &old, &avail, &modules).expect("valid");
     assert_eq!(b.time_limit_ms(), 20_000);
-    assert_eq!(b.draw.len(), 1, "an empty count draws nothing from that category");
+    assert_eq!(
+        b.draw.len(),
+        1,
+        "an empty count draws nothing from that category"
+    );
     assert_eq!(b.eligibility.labs_passed, vec!["first lab".to_string()]);
     assert_eq!(b.eligibility.modules_completed, vec!["intro".to_string()]);
     assert_eq!(b.opens_at, None);
