@@ -38,6 +38,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error>
     })?;
     let pool = AnyPoolOptions::new()
         .max_connections(max_connections)
+        // A ping before each use guards against a dropped network connection; an
+        // embedded SQLite file has none, and the ping doubled every query's cost.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {

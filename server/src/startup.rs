@@ -183,7 +183,11 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
             router(settings, state.clone(), store)
         }
         _ => {
-            let pool = sqlx::SqlitePool::connect(&settings.database_url).await?;
+            // No ping before each use: the file cannot drop the connection (see app::db::connect).
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .connect(&settings.database_url)
+                .await?;
             let store = SqliteStore::new(pool);
             store.migrate().await?;
             spawn_expiry(store.clone());

@@ -137,6 +137,38 @@ pub struct ModulePage {
     pub course_total: i64,
 }
 
+/// How a module page travels inside its server-rendered HTML: without the body.
+/// The HTML already holds the body, hydration leaves server-rendered inner HTML
+/// as it is, and the body would otherwise be sent twice, the second time
+/// escaped three times over (JSON, then `<`, then a JavaScript string). A page
+/// loaded later, by navigating in the browser, comes whole from the server
+/// function.
+pub struct PageWithoutBody;
+
+impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithoutBody {
+    type Error = serde_json::Error;
+    type Encoded = String;
+
+    fn encode(page: &Result<ModulePage, AppError>) -> Result<String, serde_json::Error> {
+        match page {
+            Ok(p) => serde_json::to_string(&Ok::<_, AppError>(ModulePage {
+                body_html: String::new(),
+                ..p.clone()
+            })),
+            Err(_) => serde_json::to_string(page),
+        }
+    }
+}
+
+impl leptos::server::codee::Decoder<Result<ModulePage, AppError>> for PageWithoutBody {
+    type Error = serde_json::Error;
+    type Encoded = str;
+
+    fn decode(text: &str) -> Result<Result<ModulePage, AppError>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+}
+
 /// Every published course.
 #[server(endpoint = "courses/list")]
 pub async fn list_courses() -> Result<Vec<CourseCard>, AppError> {

@@ -7,7 +7,7 @@ use leptos_router::hooks::{use_location, use_params_map};
 
 use super::{
     get_course_overview, get_module_page, list_courses, CourseOverview, ModuleLink, ModulePage,
-    SetModuleComplete, Video,
+    PageWithoutBody, SetModuleComplete, Video,
 };
 use crate::error::AppError;
 use crate::layout::{form_error, ErrorView};
@@ -208,7 +208,11 @@ pub fn Module() -> impl IntoView {
             mark.version().get(),
         )
     };
-    let data = Resource::new(key, |(c, m, _)| get_module_page(c, m));
+    let data = Resource::<_, PageWithoutBody>::new_with_options(
+        key,
+        |(c, m, _)| get_module_page(c, m),
+        false,
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
