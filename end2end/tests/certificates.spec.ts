@@ -1,42 +1,5 @@
-import { test, expect, type Page, type TestInfo } from '@playwright/test';
-import { checkA11y, jsOn, newLearner, ready } from './helpers';
-
-/** The fixture course with a two-question, eight-second exam (pass mark 50%). */
-const SHORT = 'exam-expiry';
-
-/** Registers, answers one question of the short exam right, and lets the server submit it. */
-async function passShortExam(page: Page, info: TestInfo): Promise<string> {
-  const me = newLearner(info);
-  await page.goto(`/register?next=${encodeURIComponent(`/courses/${SHORT}/exam`)}`);
-  await ready(page, info);
-  await page.getByLabel('Email').fill(me.email);
-  await page.getByLabel('Display name').fill(me.name);
-  await page.getByLabel('Password').fill(me.password);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page).toHaveURL(new RegExp(`/courses/${SHORT}/exam$`));
-  await ready(page, info);
-  await page.getByRole('button', { name: 'Start the exam' }).click();
-  await expect(page).toHaveURL(/\/exam\/\d+\/q\/1$/);
-  const attempt = /\/exam\/(\d+)\//.exec(page.url())![1];
-  await ready(page, info);
-  const sky = (await page.getByText('The sky on a clear day is blue').count()) > 0;
-  const pick = page.getByRole('radio', { name: sky ? 'True' : 'False' });
-  if (jsOn(info)) {
-    const saved = page.waitForResponse((r) => r.url().includes('/api/exam/save'));
-    await pick.check();
-    await saved;
-  } else {
-    await pick.check();
-    await page.getByRole('button', { name: 'Save', exact: true }).click();
-  }
-  // The attempt runs out; the server submits it, and the certificate can be claimed.
-  await expect(async () => {
-    await page.goto(`/exam/${attempt}/certificate`);
-    await expect(page.getByLabel('Name on certificate')).toBeVisible({ timeout: 1_000 });
-  }).toPass({ timeout: 45_000, intervals: [1_000] });
-  await ready(page, info);
-  return attempt;
-}
+import { test, expect } from '@playwright/test';
+import { checkA11y, jsOn, passShortExam, ready } from './helpers';
 
 test('a passed exam earns a certificate that anyone can open, verify, and see revoked', async ({ page, browser, baseURL }, info) => {
   await passShortExam(page, info);
