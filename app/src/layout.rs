@@ -27,7 +27,11 @@ pub fn Header() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match user.await {
                             Ok(Some(u)) => view! {
-                                {u.is_admin.then(|| view! { <a href="/admin/exam">"Exam admin"</a> })}
+                                {u.is_admin.then(|| view! {
+                                    <a href="/admin/exam">"Exam admin"</a>
+                                    <a href="/admin/certificates">"Certificates admin"</a>
+                                })}
+                                <a href="/certificates">"My certificates"</a>
                                 <a href="/account" class="who">{u.display_name}</a>
                                 <ActionForm action=logout attr:class="inline">
                                     <button type="submit" class="link-button">"Log out"</button>

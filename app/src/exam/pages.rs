@@ -558,6 +558,9 @@ fn ResultBody(r: ExamResult) -> impl IntoView {
             <strong>{verdict}</strong>{format!(" Score: {}% (pass mark {}%).", r.score_percent, r.pass_mark_percent)}
         </p>
         {r.submitted_by_server.then(|| view! { <p>"Time ran out: the server submitted your saved answers at the deadline."</p> })}
+        {(r.passed && r.status != "voided").then(|| view! {
+            <p><a class="button primary" href=format!("/exam/{}/certificate", r.attempt)>"Get your certificate"</a></p>
+        })}
         <h2>"By category"</h2>
         <table class="categories">
             <thead><tr><th scope="col">"Category"</th><th scope="col">"Questions"</th><th scope="col">"Score"</th></tr></thead>
