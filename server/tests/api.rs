@@ -599,9 +599,21 @@ async fn authorization(app: TestApp) {
         .to_string();
     for (endpoint, form, admin_gets) in [
         ("exam/admin/courses", vec![], StatusCode::OK),
-        ("exam/admin/blueprint", vec![("course", COURSE)], StatusCode::OK),
-        ("exam/admin/attempts", vec![("course", COURSE)], StatusCode::OK),
-        ("exam/admin/statistics", vec![("course", COURSE)], StatusCode::OK),
+        (
+            "exam/admin/blueprint",
+            vec![("course", COURSE)],
+            StatusCode::OK,
+        ),
+        (
+            "exam/admin/attempts",
+            vec![("course", COURSE)],
+            StatusCode::OK,
+        ),
+        (
+            "exam/admin/statistics",
+            vec![("course", COURSE)],
+            StatusCode::OK,
+        ),
         (
             "exam/admin/save-blueprint",
             vec![

@@ -273,9 +273,13 @@ async fn lifecycle(app: TestApp) {
     );
 
     // The verification page works without JavaScript: a GET form, and a file upload.
-    let page = anon.text(&format!("/certificates/verify?jwt={token}")).await;
+    let page = anon
+        .text(&format!("/certificates/verify?jwt={token}"))
+        .await;
     assert!(page.contains("Valid: this credential was issued by Masterclass"));
-    let page = anon.text(&format!("/certificates/verify?jwt={tampered}")).await;
+    let page = anon
+        .text(&format!("/certificates/verify?jwt={tampered}"))
+        .await;
     assert!(page.contains("Not valid: the signature does not match"));
     let body = format!(
         "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.jwt\"\r\nContent-Type: application/octet-stream\r\n\r\n{token}\n\r\n--XyZ--\r\n"
@@ -290,7 +294,10 @@ async fn lifecycle(app: TestApp) {
         .await
         .expect("upload");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let to = r.headers()["location"].to_str().expect("location").to_string();
+    let to = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
     assert!(to.starts_with("/certificates/verify?jwt="), "{to}");
     assert!(anon.text(&to).await.contains("Valid: this credential"));
 

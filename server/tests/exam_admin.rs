@@ -132,7 +132,10 @@ async fn blueprint(app: TestApp) {
     let learner = app.learner("lea@example.com").await;
     let course = [("course", COURSE)];
     assert_eq!(
-        app.person().call("exam/admin/blueprint", &course).await.status(),
+        app.person()
+            .call("exam/admin/blueprint", &course)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -147,7 +150,9 @@ async fn blueprint(app: TestApp) {
     assert_eq!(b["edited"], false);
     let draw = b["draw"].as_array().expect("draw");
     assert_eq!(draw.len(), 5);
-    assert!(draw.iter().all(|d| d["count"] == 4 && d["available"].as_i64() >= Some(4)));
+    assert!(draw
+        .iter()
+        .all(|d| d["count"] == 4 && d["available"].as_i64() >= Some(4)));
     assert_eq!(
         ok(admin.call("exam/admin/courses", &[]).await).await[0]["has_exam"],
         true
@@ -157,7 +162,10 @@ async fn blueprint(app: TestApp) {
     for (changes, says) in [
         (vec![("time_limit", "ninety")], "whole number"),
         (vec![("time_limit", "0")], "between 1 and 1440"),
-        (vec![("time_limit", "3"), ("time_unit", "seconds")], "between 5 and 86400"),
+        (
+            vec![("time_limit", "3"), ("time_unit", "seconds")],
+            "between 5 and 86400",
+        ),
         (vec![("time_unit", "hours")], "minutes or seconds"),
         (vec![("pass_mark_percent", "150")], "between 0 and 100"),
         (vec![("pass_mark_percent", "lots")], "number from 0 to 100"),
@@ -182,8 +190,13 @@ async fn blueprint(app: TestApp) {
         ),
         (vec![("module[0]", "no-such-module")], "no module"),
     ] {
-        let (status, body) = status_and_message(save_blueprint(&admin, &blueprint_form(&changes)).await).await;
-        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{changes:?}: {body}");
+        let (status, body) =
+            status_and_message(save_blueprint(&admin, &blueprint_form(&changes)).await).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{changes:?}: {body}"
+        );
         assert!(body.contains(says), "{changes:?}: {body}");
     }
     assert_eq!(
@@ -229,7 +242,10 @@ async fn blueprint(app: TestApp) {
     assert_eq!(ov["pass_mark_percent"], 62.5);
     assert_eq!(ov["attempts_allowed"], 2);
     assert!(
-        ov["blocked"].as_str().unwrap_or("").contains("Complete these modules first"),
+        ov["blocked"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Complete these modules first"),
         "{ov}"
     );
 
@@ -287,23 +303,32 @@ async fn extra_time(app: TestApp) {
         (other, StatusCode::FORBIDDEN),
     ] {
         assert_eq!(
-            who.call("exam/admin/extra-time", &[("attempt", &ids), ("minutes", "10")])
-                .await
-                .status(),
+            who.call(
+                "exam/admin/extra-time",
+                &[("attempt", &ids), ("minutes", "10")]
+            )
+            .await
+            .status(),
             expect
         );
     }
     assert_eq!(
-        lea.call("exam/admin/extra-time", &[("attempt", &ids), ("minutes", "10")])
-            .await
-            .status(),
+        lea.call(
+            "exam/admin/extra-time",
+            &[("attempt", &ids), ("minutes", "10")]
+        )
+        .await
+        .status(),
         StatusCode::FORBIDDEN,
         "a learner cannot give herself time"
     );
     for bad in ["0", "-3", "601", "ten", ""] {
         let (s, body) = status_and_message(
             admin
-                .call("exam/admin/extra-time", &[("attempt", &ids), ("minutes", bad)])
+                .call(
+                    "exam/admin/extra-time",
+                    &[("attempt", &ids), ("minutes", bad)],
+                )
                 .await,
         )
         .await;
@@ -312,7 +337,10 @@ async fn extra_time(app: TestApp) {
     }
     assert_eq!(
         admin
-            .call("exam/admin/extra-time", &[("attempt", "999999"), ("minutes", "5")])
+            .call(
+                "exam/admin/extra-time",
+                &[("attempt", "999999"), ("minutes", "5")]
+            )
             .await
             .status(),
         StatusCode::NOT_FOUND
@@ -320,7 +348,10 @@ async fn extra_time(app: TestApp) {
     assert_eq!(deadline(&app, id).await, before, "nothing moved yet");
 
     let left = ok(admin
-        .call("exam/admin/extra-time", &[("attempt", &ids), ("minutes", "10")])
+        .call(
+            "exam/admin/extra-time",
+            &[("attempt", &ids), ("minutes", "10")],
+        )
         .await)
     .await
     .as_i64()
@@ -332,8 +363,14 @@ async fn extra_time(app: TestApp) {
         .await)
     .await;
     let secs = q["remaining_seconds"].as_i64().expect("secs");
-    assert!(secs > 99 * 60, "the learner's countdown starts from the new deadline: {secs}");
-    let list = ok(admin.call("exam/admin/attempts", &[("course", COURSE)]).await).await;
+    assert!(
+        secs > 99 * 60,
+        "the learner's countdown starts from the new deadline: {secs}"
+    );
+    let list = ok(admin
+        .call("exam/admin/attempts", &[("course", COURSE)])
+        .await)
+    .await;
     let a = &list["learners"][0]["attempts"][0];
     assert_eq!(a["extra_minutes"], 10);
     assert_eq!(list["log"][0]["action"], "extra time");
@@ -347,12 +384,18 @@ async fn extra_time(app: TestApp) {
         .expect("expire");
     let (s, body) = status_and_message(
         admin
-            .call("exam/admin/extra-time", &[("attempt", &ids), ("minutes", "10")])
+            .call(
+                "exam/admin/extra-time",
+                &[("attempt", &ids), ("minutes", "10")],
+            )
             .await,
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
-    let list = ok(admin.call("exam/admin/attempts", &[("course", COURSE)]).await).await;
+    let list = ok(admin
+        .call("exam/admin/attempts", &[("course", COURSE)])
+        .await)
+    .await;
     let a = &list["learners"][0]["attempts"][0];
     assert_eq!(a["status"], "submitted");
     assert_eq!(a["submitted_by"], "server");
@@ -369,7 +412,10 @@ async fn extra_attempt(app: TestApp) {
     .await)
     .await;
     let id = start(&lea, COURSE).await;
-    ok(lea.call("exam/submit", &[("attempt", &id.to_string())]).await).await;
+    ok(lea
+        .call("exam/submit", &[("attempt", &id.to_string())])
+        .await)
+    .await;
     let ov = ok(lea.call("exam/overview", &[("course", COURSE)]).await).await;
     assert!(
         ov["blocked"].as_str().unwrap_or("").contains("used all 1"),
@@ -383,7 +429,10 @@ async fn extra_attempt(app: TestApp) {
     let uid = user_id(&app, "lea@example.com").await.to_string();
     let form = [("course", COURSE), ("user", uid.as_str())];
     assert_eq!(
-        app.person().call("exam/admin/extra-attempt", &form).await.status(),
+        app.person()
+            .call("exam/admin/extra-attempt", &form)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -392,14 +441,20 @@ async fn extra_attempt(app: TestApp) {
     );
     assert_eq!(
         admin
-            .call("exam/admin/extra-attempt", &[("course", COURSE), ("user", "999999")])
+            .call(
+                "exam/admin/extra-attempt",
+                &[("course", COURSE), ("user", "999999")]
+            )
             .await
             .status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         admin
-            .call("exam/admin/extra-attempt", &[("course", "no-such-course"), ("user", &uid)])
+            .call(
+                "exam/admin/extra-attempt",
+                &[("course", "no-such-course"), ("user", &uid)]
+            )
             .await
             .status(),
         StatusCode::NOT_FOUND
@@ -413,15 +468,24 @@ async fn extra_attempt(app: TestApp) {
     assert_eq!(ov["attempts_allowed"], 2);
     let second = start(&lea, COURSE).await;
     assert_ne!(second, id);
-    ok(lea.call("exam/submit", &[("attempt", &second.to_string())]).await).await;
+    ok(lea
+        .call("exam/submit", &[("attempt", &second.to_string())])
+        .await)
+    .await;
     assert_eq!(
         lea.call("exam/start", &[("course", COURSE)]).await.status(),
         StatusCode::CONFLICT,
         "one extra attempt is exactly one more"
     );
-    let list = ok(admin.call("exam/admin/attempts", &[("course", COURSE)]).await).await;
+    let list = ok(admin
+        .call("exam/admin/attempts", &[("course", COURSE)])
+        .await)
+    .await;
     let l = &list["learners"][0];
-    assert_eq!((l["used"].clone(), l["allowed"].clone()), (Value::from(2), Value::from(2)));
+    assert_eq!(
+        (l["used"].clone(), l["allowed"].clone()),
+        (Value::from(2), Value::from(2))
+    );
     assert_eq!(l["extra_attempts"], 1);
     assert_eq!(l["attempts"][0]["submitted_by"], "learner");
 }
@@ -449,7 +513,12 @@ async fn take(app: &TestApp, p: &Person, answers: &[(&str, Option<bool>)]) -> i6
             let v = b.to_string();
             ok(p.call(
                 "exam/save",
-                &[("attempt", &ids), ("position", &ps), ("seq", "1"), ("answer[0]", &v)],
+                &[
+                    ("attempt", &ids),
+                    ("position", &ps),
+                    ("seq", "1"),
+                    ("answer[0]", &v),
+                ],
             )
             .await)
             .await;
@@ -472,7 +541,10 @@ async fn voiding(app: TestApp) {
     assert_eq!(ov["attempts_used"], 1);
     assert!(ov["blocked"].as_str().is_some(), "{ov}");
 
-    let form = [("attempt", ids.as_str()), ("reason", "Took it with the answers open")];
+    let form = [
+        ("attempt", ids.as_str()),
+        ("reason", "Took it with the answers open"),
+    ];
     assert_eq!(
         app.person().call("exam/admin/void", &form).await.status(),
         StatusCode::UNAUTHORIZED
@@ -496,7 +568,10 @@ async fn voiding(app: TestApp) {
     }
     assert_eq!(
         admin
-            .call("exam/admin/void", &[("attempt", "999999"), ("reason", "no such")])
+            .call(
+                "exam/admin/void",
+                &[("attempt", "999999"), ("reason", "no such")]
+            )
             .await
             .status(),
         StatusCode::NOT_FOUND
@@ -515,7 +590,10 @@ async fn voiding(app: TestApp) {
     let ov = ok(lea.call("exam/overview", &[("course", STATS)]).await).await;
     assert_eq!(ov["attempts_used"], 0);
     assert_eq!(ov["blocked"], Value::Null, "{ov}");
-    let list = ok(admin.call("exam/admin/attempts", &[("course", STATS)]).await).await;
+    let list = ok(admin
+        .call("exam/admin/attempts", &[("course", STATS)])
+        .await)
+    .await;
     let a = &list["learners"][0]["attempts"][0];
     assert_eq!(a["status"], "voided");
     assert_eq!(a["void_reason"], "Took it with the answers open");
@@ -525,7 +603,10 @@ async fn voiding(app: TestApp) {
     let active = start(&lea, STATS).await;
     let act = active.to_string();
     ok(admin
-        .call("exam/admin/void", &[("attempt", &act), ("reason", "Wrong room")])
+        .call(
+            "exam/admin/void",
+            &[("attempt", &act), ("reason", "Wrong room")],
+        )
         .await)
     .await;
     let (s, body) = status_and_message(
@@ -599,11 +680,17 @@ async fn statistics(app: TestApp) {
     let learner = &people[0];
     let course = [("course", STATS)];
     assert_eq!(
-        learner.call("exam/admin/statistics", &course).await.status(),
+        learner
+            .call("exam/admin/statistics", &course)
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        app.person().call("exam/admin/statistics", &course).await.status(),
+        app.person()
+            .call("exam/admin/statistics", &course)
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED
     );
     let s = ok(admin.call("exam/admin/statistics", &course).await).await;
@@ -615,7 +702,10 @@ async fn statistics(app: TestApp) {
     let extra = app.learner("voided@example.com").await;
     let v = take(&app, &extra, &takers[0]).await;
     ok(admin
-        .call("exam/admin/void", &[("attempt", &v.to_string()), ("reason", "left out")])
+        .call(
+            "exam/admin/void",
+            &[("attempt", &v.to_string()), ("reason", "left out")],
+        )
         .await)
     .await;
     start(&app.learner("busy@example.com").await, STATS).await;
@@ -675,8 +765,11 @@ async fn retiring(app: TestApp, dir: &Path) {
         .await
         .expect("db")
         .expect("course");
-    let extra = app::exam::store::parse_file("extra.gift", "$CATEGORY: Extra\n\n::e::Statement E is true. {T}\n")
-        .expect("gift");
+    let extra = app::exam::store::parse_file(
+        "extra.gift",
+        "$CATEGORY: Extra\n\n::e::Statement E is true. {T}\n",
+    )
+    .expect("gift");
     app::exam::store::store_questions(&app.db, cid, &extra)
         .await
         .expect("store");
@@ -713,7 +806,10 @@ async fn retiring(app: TestApp, dir: &Path) {
     let mut texts = Vec::new();
     for pos in 1..=3 {
         let q = ok(lea
-            .call("exam/question", &[("attempt", &ids), ("position", &pos.to_string())])
+            .call(
+                "exam/question",
+                &[("attempt", &ids), ("position", &pos.to_string())],
+            )
             .await)
         .await;
         texts.push(q["view"]["text"].as_str().unwrap_or("").to_string());
