@@ -12,6 +12,7 @@ pub mod layout;
 pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};

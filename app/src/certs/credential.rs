@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 
 use serde_json::{json, Value};
 
+use crate::time::{civil, days_from_civil};
+
 /// The status list's length in bits: 16 KiB, the minimum the spec asks for (herd privacy).
 pub const STATUS_LIST_BITS: usize = 131_072;
 
@@ -30,22 +32,6 @@ pub fn iso_utc(ms: i64) -> String {
         (rem / 60) % 60,
         rem % 60
     )
-}
-
-/// (year, month, day, seconds into the day) of Unix milliseconds, UTC.
-pub fn civil(ms: i64) -> (i64, i64, i64, i64) {
-    let s = ms.div_euclid(1000);
-    let days = s.div_euclid(86_400);
-    let rem = s.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d, rem)
 }
 
 /// Parses an XML Schema dateTime with `Z` or an offset (fractions ignored) to Unix ms.
@@ -79,14 +65,7 @@ pub fn parse_iso(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    // Days from civil (Howard Hinnant's algorithm).
-    let yy = if mo <= 2 { y - 1 } else { y };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let mp = if mo > 2 { mo - 3 } else { mo + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = days_from_civil(y, mo, d);
     Some((days * 86_400 + h * 3600 + mi * 60 + se - offset) * 1000)
 }
 

@@ -26,7 +26,7 @@ fn load_error(e: AppError) -> AnyView {
 
 /// Unix milliseconds as `YYYY-MM-DD` (UTC), the same on server and browser.
 fn date(ms: i64) -> String {
-    crate::exam::admin_pages::utc(ms)[..10].to_string()
+    crate::time::utc(ms)[..10].to_string()
 }
 
 /// `/certificates/:id`: the public certificate, for anyone.

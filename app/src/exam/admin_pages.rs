@@ -14,27 +14,7 @@ use super::admin::{
 use crate::error::AppError;
 use crate::layout::{form_error, ErrorView};
 
-/// Unix milliseconds as `YYYY-MM-DD HH:MM UTC` (the same on server and browser).
-pub fn utc(ms: i64) -> String {
-    let s = ms.div_euclid(1000);
-    let days = s.div_euclid(86_400);
-    let rem = s.rem_euclid(86_400);
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem / 60) % 60
-    )
-}
+use crate::time::utc;
 
 fn load_error(e: AppError) -> AnyView {
     match e {

@@ -134,27 +134,6 @@ async fn course_of(db: &Db, course_id: i64) -> Result<(String, String), AppError
     )
 }
 
-fn fmt_time(ms: i64) -> String {
-    let s = ms / 1000;
-    let days = s.div_euclid(86_400);
-    let rem = s.rem_euclid(86_400);
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        (rem / 60) % 60
-    )
-}
-
 /// Why `user` cannot start a new attempt now, if they cannot.
 async fn blocked(
     db: &Db,
@@ -169,10 +148,10 @@ async fn blocked(
         AppError::Internal
     })?;
     if let Some(o) = opens.filter(|o| now < *o) {
-        return Ok(Some(format!("The exam opens on {}.", fmt_time(o))));
+        return Ok(Some(format!("The exam opens on {}.", crate::time::utc(o))));
     }
     if let Some(c) = closes.filter(|c| now >= *c) {
-        return Ok(Some(format!("The exam closed on {}.", fmt_time(c))));
+        return Ok(Some(format!("The exam closed on {}.", crate::time::utc(c))));
     }
     if !bp.eligibility.modules_completed.is_empty() {
         let done: Vec<String> = sqlx::query_scalar(
@@ -236,7 +215,7 @@ async fn blocked(
             if now < ready {
                 return Ok(Some(format!(
                     "You can start your next attempt after {}.",
-                    fmt_time(ready)
+                    crate::time::utc(ready)
                 )));
             }
         }

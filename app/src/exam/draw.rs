@@ -169,14 +169,7 @@ pub fn parse_utc(s: &str) -> Result<i64, String> {
         [h, mi, sec] => (h, mi, sec),
         _ => return Err(bad()),
     };
-    // Days from the civil calendar (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::time::days_from_civil(y, m, day);
     Ok(((days * 24 + h) * 60 + mi) * 60_000 + sec * 1000)
 }
 
