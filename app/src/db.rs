@@ -66,6 +66,30 @@ pub async fn migrate(db: &Db, url: &str) -> Result<(), sqlx::migrate::MigrateErr
     }
 }
 
+/// The backend a pool talks to (queries that differ by dialect ask this).
+pub fn backend(db: &Db) -> Backend {
+    Backend::from_url(db.connect_options().database_url.as_str()).unwrap_or(Backend::Sqlite)
+}
+
+/// The migrations this binary knows that the database has not applied, by
+/// version (empty: the schema is current). Readiness checks ask this.
+pub async fn pending_migrations(db: &Db) -> Result<Vec<i64>, sqlx::Error> {
+    let migrator = match backend(db) {
+        Backend::Postgres => sqlx::migrate!("../migrations/postgres"),
+        Backend::Sqlite => sqlx::migrate!("../migrations/sqlite"),
+    };
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(db)
+            .await?;
+    Ok(migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect())
+}
+
 /// Milliseconds since the Unix epoch, from the server's clock.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

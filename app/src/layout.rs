@@ -28,6 +28,7 @@ pub fn Header() -> impl IntoView {
                         match user.await {
                             Ok(Some(u)) => view! {
                                 {u.is_admin.then(|| view! {
+                                    <a href="/admin">"Admin"</a>
                                     <a href="/admin/exam">"Exam admin"</a>
                                     <a href="/admin/certificates">"Certificates admin"</a>
                                 })}
@@ -87,6 +88,21 @@ pub fn ErrorView(error: AppError) -> impl IntoView {
         <h1>{title}</h1>
         <p role="alert">{error.to_string()}</p>
         <p><a href="/">"Back to the courses"</a></p>
+    }
+}
+
+/// What a page shows when its data cannot load: the login page (coming back
+/// afterwards) for a visitor who is not signed in, otherwise the error.
+pub fn load_error(e: AppError) -> AnyView {
+    match e {
+        AppError::Unauthorized => {
+            let next = leptos_router::hooks::use_location()
+                .pathname
+                .get_untracked();
+            view! { <leptos_router::components::Redirect path=format!("/login?next={next}") /> }
+                .into_any()
+        }
+        e => view! { <ErrorView error=e /> }.into_any(),
     }
 }
 

@@ -1,5 +1,7 @@
 //! The Masterclass web app: pages and server functions, by domain.
 
+pub mod admin;
+pub mod assets;
 pub mod auth;
 pub mod certs;
 pub mod course;
@@ -7,6 +9,7 @@ pub mod course;
 pub mod db;
 pub mod error;
 pub mod exam;
+pub mod labs;
 pub mod layout;
 #[cfg(feature = "ssr")]
 pub mod mail;
@@ -15,7 +18,7 @@ pub mod state;
 pub mod time;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
@@ -31,8 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="data:," />
-                <HashedStylesheet options=options.clone() id="leptos" />
-                <HydrationScripts options />
+                <assets::Assets options />
                 <MetaTags />
             </head>
             <body>
@@ -63,6 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/courses/:course") view=course::pages::Overview ssr=SsrMode::Async />
                     <Route path=path!("/courses/:course/exam") view=exam::pages::ExamHome ssr=SsrMode::Async />
                     <Route path=path!("/courses/:course/:module") view=course::pages::Module ssr=SsrMode::Async />
+                    <Route path=path!("/courses/:course/labs/:lab") view=labs::pages::LabPage ssr=SsrMode::Async />
+                    <Route path=path!("/courses/:course/labs/:lab/runs/:run") view=labs::pages::RunPage ssr=SsrMode::Async />
                     <Route path=path!("/exam/:attempt") view=exam::pages::ExamSummary ssr=SsrMode::Async />
                     <Route path=path!("/exam/:attempt/q/:position") view=exam::pages::ExamQuestion ssr=SsrMode::Async />
                     <Route path=path!("/exam/:attempt/result") view=exam::pages::ExamResultPage ssr=SsrMode::Async />
@@ -75,6 +79,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/certificates/:id") view=certs::pages::CertificatePage ssr=SsrMode::Async />
                     <Route path=path!("/exam/:attempt/certificate") view=certs::pages::ClaimCertificatePage ssr=SsrMode::Async />
                     <Route path=path!("/admin/certificates") view=certs::pages::AdminCertificatesPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin") view=admin::pages::AdminHome ssr=SsrMode::Async />
+                    <Route path=path!("/admin/audit") view=admin::pages::AuditPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/learners") view=admin::pages::LearnersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/analytics/:course") view=admin::pages::AnalyticsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/content/:course") view=admin::pages::ContentPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/content/:course/edit") view=admin::pages::EditorPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/content/:course/history") view=admin::pages::HistoryPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/content/:course/test-lab") view=admin::pages::LabTestPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::pages::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=auth::pages::RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/account") view=auth::pages::AccountPage ssr=SsrMode::Async />

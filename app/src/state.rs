@@ -43,6 +43,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// The published courses, held in memory between imports.
     pub published: Arc<crate::course::published::Published>,
+    /// This instance's lab workers.
+    pub labs: Arc<crate::labs::worker::LabQueue>,
 }
 
 /// The state of the current request; server functions call this first.

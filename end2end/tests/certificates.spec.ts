@@ -12,6 +12,8 @@ test('a passed exam earns a certificate that anyone can open, verify, and see re
   await ready(page, info);
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   await expect(page.getByText('Valid.')).toBeVisible();
+  // The fixture course's certificates are valid for 12 months.
+  await expect(page.getByText(/Valid until \d{4}-\d\d-\d\d/)).toBeVisible();
   await expect(page.getByRole('link', { name: 'Add to LinkedIn profile' })).toHaveAttribute('href', /linkedin\.com\/profile\/add\?startTask=CERTIFICATION_NAME/);
   await checkA11y(page, info);
 

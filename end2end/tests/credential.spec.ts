@@ -94,23 +94,25 @@ test('the credential, its status and the PDF check out with independent tools', 
     await expect(jose.jwtVerify(impostor, jwks, opts)).rejects.toBeInstanceOf(jose.errors.JWSSignatureVerificationFailed);
   });
 
-  await test.step('an expired credential fails (when the credential expires at all)', async () => {
-    const validUntil = typeof vc.validUntil === 'string' ? Date.parse(vc.validUntil) / 1000 : undefined;
-    const expiry = vc.exp ?? validUntil;
-    if (expiry === undefined) {
-      // The platform's certificates do not expire: no `exp`, no `validUntil`.
-      info.annotations.push({ type: 'note', description: 'the credential has neither exp nor validUntil: the expiry case does not apply' });
-      return;
-    }
-    const later = new Date((expiry + 60) * 1000);
-    if (vc.exp !== undefined) {
-      await expect(jose.jwtVerify(jwt, jwks, { ...opts, currentDate: later })).rejects.toBeInstanceOf(jose.errors.JWTExpired);
-    }
-    if (validUntil !== undefined) {
-      // jose checks `exp` only; the VC's own dates are the verifier's to compare.
-      const { payload } = await jose.jwtVerify(jwt, jwks, { ...opts, currentDate: later });
-      expect(Date.parse(payload.validUntil as string)).toBeLessThan(later.getTime());
-    }
+  await test.step('the credential expires 12 months after issue, and then fails with ERR_JWT_EXPIRED', async () => {
+    // The fixture course's blueprint sets certificate_valid_months: 12.
+    expect(typeof vc.validUntil, 'validUntil').toBe('string');
+    expect(typeof vc.exp, 'exp').toBe('number');
+    const from = new Date(vc.validFrom as string);
+    const until = new Date(vc.validUntil as string);
+    expect(vc.exp! * 1000, 'exp and validUntil agree').toBe(until.getTime());
+    // Twelve calendar months on, same time of day (29 February becomes the 28th).
+    const expected = new Date(from);
+    expected.setUTCFullYear(from.getUTCFullYear() + 1);
+    if (expected.getUTCMonth() !== from.getUTCMonth()) expected.setUTCDate(0);
+    expect(until.toISOString()).toBe(expected.toISOString());
+
+    // Valid a second before, expired from then on: jose judges `exp` by the date it is given.
+    await jose.jwtVerify(jwt, jwks, { ...opts, currentDate: new Date(until.getTime() - 1000) });
+    const later = new Date(until.getTime() + 60_000);
+    const failure = await jose.jwtVerify(jwt, jwks, { ...opts, currentDate: later }).then(() => null, (e: unknown) => e);
+    expect(failure).toBeInstanceOf(jose.errors.JWTExpired);
+    expect((failure as jose.errors.JWTExpired).code).toBe('ERR_JWT_EXPIRED');
   });
 
   await test.step('it carries every field Open Badges 3.0 requires of an OpenBadgeCredential', async () => {
@@ -189,6 +191,7 @@ test('the credential, its status and the PDF check out with independent tools', 
       expect(text).toContain(name);
       expect(text).toContain('Exam expiry check');
       expect(text).toContain(id);
+      expect(text).toContain(`Valid until ${(vc.validUntil as string).slice(0, 10)}`);
 
       const png = PNG.sync.read(readFileSync(join(dir, pngs[0])));
       expect(png.width).toBeGreaterThan(png.height); // landscape

@@ -1,7 +1,31 @@
 import { expect, type BrowserContext, type Page, type TestInfo } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export const COURSE = 'performance-engineering-masterclass';
+
+/** The shipped exam's question count and time limit, read from its blueprint so an author can tune them. */
+export function shippedExam(): { questions: number; seconds: number } {
+  const yaml = readFileSync(join(__dirname, '../../content', COURSE, 'exam/blueprint.yaml'), 'utf8');
+  const minutes = Number(/^time_limit_minutes:\s*(\d+)\s*$/m.exec(yaml)?.[1]);
+  const questions = [...yaml.matchAll(/^\s+count:\s*(\d+)\s*$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  if (!(minutes > 0 && questions > 0)) throw new Error(`cannot read the shipped blueprint:\n${yaml}`);
+  return { questions, seconds: minutes * 60 };
+}
+
+/** The exam page's countdown: h:mm:ss from an hour up, m:ss below. */
+function clock(secs: number): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (secs >= 3600) return `${Math.floor(secs / 3600)}:${pad(Math.floor(secs / 60) % 60)}:${pad(secs % 60)}`;
+  return `${Math.floor(secs / 60)}:${pad(secs % 60)}`;
+}
+
+/** Matches the timer during the first minute of a time limit of `secs` seconds. */
+export function firstMinute(secs: number): RegExp {
+  const later = clock(secs - 59).replace(/\d\d$/, '\\d\\d');
+  return new RegExp(`Time left: (${clock(secs)}|${later})`);
+}
 
 export const jsOn = (info: TestInfo) => info.project.name === 'javascript-on';
 

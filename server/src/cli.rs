@@ -23,6 +23,22 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy the SQLite database to FILE while the server keeps running (consistent snapshot).
+    Backup {
+        /// The backup file to write (it must not exist unless --force).
+        file: std::path::PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the SQLite database with a backup made by `masterclass backup` (server stopped).
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// Replace an existing database (it is kept under a dated name).
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage administrator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -96,6 +112,26 @@ pub enum CertCommand {
 pub enum ContentCommand {
     /// Import every course under the content folder (idempotent; broken files are reported and skipped).
     Import {
+        /// The content folder (default: MASTERCLASS_CONTENT_DIR or ./content).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Make a short narrated video of each module's key takeaways (espeak-ng, ffmpeg,
+    /// rsvg-convert) into the data dir's media/<course>/generated/; skipped when the tools are missing.
+    Videos {
+        /// The content folder (default: MASTERCLASS_CONTENT_DIR or ./content).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Only the module with this slug.
+        #[arg(long)]
+        module: Option<String>,
+        /// Remake videos whose script has not changed.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write the database's courses back to the content folder, byte for byte
+    /// (stops, writing nothing, when a file changed on both sides since the last sync).
+    Export {
         /// The content folder (default: MASTERCLASS_CONTENT_DIR or ./content).
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
@@ -180,6 +216,29 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
+        Command::Backup { file, force } => {
+            let done = crate::ops::backup(&settings, &file, force).await?;
+            println!(
+                "backed up to {} ({} bytes, schema {:04})",
+                done.path.display(),
+                done.bytes,
+                done.schema
+            );
+            Ok(0)
+        }
+        Command::Restore { file, force } => {
+            let done = crate::ops::restore(&settings, &file, force).await?;
+            if let Some(kept) = &done.kept {
+                println!("the replaced database is kept as {}", kept.display());
+            }
+            println!(
+                "restored {} to {} (schema {:04}; `masterclass serve` applies newer migrations)",
+                file.display(),
+                done.path.display(),
+                done.schema
+            );
+            Ok(0)
+        }
         Command::Admin(cmd) => admin(settings, cmd).await,
         Command::Questions(cmd) => questions(settings, cmd).await,
         Command::Cert(CertCommand::RotateKey) => {
@@ -204,9 +263,27 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
                 );
             }
             let db = startup::database(&settings).await?;
-            let report =
-                app::course::import::import_all(&db, &settings.content_dir, &settings.media_dir())
-                    .await?;
+            let sync = app::course::sync::import_dir(&db, &settings.content_dir).await?;
+            if !sync.conflicts.is_empty() {
+                for c in &sync.conflicts {
+                    eprintln!("conflict: {c} changed in the folder and in the database since the last sync");
+                }
+                anyhow::bail!(
+                    "{} conflicting files; nothing was imported. Keep one side: export the database to another folder and merge, or undo one change",
+                    sync.conflicts.len()
+                );
+            }
+            for k in &sync.kept {
+                println!("kept {k} (the database's version is newer; export writes it back)");
+            }
+            println!(
+                "{} files added, {} updated, {} removed",
+                sync.added.len(),
+                sync.updated.len(),
+                sync.removed.len()
+            );
+            let published = app::course::sync::publish(&db, &settings.media_dir()).await?;
+            let report = &published.report;
             for c in &report.imported {
                 println!("imported {c}");
             }
@@ -216,21 +293,50 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             for p in &report.problems {
                 eprintln!("{p}");
             }
-            let exam_problems =
-                app::exam::store::import_content(&db, &settings.content_dir).await?;
-            for p in &exam_problems {
+            for p in &published.exam_problems {
                 eprintln!("{p}");
             }
             println!(
-                "{} modules stored, {} problems",
+                "{} modules and {} labs stored, {} problems",
                 report.modules,
-                report.problems.len() + exam_problems.len()
+                report.labs,
+                report.problems.len() + published.exam_problems.len()
             );
-            Ok(if report.problems.is_empty() && exam_problems.is_empty() {
-                0
-            } else {
-                1
-            })
+            Ok(
+                if report.problems.is_empty() && published.exam_problems.is_empty() {
+                    0
+                } else {
+                    1
+                },
+            )
+        }
+        Command::Content(ContentCommand::Videos { dir, module, force }) => {
+            let dir = dir.unwrap_or_else(|| settings.content_dir.clone());
+            crate::videos::command(&dir, &settings.media_dir(), module.as_deref(), force)
+        }
+        Command::Content(ContentCommand::Export { dir }) => {
+            let dir = dir.unwrap_or_else(|| settings.content_dir.clone());
+            let db = startup::database(&settings).await?;
+            let sync = app::course::sync::export_dir(&db, &dir).await?;
+            if !sync.conflicts.is_empty() {
+                for c in &sync.conflicts {
+                    eprintln!("conflict: {c} changed in the folder and in the database since the last sync");
+                }
+                anyhow::bail!(
+                    "{} conflicting files; nothing was exported",
+                    sync.conflicts.len()
+                );
+            }
+            for k in &sync.kept {
+                println!("kept {k} (the folder's version is newer; import reads it in)");
+            }
+            println!(
+                "{} files written, {} updated, into {}",
+                sync.added.len(),
+                sync.updated.len(),
+                dir.display()
+            );
+            Ok(0)
         }
     }
 }
@@ -302,7 +408,7 @@ async fn cert_verify(file: &std::path::Path, jwks: Option<&std::path::Path>, off
         },
         (Err(e), false) => verify::StatusSource::Failed(e.clone()),
     };
-    let report = verify::verify(&token, &keys, status, app::db::now_ms());
+    let report = verify::verify(&token, &keys, status);
     for c in &report.checks {
         println!(
             "{:<11} {}  {}",
@@ -454,8 +560,15 @@ async fn admin(settings: Settings, cmd: AdminCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// How long running lab runs get to finish on a stop before they are handed back.
+const LAB_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long open connections (live event streams) get to close on a stop.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(15);
+
 async fn serve(settings: Settings) -> anyhow::Result<u8> {
     let db = startup::database(&settings).await?;
+    // `restore` refuses to swap the database under a running server.
+    let _running = crate::ops::hold_data_dir(&settings.data_dir)?;
     if settings.content_dir.is_dir() {
         startup::import_content(&db, &settings).await?;
     } else {
@@ -467,19 +580,51 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
         );
         println!("    email:    {email}\n    password: {password}\n");
     }
-    let server = startup::build(&settings, db, Default::default()).await?;
+    let mut limits = app::auth::ratelimit::Limits::default();
+    limits.register_per_ip.max = settings.signups_per_hour;
+    let server = startup::build(&settings, db, limits).await?;
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
-    println!("Masterclass is serving at http://{}", settings.addr);
-    axum::serve(
-        listener,
-        server
-            .router
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    // The bound address, not the configured one: with port 0 the system picks it.
+    let addr = listener.local_addr().unwrap_or(settings.addr);
+    println!("Masterclass is serving at http://{addr}");
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let http = std::future::IntoFuture::into_future(
+        axum::serve(
+            listener,
+            server
+                .router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }),
+    );
+    tokio::pin!(http);
+    tokio::select! {
+        r = &mut http => r?,
+        () = shutdown_signal() => {
+            // A graceful stop: no new lab runs are claimed, running ones get a
+            // moment to finish and are otherwise handed back to the queue for
+            // another instance; requests in flight (exam saves) complete.
+            let _ = stop_tx.send(true);
+            let labs = server.state.labs.clone();
+            let (handed, http) = tokio::join!(
+                labs.drain(&server.state.db, LAB_DRAIN),
+                tokio::time::timeout(HTTP_DRAIN, &mut http)
+            );
+            if handed > 0 {
+                tracing::info!(runs = handed, "lab runs handed back to the queue");
+            }
+            match http {
+                Ok(r) => r?,
+                Err(_) => tracing::warn!("connections still open after {} s; closing them", HTTP_DRAIN.as_secs()),
+            }
+            server.state.db.close().await;
+        }
+    }
+    tracing::info!("stopped");
     Ok(0)
 }
 

@@ -19,6 +19,14 @@ pub struct Settings {
     pub smtp: Option<SmtpConfig>,
     /// PostgreSQL schema for the session table (tests use one per test).
     pub session_schema: String,
+    /// Lab runs graded at once by this instance (0: none, the queue only fills).
+    pub lab_workers: usize,
+    /// Accounts that may be created from one address per hour (a classroom
+    /// behind one NAT address needs more than the default).
+    pub signups_per_hour: usize,
+    /// How long a lab run stays leased to this instance without a renewal: a
+    /// run whose instance died is taken over by another after this long.
+    pub lab_lease: std::time::Duration,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -36,6 +44,24 @@ fn default_site_dir() -> PathBuf {
         })
         .filter(|p| p.is_dir())
         .unwrap_or_else(|| PathBuf::from("target/site"))
+}
+
+/// The public URL as links need it: `http(s)://host[:port][/path]`, nothing more.
+fn check_public_url(raw: &str) -> anyhow::Result<String> {
+    let bad = |why: &str| {
+        anyhow::anyhow!("MASTERCLASS_PUBLIC_URL {raw:?} {why}; expected something like https://masterclass.example.org")
+    };
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| bad(&format!("is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("names no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad("must not carry a query, a fragment or a user name"));
+    }
+    Ok(raw.trim().to_string())
 }
 
 impl Settings {
@@ -56,7 +82,10 @@ impl Settings {
         if app::db::Backend::from_url(&database_url).is_none() {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:");
         }
-        let public_url = var("MASTERCLASS_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
+        let public_url = match var("MASTERCLASS_PUBLIC_URL") {
+            Some(u) => check_public_url(&u)?,
+            None => format!("http://{addr}"),
+        };
         let smtp = match var("MASTERCLASS_SMTP_HOST") {
             None => None,
             Some(host) => {
@@ -90,7 +119,36 @@ impl Settings {
                 })
             }
         };
+        let lab_workers = match var("MASTERCLASS_LAB_WORKERS") {
+            Some(n) => n.parse().map_err(|_| {
+                anyhow::anyhow!("MASTERCLASS_LAB_WORKERS must be a whole number of workers")
+            })?,
+            // One per core: a simulated run keeps a core busy.
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+        let signups_per_hour = match var("MASTERCLASS_SIGNUPS_PER_HOUR") {
+            Some(n) => n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                anyhow::anyhow!("MASTERCLASS_SIGNUPS_PER_HOUR must be a positive whole number")
+            })?,
+            None => 20,
+        };
+        let lab_lease = match var("MASTERCLASS_LAB_LEASE_SECS") {
+            Some(n) => n
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "MASTERCLASS_LAB_LEASE_SECS must be a positive whole number of seconds"
+                    )
+                })?,
+            None => app::labs::worker::DEFAULT_LEASE,
+        };
         Ok(Settings {
+            lab_workers,
+            lab_lease,
+            signups_per_hour,
             addr,
             database_url,
             admin_email: var("MASTERCLASS_ADMIN_EMAIL"),

@@ -1,8 +1,12 @@
 //! The `masterclass` server: configuration, start-up, router and the command line.
 
+pub mod api_status;
 pub mod cli;
 pub mod config;
 pub mod metrics;
+pub mod ops;
 pub mod security;
+pub mod session_cache;
 pub mod startup;
 pub mod static_files;
+pub mod videos;

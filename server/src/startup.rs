@@ -3,10 +3,10 @@
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
-use std::sync::Arc;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::sync::{Arc, OnceLock};
 use tower_http::services::ServeDir;
-use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use app::auth::ratelimit::{Limits, RateLimiter};
@@ -14,27 +14,63 @@ use app::db::{Backend, Db};
 use app::state::{AppState, Config};
 
 use crate::config::Settings;
-use crate::{metrics, security, static_files};
+use crate::session_cache::SessionCache;
+use crate::{api_status, metrics, security, static_files};
+
+/// Session records kept in memory with SQLite (about 300 bytes each).
+const SESSIONS_CACHED: usize = 50_000;
 
 /// Largest request body accepted (forms and server calls are small).
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// How long start-up waits for the database before giving up with a clear line.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Makes sure the data directory exists and this process may write in it.
+pub fn check_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    let shown = dir.display();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| anyhow::anyhow!("MASTERCLASS_DATA_DIR {shown} cannot be created: {e}"))?;
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(|e| anyhow::anyhow!("MASTERCLASS_DATA_DIR {shown} is not writable: {e}"))
+}
+
 /// Opens the database and applies migrations.
 pub async fn database(settings: &Settings) -> anyhow::Result<Db> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+    check_data_dir(&settings.data_dir)?;
+    let shown = redact(&settings.database_url);
+    // One plain connection first: a pool retries a refused connection until its
+    // own timeout, while this reports the first error as it is.
+    sqlx::any::install_default_drivers();
+    let probe = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        <sqlx::AnyConnection as sqlx::Connection>::connect(&settings.database_url),
+    )
+    .await;
+    match probe {
+        Err(_) => anyhow::bail!(
+            "cannot open database {shown}: no answer within {} s (check DATABASE_URL)",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+        Ok(Err(e)) => anyhow::bail!("cannot open database {shown}: {e} (check DATABASE_URL)"),
+        Ok(Ok(c)) => {
+            let _ = sqlx::Connection::close(c).await;
+        }
+    }
+    let db = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        app::db::connect(&settings.database_url, 16),
+    )
+    .await
+    .map_err(|_| {
         anyhow::anyhow!(
-            "cannot create data directory {}: {e}",
-            settings.data_dir.display()
+            "cannot open database {shown}: no answer within {} s (check DATABASE_URL)",
+            CONNECT_TIMEOUT.as_secs()
         )
-    })?;
-    let db = app::db::connect(&settings.database_url, 16)
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open database {}: {e}",
-                redact(&settings.database_url)
-            )
-        })?;
+    })?
+    .map_err(|e| anyhow::anyhow!("cannot open database {shown}: {e} (check DATABASE_URL)"))?;
     app::db::migrate(&db, &settings.database_url)
         .await
         .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
@@ -56,17 +92,24 @@ pub fn redact(url: &str) -> String {
 pub async fn import_content(
     db: &Db,
     settings: &Settings,
-) -> anyhow::Result<app::course::import::ImportReport> {
-    let report =
-        app::course::import::import_all(db, &settings.content_dir, &settings.media_dir()).await?;
+) -> anyhow::Result<app::course::sync::Published> {
+    let sync = app::course::sync::import_dir(db, &settings.content_dir).await?;
+    for c in &sync.conflicts {
+        tracing::warn!(file = %c, "changed in content/ and in the database since the last sync; nothing imported (run `masterclass content import` for the list)");
+    }
+    for k in &sync.kept {
+        tracing::info!(file = %k, "the database's version is newer than content/; kept (run `masterclass content export` to write it back)");
+    }
+    let published = app::course::sync::publish(db, &settings.media_dir()).await?;
+    let report = &published.report;
     for p in &report.problems {
         tracing::warn!(problem = %p, "content problem; that file is not published");
     }
-    tracing::info!(imported = ?report.imported, unchanged = ?report.unchanged, modules = report.modules, "content imported");
-    for p in app::exam::store::import_content(db, &settings.content_dir).await? {
+    tracing::info!(imported = ?report.imported, unchanged = ?report.unchanged, modules = report.modules, labs = report.labs, "content imported");
+    for p in &published.exam_problems {
         tracing::warn!(problem = %p, "exam content problem; that course's question bank is not imported");
     }
-    Ok(report)
+    Ok(published)
 }
 
 /// Makes sure an administrator exists. Returns generated credentials, which
@@ -164,9 +207,12 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
         }),
         limiter: Arc::new(RateLimiter::new(limits)),
         published: Arc::default(),
+        labs: Arc::new(app::labs::worker::LabQueue::new(settings.lab_lease)),
     };
     // Submits overdue exam attempts now (those that ran out while the server was down) and every 20 s.
     app::exam::attempts::spawn_sweeper(state.db.clone());
+    // Lab runs: one worker per core is the global limit on runs at once.
+    app::labs::worker::spawn(state.db.clone(), state.labs.clone(), settings.lab_workers).await;
     // The certificate signing key exists from the first start on.
     app::certs::keys::active(&state.db)
         .await
@@ -191,7 +237,8 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
             let store = SqliteStore::new(pool);
             store.migrate().await?;
             spawn_expiry(store.clone());
-            router(settings, state.clone(), store)
+            let cached = CachingSessionStore::new(SessionCache::new(SESSIONS_CACHED), store);
+            router(settings, state.clone(), cached)
         }
     };
     Ok(Server { router, state })
@@ -208,9 +255,19 @@ fn spawn_expiry<S: tower_sessions::ExpiredDeletion + Clone>(store: S) {
     });
 }
 
+/// The app's routes, listed once per process. Listing them runs the app with
+/// resource loading switched off process-wide (leptos' `SuppressResourceLoad` is
+/// a global flag), and a page resource first polled meanwhile waits forever
+/// (leptos-rs/leptos#4773). So a second server built in the same process (the
+/// tests build many) must never list them while another one renders pages.
+fn routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: S) -> Router {
     let options = leptos_options(settings);
-    let routes = generate_route_list(app::App);
+    let routes = routes();
     let context = {
         let state = state.clone();
         move || {
@@ -245,20 +302,56 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
             get(metrics::handler).with_state(metrics.clone()),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz).with_state(state.db.clone()))
         .merge(app::certs::http::router(state.clone()))
+        .merge(app::labs::events::router(state.clone()))
         .merge(static_files::routes(static_files::load(&settings.site_dir)))
         .nest_service("/media", ServeDir::new(settings.media_dir()))
         .merge(pages)
+        .layer(axum::middleware::from_fn(api_status::from_error))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Uploads have limits of their own, by kind.
+        .merge(app::admin::media::router(state.clone()))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
             public_url,
             security::csrf,
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Ready to take traffic: the database answers and holds every migration this
+/// binary knows. A load balancer sends requests only to ready instances.
+async fn readyz(
+    axum::extract::State(db): axum::extract::State<Db>,
+) -> (axum::http::StatusCode, String) {
+    use axum::http::StatusCode;
+    let check = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        app::db::pending_migrations(&db),
+    )
+    .await;
+    match check {
+        Ok(Ok(pending)) if pending.is_empty() => (StatusCode::OK, "ready\n".into()),
+        Ok(Ok(pending)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: migrations {pending:?} are not applied\n"),
+        ),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the database does not answer\n".into(),
+            )
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: the database did not answer within 3 s\n".into(),
+        ),
+    }
 }

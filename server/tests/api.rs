@@ -447,6 +447,26 @@ async fn authorization(app: TestApp) {
         anon.module(COURSE, FIRST).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    // A missing or malformed field is the caller's mistake: 422 with a message, not 500.
+    let malformed: [(&Person, &str, &[(&str, &str)]); 2] = [
+        (&anon, "courses/module", &[("course", COURSE)]),
+        (
+            &alice,
+            "courses/complete",
+            &[("course", COURSE), ("module", FIRST), ("complete", "maybe")],
+        ),
+    ];
+    for (who, endpoint, form) in malformed {
+        let r = who.call(endpoint, form).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{endpoint}");
+        let body = Person::json(r).await;
+        assert!(
+            body["Validation"]
+                .as_str()
+                .is_some_and(|m| m.contains("malformed")),
+            "{body}"
+        );
+    }
     assert_eq!(
         Person::json(alice.module(COURSE, FIRST).await).await["completed"],
         true
@@ -754,6 +774,79 @@ async fn authorization(app: TestApp) {
         );
     }
 
+    let (lab,): (String,) = sqlx::query_as("SELECT slug FROM labs ORDER BY id LIMIT 1")
+        .fetch_one(&app.db)
+        .await
+        .expect("a lab is imported");
+    let lab_form = vec![("course", COURSE), ("lab", lab.as_str())];
+    for endpoint in ["labs/get", "labs/save", "labs/reset"] {
+        check(endpoint);
+        assert_eq!(
+            anon.call(endpoint, &lab_form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        for p in [&alice, &mallory, &admin] {
+            assert_eq!(
+                p.call(endpoint, &lab_form).await.status(),
+                StatusCode::OK,
+                "{endpoint}"
+            );
+        }
+    }
+    check("labs/reveal");
+    assert_eq!(
+        anon.call("labs/reveal", &lab_form).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        alice.call("labs/reveal", &lab_form).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no graded runs yet"
+    );
+    check("labs/run");
+    assert_eq!(
+        anon.call("labs/run", &lab_form).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let run = Person::json(alice.call("labs/run", &lab_form).await)
+        .await
+        .as_i64()
+        .expect("run id")
+        .to_string();
+    let run_form = vec![("run", run.as_str())];
+    let query_form = vec![("run", run.as_str()), ("data", "any"), ("query", "up")];
+    for (endpoint, form) in [
+        ("labs/run-view", &run_form),
+        ("labs/progress", &run_form),
+        ("labs/query", &query_form),
+        ("labs/cancel", &run_form),
+    ] {
+        check(endpoint);
+        assert_eq!(
+            anon.call(endpoint, form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        assert_eq!(
+            mallory.call(endpoint, form).await.status(),
+            StatusCode::NOT_FOUND,
+            "{endpoint}: another learner's run"
+        );
+        let own = alice.call(endpoint, form).await.status();
+        assert!(
+            own == StatusCode::OK
+                || own == StatusCode::UNPROCESSABLE_ENTITY
+                || own == StatusCode::NOT_FOUND && endpoint == "labs/query",
+            "{endpoint}: {own}"
+        );
+        assert_ne!(
+            admin.call(endpoint, form).await.status(),
+            StatusCode::FORBIDDEN,
+            "{endpoint}"
+        );
+    }
+
     check("auth/change-password");
     assert_eq!(
         anon.change_password("x", "new password 5555")
@@ -776,6 +869,129 @@ async fn authorization(app: TestApp) {
         StatusCode::OK,
         "mallory changed only her own"
     );
+
+    // Authoring: administrators only; a learner is refused before anything is read.
+    let module_path = "modules/01-why-load-test.md";
+    let admin_id: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'admin@example.com'")
+            .fetch_one(&app.db)
+            .await
+            .expect("admin");
+    let admin_id = admin_id.to_string();
+    for (endpoint, form, admin_gets) in [
+        (
+            "admin/content/index",
+            vec![("course", COURSE)],
+            StatusCode::OK,
+        ),
+        (
+            "admin/content/file",
+            vec![("course", COURSE), ("path", module_path)],
+            StatusCode::OK,
+        ),
+        (
+            "admin/content/draft",
+            vec![
+                ("course", COURSE),
+                ("path", module_path),
+                ("text", "---\nbroken"),
+                ("base_revision", "1"),
+            ],
+            StatusCode::OK,
+        ),
+        (
+            "admin/content/save",
+            vec![
+                ("course", COURSE),
+                ("path", module_path),
+                ("text", "---\nbroken"),
+                ("base_revision", "1"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "admin/content/discard",
+            vec![("course", COURSE), ("path", module_path)],
+            StatusCode::OK,
+        ),
+        (
+            "admin/content/history",
+            vec![("course", COURSE), ("path", module_path)],
+            StatusCode::OK,
+        ),
+        (
+            "admin/content/restore",
+            vec![
+                ("course", COURSE),
+                ("path", module_path),
+                ("revision", "999"),
+            ],
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "admin/content/publish",
+            vec![
+                ("course", COURSE),
+                ("path", "course.yaml"),
+                ("publish", "true"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "admin/content/move",
+            vec![
+                ("course", COURSE),
+                ("path", module_path),
+                ("section", "No Such Section"),
+                ("order", "1"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "admin/content/new-module",
+            vec![
+                ("course", COURSE),
+                ("section", "load-testing-and-slos"),
+                ("title", "  "),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("admin/audit", vec![], StatusCode::OK),
+        ("admin/learners", vec![("q", "alice")], StatusCode::OK),
+        (
+            "admin/learners/role",
+            vec![("user", admin_id.as_str()), ("admin", "false")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "admin/learners/reset",
+            vec![("user", "999999"), ("course", COURSE)],
+            StatusCode::NOT_FOUND,
+        ),
+        ("admin/analytics", vec![("course", COURSE)], StatusCode::OK),
+        (
+            "admin/content/test-lab",
+            vec![("course", COURSE), ("lab", "../01-first-load-test")],
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        check(endpoint);
+        assert_eq!(
+            anon.call(endpoint, &form).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+        assert_eq!(
+            alice.call(endpoint, &form).await.status(),
+            StatusCode::FORBIDDEN,
+            "{endpoint}"
+        );
+        assert_eq!(
+            admin.call(endpoint, &form).await.status(),
+            admin_gets,
+            "{endpoint}"
+        );
+    }
 
     check("auth/forgot-password");
     assert_eq!(

@@ -5,6 +5,7 @@
 
 mod support;
 
+use app::certs::verify::{verify_at, StatusSource};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
@@ -184,7 +185,7 @@ async fn lifecycle(app: TestApp) {
     let anon = app.person();
     let page = anon.text(&format!("/certificates/{id}")).await;
     assert!(page.contains("Ada Lovelace"), "name on the page");
-    assert!(page.contains("Valid."));
+    assert!(page.contains("Valid.") && !page.contains("Valid until"));
     assert!(page.contains("https://www.linkedin.com/profile/add?startTask=CERTIFICATION_NAME"));
     assert!(page.contains(&format!("/certificates/{id}/certificate.pdf")));
     assert_eq!(
@@ -217,6 +218,10 @@ async fn lifecycle(app: TestApp) {
     );
     assert_eq!(vc["issuer"]["type"][0], "Profile");
     assert!(vc["validFrom"].as_str().is_some_and(|d| d.ends_with('Z')));
+    assert!(
+        vc.get("validUntil").is_none() && vc.get("exp").is_none(),
+        "the shipped course's certificates never expire"
+    );
     assert!(vc["name"].is_string() && vc["id"].is_string());
     let subject = &vc["credentialSubject"];
     assert_eq!(subject["type"][0], "AchievementSubject");
@@ -438,3 +443,197 @@ async fn rotation(app: TestApp) {
     );
 }
 on_both_backends!(key_rotation, rotation);
+
+/// The shipped course with its blueprint giving certificates `months` of validity,
+/// imported the way an author's edited `blueprint.yaml` is.
+async fn set_valid_months(app: &TestApp, months: i64) {
+    let copy = tempfile::tempdir().expect("dir");
+    let src = support::repo_content().join(COURSE).join("exam");
+    let dst = copy.path().join(COURSE).join("exam");
+    std::fs::create_dir_all(&dst).expect("mkdir");
+    for e in std::fs::read_dir(&src).expect("exam dir") {
+        let e = e.expect("entry");
+        std::fs::copy(e.path(), dst.join(e.file_name())).expect("copy");
+    }
+    let yaml = std::fs::read_to_string(dst.join("blueprint.yaml")).expect("yaml");
+    assert!(
+        !yaml.contains("certificate_valid_months"),
+        "the shipped blueprint's certificates never expire"
+    );
+    std::fs::write(
+        dst.join("blueprint.yaml"),
+        format!("{yaml}\ncertificate_valid_months: {months}\n"),
+    )
+    .expect("write");
+    let problems = app::exam::store::import_content(&app.db, copy.path())
+        .await
+        .expect("import");
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` one year on, counted by hand: same month and day, except
+/// that 29 February becomes the 28th when the next year is not a leap year.
+fn a_year_after(iso: &str) -> String {
+    let y: i64 = iso[..4].parse().expect("year");
+    let (month, day) = (&iso[5..7], &iso[8..10]);
+    let leap = |y: i64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let day = if month == "02" && day == "29" && !leap(y + 1) {
+        "28"
+    } else {
+        day
+    };
+    format!("{:04}-{month}-{day}{}", y + 1, &iso[10..])
+}
+
+async fn expiry(app: TestApp) {
+    // Without `certificate_valid_months` nothing expires (the lifecycle test's credential
+    // has no validUntil); with it, the administrators' form shows the period.
+    set_valid_months(&app, 12).await;
+    let admin = app.admin().await;
+    let form = Person::json(
+        admin
+            .call("exam/admin/blueprint", &[("course", COURSE)])
+            .await,
+    )
+    .await;
+    assert_eq!(form["certificate_valid_months"], 12, "{form}");
+
+    let ann = app.learner("ann@example.com").await;
+    let attempt = passed_attempt(&app, &ann).await;
+    let id = issue(&ann, attempt, "Ann Expiry").await;
+    let anon = app.person();
+    let token = anon
+        .text(&format!("/certificates/{id}/credential.jwt"))
+        .await;
+    let keys_json = jwks(&app).await;
+    let (_, vc) = check_jws(&token, &keys_json).expect("signature verifies");
+    let from = vc["validFrom"].as_str().expect("validFrom");
+    let until = vc["validUntil"].as_str().expect("validUntil");
+    assert_eq!(until, a_year_after(from), "12 calendar months after issue");
+    let until_ms = app::certs::credential::parse_iso(until).expect("a date");
+    assert_eq!(
+        vc["exp"].as_i64(),
+        Some(until_ms / 1000),
+        "exp says the same"
+    );
+    let stored: Option<i64> =
+        sqlx::query_scalar("SELECT valid_until FROM certificates WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&app.db)
+            .await
+            .expect("stored");
+    assert_eq!(stored, Some(until_ms));
+
+    // Valid now, by the server's verifier; judged after validUntil, expired.
+    let now = anon.verify_credential(&token).await;
+    assert_eq!(now["valid"], true, "{now}");
+    assert!(
+        now["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .any(|c| c["name"] == "Validity"
+                && c["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.ends_with(&format!("until {until}")))),
+        "{now}"
+    );
+    let keys = app::certs::jose::keys_from_jwks(&keys_json).expect("keys");
+    let at = |t: i64| verify_at(&token, &keys, StatusSource::Skipped("a test".into()), t);
+    let before = at(until_ms - 1000);
+    assert!(before.valid && !before.expired, "{before:?}");
+    for t in [until_ms, until_ms + 86_400_000] {
+        let after = at(t);
+        assert!(!after.valid && after.expired, "{after:?}");
+        assert_eq!(
+            after.reason.as_deref(),
+            Some(&*format!("expired on {until}"))
+        );
+    }
+
+    // The public page and the PDF say until when.
+    let date = &until[..10];
+    let page = anon.text(&format!("/certificates/{id}")).await;
+    assert!(
+        page.contains("Valid until") && page.contains(date),
+        "{page}"
+    );
+    assert!(page.contains("Valid."));
+    let pdf = anon
+        .get(&format!("/certificates/{id}/certificate.pdf"))
+        .await
+        .bytes()
+        .await
+        .expect("pdf");
+    check_pdf(&pdf);
+    assert!(String::from_utf8_lossy(&pdf).contains(&format!("(Valid until {date})")));
+
+    // A year and a month later (the certificate's dates moved back rather than the clock
+    // forward): a name correction keeps the period it was issued with, so the re-signed
+    // credential is expired, and everything says so.
+    let issued = app::time::add_months(app::db::now_ms(), -13);
+    let lapsed = app::certs::credential::valid_until(issued, 12);
+    sqlx::query("UPDATE certificates SET issued_at = $1, valid_until = $2 WHERE id = $3")
+        .bind(issued)
+        .bind(lapsed)
+        .bind(&id)
+        .execute(&app.db)
+        .await
+        .expect("backdate");
+    assert_eq!(issue(&ann, attempt, "Ann Expired").await, id);
+    let old = anon
+        .text(&format!("/certificates/{id}/credential.jwt"))
+        .await;
+    let (_, vc) = check_jws(&old, &keys_json).expect("re-signed");
+    let until = vc["validUntil"].as_str().expect("validUntil").to_string();
+    assert_eq!(
+        app::certs::credential::parse_iso(&until),
+        Some(lapsed),
+        "the stored period, not a new one"
+    );
+    let date = &until[..10];
+    let page = anon.text(&format!("/certificates/{id}")).await;
+    assert!(
+        page.contains("Expired on") && page.contains("Expired.") && page.contains(date),
+        "{page}"
+    );
+    assert!(!page.contains("Valid.") && !page.contains("Valid until"));
+    let pdf = anon
+        .get(&format!("/certificates/{id}/certificate.pdf"))
+        .await
+        .bytes()
+        .await
+        .expect("pdf");
+    assert!(String::from_utf8_lossy(&pdf).contains(&format!("(Expired on {date})")));
+    let report = anon.verify_credential(&old).await;
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["expired"], true);
+    assert_eq!(report["revoked"], false);
+    assert_eq!(report["reason"], format!("expired on {until}"));
+    let page = anon.text(&format!("/certificates/verify?jwt={old}")).await;
+    assert!(page.contains(&format!("Expired: genuine, but expired on {until}")));
+    let mine = Person::json(ann.call("certs/mine", &[]).await).await;
+    assert_eq!(mine["issued"][0]["expired"], true, "{mine}");
+
+    // The command line, offline: exit 1, and why.
+    let dir = tempfile::tempdir().expect("dir");
+    let jwks_file = dir.path().join("jwks.json");
+    std::fs::write(&jwks_file, keys_json.to_string()).expect("write");
+    let file = dir.path().join("expired.jwt");
+    std::fs::write(&file, &old).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_masterclass"))
+        .args(["cert", "verify"])
+        .arg(&file)
+        .arg("--jwks")
+        .arg(&jwks_file)
+        .arg("--offline")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("INVALID: expired on {until}")),
+        "{stdout}"
+    );
+}
+on_both_backends!(certificates_expire, expiry);

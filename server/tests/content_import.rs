@@ -25,7 +25,8 @@ fn module(title: &str, order: i64, extra: &str, body: &str) -> String {
 async fn import(app: &TestApp) -> app::course::import::ImportReport {
     let report = masterclass::startup::import_content(&app.db, &app.settings)
         .await
-        .expect("import");
+        .expect("import")
+        .report;
     app.state.published.invalidate();
     report
 }
@@ -170,6 +171,11 @@ async fn the_shipped_course_imports_cleanly() {
         .await
         .expect("count");
     assert_eq!(sections, 4);
+    let (labs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM labs WHERE published = 1")
+        .fetch_one(db)
+        .await
+        .expect("count");
+    assert_eq!(labs, 6, "the six labs of the masterclass");
     let rows: Vec<(String,)> = sqlx::query_as("SELECT body_html FROM modules")
         .fetch_all(db)
         .await
@@ -181,4 +187,157 @@ async fn the_shipped_course_imports_cleanly() {
             "every seeded module is a real text, not a stub ({words} words)"
         );
     }
+}
+
+/// Copies one of the shipped labs into a test course's `labs/` folder.
+fn copy_lab(from: &Path, to: &Path) {
+    for entry in fs::read_dir(from).expect("lab folder") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_lab(&entry.path(), &target);
+        } else {
+            fs::create_dir_all(to).expect("mkdir");
+            fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_broken_lab_is_reported_and_keeps_its_stored_version() {
+    let content = tempfile::tempdir().expect("dir");
+    let c = content.path();
+    write(c, "test-course/course.yaml", COURSE_YAML);
+    write(
+        c,
+        "test-course/modules/01-a.md",
+        &module("Alpha", 1, "", "Alpha text."),
+    );
+    let shipped = support::repo_content()
+        .join(support::COURSE)
+        .join("labs/01-first-load-test");
+    let lab_dir = c.join("test-course/labs/01-first-load-test");
+    copy_lab(&shipped, &lab_dir);
+    let yaml_path = lab_dir.join("lab.yaml");
+    let yaml = fs::read_to_string(&yaml_path)
+        .expect("lab.yaml")
+        .replace("section: load-testing-and-slos", "section: one");
+    fs::write(&yaml_path, &yaml).expect("write");
+    let app = TestApp::spawn_with_content(Backend::Sqlite, c)
+        .await
+        .expect("app");
+    let p = app.learner("kim@example.com").await;
+    let titles = |ov: serde_json::Value| -> Vec<String> {
+        ov["sections"][0]["modules"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}",
+                    m["kind"].as_str().unwrap_or(""),
+                    m["title"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        titles(Person::json(p.overview("test-course").await).await),
+        vec!["module:Alpha", "lab:Your first load test"]
+    );
+
+    // A check of an unknown kind: reported with its line; the stored lab stays.
+    let broken = yaml
+        .replace("title: Your first load test", "title: Renamed lab")
+        .replace("kind: vus", "kind: vibes");
+    fs::write(&yaml_path, &broken).expect("write");
+    let report = import(&app).await;
+    let line = broken
+        .lines()
+        .position(|l| l.contains("kind: vibes"))
+        .expect("line")
+        + 1;
+    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        problems.iter().any(|p| p.starts_with(&format!(
+            "test-course/labs/01-first-load-test/lab.yaml:{line}: "
+        )) && p.contains("vibes")),
+        "{problems:?}"
+    );
+    assert_eq!(
+        titles(Person::json(p.overview("test-course").await).await),
+        vec!["module:Alpha", "lab:Your first load test"]
+    );
+
+    // Fixed, it is stored anew; removed, it is unpublished (runs and passes stay).
+    fs::write(
+        &yaml_path,
+        yaml.replace("title: Your first load test", "title: Renamed lab"),
+    )
+    .expect("write");
+    assert!(import(&app).await.problems.is_empty());
+    assert_eq!(
+        titles(Person::json(p.overview("test-course").await).await),
+        vec!["module:Alpha", "lab:Renamed lab"]
+    );
+    fs::remove_dir_all(&lab_dir).expect("rm");
+    import(&app).await;
+    assert_eq!(
+        titles(Person::json(p.overview("test-course").await).await),
+        vec!["module:Alpha"]
+    );
+    let (stored,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM labs")
+        .fetch_one(&app.db)
+        .await
+        .expect("count");
+    assert_eq!(stored, 1, "unpublished, not deleted");
+}
+
+/// The shipped course as a learner meets it: every module is a real text
+/// (at least 800 words outside its front matter), and every link or image
+/// that points inside the site answers.
+#[tokio::test]
+async fn every_module_is_substantial_and_every_internal_link_resolves() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("app");
+    let modules = support::repo_content()
+        .join(support::COURSE)
+        .join("modules");
+    let mut files: Vec<_> = fs::read_dir(&modules)
+        .expect("modules")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 16, "the course has {} modules", files.len());
+    for f in &files {
+        let text = fs::read_to_string(f).expect("module");
+        let body = text.splitn(3, "---\n").nth(2).expect("front matter");
+        let words = body.split_whitespace().count();
+        assert!(words >= 800, "{} has {words} words", f.display());
+    }
+
+    let learner = app.learner("reader@example.com").await;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT slug, body_html FROM modules WHERE published = 1 ORDER BY slug")
+            .fetch_all(&app.db)
+            .await
+            .expect("modules");
+    let mut checked = std::collections::BTreeSet::new();
+    for (slug, html) in rows {
+        for attr in ["href=\"", "src=\""] {
+            for piece in html.split(attr).skip(1) {
+                let target = piece.split('"').next().unwrap_or("");
+                if !target.starts_with('/') || target.starts_with("//") {
+                    continue;
+                }
+                let path = target.split('#').next().unwrap_or(target);
+                if !checked.insert(path.to_string()) {
+                    continue;
+                }
+                let status = learner.get(path).await.status();
+                assert_eq!(status, reqwest::StatusCode::OK, "{slug} links to {target}");
+            }
+        }
+    }
+    assert!(checked.len() >= 10, "internal links checked: {checked:?}");
 }

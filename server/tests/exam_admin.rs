@@ -1,7 +1,7 @@
-//! The exam's administration over HTTP, on SQLite and PostgreSQL: the blueprint (and
-//! that a re-import of the unchanged file keeps an admin's edit), extra time, extra
-//! attempts, voiding, item statistics against hand-computed values, and retiring
-//! questions that left the bank.
+//! The exam's administration over HTTP, on SQLite and PostgreSQL: the blueprint (saved
+//! as a revision of `exam/blueprint.yaml`, kept by a re-import of unchanged content,
+//! written back by `content export`), extra time, extra attempts, voiding, item
+//! statistics against hand-computed values, and retiring questions that left the bank.
 
 mod support;
 
@@ -85,11 +85,19 @@ async fn deadline(app: &TestApp, attempt: i64) -> i64 {
         .expect("deadline")
 }
 
+/// The repository course's blueprint, read so that its tunable numbers are not assumed here.
+fn shipped_blueprint() -> app::exam::draw::Blueprint {
+    let dir = support::repo_content().join(COURSE).join("exam");
+    let (_, bp) = app::exam::store::read_folder(&dir).expect("the shipped bank");
+    bp.expect("blueprint.yaml")
+}
+
 /// The blueprint form with the repository course's settings, changed by `changes`.
 fn blueprint_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let shipped = shipped_blueprint();
     let mut f: Vec<(String, String)> = vec![
         ("course".into(), COURSE.into()),
-        ("time_limit".into(), "90".into()),
+        ("time_limit".into(), shipped.time_limit_minutes.to_string()),
         ("time_unit".into(), "minutes".into()),
         ("pass_mark_percent".into(), "70".into()),
         ("attempts_allowed".into(), "3".into()),
@@ -100,18 +108,9 @@ fn blueprint_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
         ("shuffle_questions".into(), "on".into()),
         ("shuffle_options".into(), "on".into()),
     ];
-    for (i, c) in [
-        "k6 and load testing",
-        "SLIs, SLOs and error budgets",
-        "Prometheus and PromQL",
-        "Quality gates and automation",
-        "Database observability",
-    ]
-    .iter()
-    .enumerate()
-    {
-        f.push((format!("category[{i}]"), (*c).into()));
-        f.push((format!("count[{i}]"), "4".into()));
+    for (i, d) in shipped.draw.iter().enumerate() {
+        f.push((format!("category[{i}]"), d.category.clone()));
+        f.push((format!("count[{i}]"), d.count.to_string()));
     }
     for (k, v) in changes {
         f.retain(|(fk, _)| fk != k);
@@ -120,6 +119,35 @@ fn blueprint_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
         }
     }
     f
+}
+
+/// `exam/blueprint.yaml` as the content store holds it: (text, revision).
+async fn blueprint_file(admin: &Person) -> (String, i64) {
+    let f = ok(admin
+        .call(
+            "admin/content/file",
+            &[("course", COURSE), ("path", "exam/blueprint.yaml")],
+        )
+        .await)
+    .await;
+    (
+        f["text"].as_str().expect("text").to_string(),
+        f["revision"].as_i64().expect("revision"),
+    )
+}
+
+/// The revisions of `exam/blueprint.yaml`, newest first.
+async fn blueprint_history(admin: &Person) -> Vec<Value> {
+    ok(admin
+        .call(
+            "admin/content/history",
+            &[("course", COURSE), ("path", "exam/blueprint.yaml")],
+        )
+        .await)
+    .await["revisions"]
+        .as_array()
+        .expect("revisions")
+        .clone()
 }
 
 async fn save_blueprint(p: &Person, form: &[(String, String)]) -> reqwest::Response {
@@ -142,17 +170,27 @@ async fn blueprint(app: TestApp) {
         learner.call("exam/admin/blueprint", &course).await.status(),
         StatusCode::FORBIDDEN
     );
+    let shipped = shipped_blueprint();
     let b = ok(admin.call("exam/admin/blueprint", &course).await).await;
-    assert_eq!(b["time_limit"], 90);
+    assert_eq!(b["time_limit"], shipped.time_limit_minutes);
     assert_eq!(b["time_unit"], "minutes");
     assert_eq!(b["pass_mark_percent"], 70.0);
     assert_eq!(b["attempts_allowed"], 3);
-    assert_eq!(b["edited"], false);
+    assert_eq!(b["path"], "exam/blueprint.yaml");
+    let (shipped_text, rev0) = blueprint_file(&admin).await;
+    assert_eq!(b["revision"], rev0);
+    let history0 = blueprint_history(&admin).await;
+    assert_eq!(history0[0]["revision"], rev0);
     let draw = b["draw"].as_array().expect("draw");
-    assert_eq!(draw.len(), 5);
-    assert!(draw
-        .iter()
-        .all(|d| d["count"] == 4 && d["available"].as_i64() >= Some(4)));
+    assert_eq!(draw.len(), shipped.draw.len());
+    for s in &shipped.draw {
+        let d = draw
+            .iter()
+            .find(|d| d["category"] == s.category.as_str())
+            .unwrap_or_else(|| panic!("{} in {draw:?}", s.category));
+        assert_eq!(d["count"], s.count, "{d}");
+        assert!(d["available"].as_i64() >= Some(s.count), "{d}");
+    }
     assert_eq!(
         ok(admin.call("exam/admin/courses", &[]).await).await[0]["has_exam"],
         true
@@ -189,6 +227,11 @@ async fn blueprint(app: TestApp) {
             "open before it closes",
         ),
         (vec![("module[0]", "no-such-module")], "no module"),
+        (
+            vec![("certificate_valid_months", "0")],
+            "from 1 to 120 months",
+        ),
+        (vec![("certificate_valid_months", "a year")], "whole number"),
     ] {
         let (status, body) =
             status_and_message(save_blueprint(&admin, &blueprint_form(&changes)).await).await;
@@ -208,6 +251,21 @@ async fn blueprint(app: TestApp) {
     );
     let unchanged = ok(admin.call("exam/admin/blueprint", &course).await).await;
     assert_eq!(unchanged, b);
+    assert_eq!(
+        blueprint_file(&admin).await,
+        (shipped_text.clone(), rev0),
+        "a refused form writes no revision"
+    );
+    assert_eq!(blueprint_history(&admin).await, history0);
+    let audit = ok(admin.call("admin/audit", &[]).await).await;
+    assert!(
+        !audit
+            .as_array()
+            .expect("audit")
+            .iter()
+            .any(|a| a["action"] == "saved the exam blueprint"),
+        "{audit}"
+    );
 
     // A good edit is what learners see from now on.
     let r = save_blueprint(
@@ -222,13 +280,16 @@ async fn blueprint(app: TestApp) {
             ("count[2]", "0"),
             ("shuffle_questions", ""),
             ("module[0]", support::FIRST),
+            ("certificate_valid_months", "18"),
         ]),
     )
     .await;
-    ok(r).await;
+    let rev1 = ok(r).await.as_i64().expect("the new revision");
+    assert_eq!(rev1, rev0 + 1);
     let b2 = ok(admin.call("exam/admin/blueprint", &course).await).await;
     assert_eq!(b2["time_limit"], 45);
-    assert_eq!(b2["edited"], true);
+    assert_eq!(b2["certificate_valid_months"], 18);
+    assert_eq!(b2["revision"], rev1);
     assert_eq!(b2["shuffle_questions"], false);
     assert_eq!(b2["shuffle_options"], true);
     assert!(b2["modules"]
@@ -237,7 +298,8 @@ async fn blueprint(app: TestApp) {
         .iter()
         .any(|m| m["slug"] == support::FIRST && m["required"] == true));
     let ov = ok(learner.call("exam/overview", &course).await).await;
-    assert_eq!(ov["questions"], 12);
+    let kept: i64 = shipped.draw[3..].iter().map(|d| d.count).sum();
+    assert_eq!(ov["questions"], 2 + 2 + kept);
     assert_eq!(ov["time_limit_seconds"], 45 * 60);
     assert_eq!(ov["pass_mark_percent"], 62.5);
     assert_eq!(ov["attempts_allowed"], 2);
@@ -249,39 +311,171 @@ async fn blueprint(app: TestApp) {
         "{ov}"
     );
 
-    // Re-importing the unchanged content keeps the edit …
-    let problems = app::exam::store::import_content(&app.db, &app.settings.content_dir)
+    // The save is a revision of exam/blueprint.yaml, in the file's history, in the YAML
+    // the importer reads, with the file's comment still on top.
+    let history = blueprint_history(&admin).await;
+    assert_eq!(history.len(), history0.len() + 1);
+    assert_eq!(history[0]["revision"], rev1);
+    assert_eq!(history[0]["author"], "admin@example.com");
+    assert_eq!(history[0]["note"], "saved with the exam blueprint form");
+    let (text, rev) = blueprint_file(&admin).await;
+    assert_eq!(rev, rev1);
+    let first_line = shipped_text.lines().next().expect("a first line");
+    assert!(
+        first_line.starts_with('#') && text.starts_with(first_line),
+        "{text}"
+    );
+    for line in [
+        "time_limit_minutes: 45\n",
+        "pass_mark_percent: 62.5\n",
+        "shuffle_questions: false\n",
+        "shuffle_options: true\n",
+        "certificate_valid_months: 18\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in {text}");
+    }
+    let written = app::exam::draw::Blueprint::parse(&text).expect("the importer reads it");
+    assert_eq!(written.time_limit_minutes, 45);
+    assert_eq!(written.pass_mark_percent, 62.5);
+    assert_eq!(written.attempts_allowed, 2);
+    assert_eq!(written.cooldown_minutes, 0);
+    assert!(!written.shuffle_questions && written.shuffle_options && written.show_answers);
+    assert_eq!(written.certificate_valid_months, Some(18));
+    assert_eq!(written.eligibility.modules_completed, vec![support::FIRST]);
+    assert_eq!(written.draw.len(), shipped.draw.len() - 1);
+    // One audit entry, with the settings before and after.
+    let audit = ok(admin.call("admin/audit", &[]).await).await;
+    let saves: Vec<&Value> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter(|a| a["target"] == format!("{COURSE}/exam/blueprint.yaml"))
+        .collect();
+    assert_eq!(saves.len(), 1, "{audit}");
+    assert_eq!(saves[0]["action"], "saved the exam blueprint");
+    let before: Value =
+        serde_json::from_str(saves[0]["before"].as_str().expect("before")).expect("json");
+    let after: Value =
+        serde_json::from_str(saves[0]["after"].as_str().expect("after")).expect("json");
+    assert_eq!(before["time_limit_minutes"], shipped.time_limit_minutes);
+    assert_eq!(after["time_limit_minutes"], 45);
+
+    // A form read before that save is stale: refused, and nothing changes.
+    let mut stale = blueprint_form(&[("time_limit", "50")]);
+    stale.push(("revision".into(), rev0.to_string()));
+    let (status, message) = status_and_message(save_blueprint(&admin, &stale).await).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{message}");
+    assert!(message.contains("since you opened this form"), "{message}");
+    assert_eq!(blueprint_file(&admin).await, (text.clone(), rev1));
+    let mut bad = blueprint_form(&[("time_limit", "50")]);
+    bad.push(("revision".into(), "latest".into()));
+    let (status, message) = status_and_message(save_blueprint(&admin, &bad).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+    assert!(message.contains("whole number"), "{message}");
+    assert_eq!(
+        ok(admin.call("exam/admin/blueprint", &course).await).await,
+        b2
+    );
+
+    // Learners who start the exam from now on sit it under the new settings.
+    let mut open = blueprint_form(&[
+        ("time_limit", "45"),
+        ("pass_mark_percent", "62.5"),
+        ("attempts_allowed", "2"),
+        ("cooldown_minutes", "0"),
+        ("count[0]", "2"),
+        ("count[1]", "2"),
+        ("count[2]", "0"),
+        ("shuffle_questions", ""),
+        ("certificate_valid_months", "18"),
+    ]);
+    open.push(("revision".into(), rev1.to_string()));
+    let rev2 = ok(save_blueprint(&admin, &open).await)
+        .await
+        .as_i64()
+        .expect("revision");
+    assert_eq!(rev2, rev1 + 1);
+    let attempt = start(&learner, COURSE).await;
+    let (started, due): (i64, i64) =
+        sqlx::query_as("SELECT started_at, deadline_at FROM exam_attempts WHERE id = $1")
+            .bind(attempt)
+            .fetch_one(&app.db)
+            .await
+            .expect("attempt");
+    assert_eq!(due - started, 45 * 60 * 1000);
+    let items: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM exam_attempt_items WHERE attempt_id = $1",
+    )
+    .bind(attempt)
+    .fetch_one(&app.db)
+    .await
+    .expect("items");
+    assert_eq!(items, 2 + 2 + kept);
+    let ov = ok(learner.call("exam/overview", &course).await).await;
+    assert_eq!(ov["attempts_allowed"], 2);
+    let b2 = ok(admin.call("exam/admin/blueprint", &course).await).await;
+
+    // Re-importing the unchanged content/ keeps the edit: the database's file is newer …
+    let published = masterclass::startup::import_content(&app.db, &app.settings)
         .await
         .expect("import");
-    assert!(problems.is_empty(), "{problems:?}");
+    assert!(
+        published.exam_problems.is_empty(),
+        "{:?}",
+        published.exam_problems
+    );
     assert_eq!(
         ok(admin.call("exam/admin/blueprint", &course).await).await,
         b2,
-        "an unchanged blueprint.yaml does not undo an admin's edit"
+        "an unchanged content/ does not undo an admin's edit"
     );
 
-    // … while a changed file is the author's newer word.
-    let copy = tempfile::tempdir().expect("dir");
-    let src = support::repo_content().join(COURSE).join("exam");
-    let dst = copy.path().join(COURSE).join("exam");
-    std::fs::create_dir_all(&dst).expect("mkdir");
-    for e in std::fs::read_dir(&src).expect("exam dir") {
-        let e = e.expect("entry");
-        std::fs::copy(e.path(), dst.join(e.file_name())).expect("copy");
-    }
-    let yaml = std::fs::read_to_string(dst.join("blueprint.yaml")).expect("yaml");
+    // … `content export` writes it to content/<course>/exam/blueprint.yaml …
+    let out = tempfile::tempdir().expect("dir");
+    let report = app::course::sync::export_dir(&app.db, out.path())
+        .await
+        .expect("export");
+    assert!(report.conflicts.is_empty(), "{report:?}");
+    let exported = out.path().join(COURSE).join("exam/blueprint.yaml");
+    let yaml = std::fs::read_to_string(&exported).expect("exported blueprint");
+    assert_eq!(yaml, blueprint_file(&admin).await.0);
+    let (_, from_disk) =
+        app::exam::store::read_folder(&out.path().join(COURSE).join("exam")).expect("the folder");
+    let from_disk = from_disk.expect("blueprint.yaml");
+    assert_eq!(from_disk.time_limit_minutes, 45);
+    assert_eq!(from_disk.certificate_valid_months, Some(18));
+    assert!(!from_disk.shuffle_questions);
+
+    // … and a file changed afterwards in content/ is the author's newer word.
+    assert!(yaml.contains("time_limit_minutes: 45\n"), "{yaml}");
     std::fs::write(
-        dst.join("blueprint.yaml"),
-        yaml.replace("time_limit_minutes: 90", "time_limit_minutes: 75"),
+        &exported,
+        yaml.replace("time_limit_minutes: 45\n", "time_limit_minutes: 75\n"),
     )
     .expect("write");
-    let problems = app::exam::store::import_content(&app.db, copy.path())
+    let report = app::course::sync::import_dir(&app.db, out.path())
         .await
         .expect("import");
-    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        report.updated,
+        vec![format!("{COURSE}/exam/blueprint.yaml")],
+        "{report:?}"
+    );
+    let published = app::course::sync::publish(&app.db, &app.settings.media_dir())
+        .await
+        .expect("publish");
+    assert!(
+        published.exam_problems.is_empty(),
+        "{:?}",
+        published.exam_problems
+    );
     let b3 = ok(admin.call("exam/admin/blueprint", &course).await).await;
     assert_eq!(b3["time_limit"], 75);
-    assert_eq!(b3["edited"], false);
+    assert_eq!(b3["revision"], rev2 + 1);
+    assert_eq!(
+        blueprint_history(&admin).await[0]["note"],
+        "imported from content/"
+    );
 }
 on_both_backends!(the_blueprint_is_edited_and_survives_reimport, blueprint);
 
@@ -296,7 +490,10 @@ async fn extra_time(app: TestApp) {
         .call("exam/question", &[("attempt", &ids), ("position", "1")])
         .await)
     .await;
-    assert!(q["remaining_seconds"].as_i64().expect("secs") <= 90 * 60);
+    assert!(
+        q["remaining_seconds"].as_i64().expect("secs")
+            <= shipped_blueprint().time_limit_minutes * 60
+    );
 
     for (who, expect) in [
         (app.person(), StatusCode::UNAUTHORIZED),
@@ -356,7 +553,9 @@ async fn extra_time(app: TestApp) {
     .await
     .as_i64()
     .expect("secs");
-    assert!(left > 99 * 60 && left <= 100 * 60, "{left}");
+    // The shipped time limit plus the ten minutes, less the seconds the test has taken.
+    let limit = shipped_blueprint().time_limit_minutes * 60 + 600;
+    assert!(left > limit - 60 && left <= limit, "{left}");
     assert_eq!(deadline(&app, id).await, before + 600_000);
     let q = ok(lea
         .call("exam/question", &[("attempt", &ids), ("position", "1")])
@@ -364,7 +563,7 @@ async fn extra_time(app: TestApp) {
     .await;
     let secs = q["remaining_seconds"].as_i64().expect("secs");
     assert!(
-        secs > 99 * 60,
+        secs > limit - 60,
         "the learner's countdown starts from the new deadline: {secs}"
     );
     let list = ok(admin

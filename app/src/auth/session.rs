@@ -41,16 +41,21 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
 
 async fn load_user() -> Result<Option<User>, AppError> {
     let session = session().await?;
+    let state = app_state()?;
+    user_of(&session, &state.db).await
+}
+
+/// The user signed in to `session`, for handlers outside Leptos (event streams).
+pub async fn user_of(session: &Session, db: &crate::db::Db) -> Result<Option<User>, AppError> {
     let Some(uid) = session.get::<i64>(USER_KEY).await? else {
         return Ok(None);
     };
     let epoch = session.get::<i64>(EPOCH_KEY).await?.unwrap_or(-1);
-    let state = app_state()?;
     let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
         "SELECT id, email, display_name, is_admin, session_epoch FROM users WHERE id = $1",
     )
     .bind(uid)
-    .fetch_optional(&state.db)
+    .fetch_optional(db)
     .await?;
     Ok(
         row.and_then(|(id, email, display_name, is_admin, session_epoch)| {

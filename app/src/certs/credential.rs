@@ -20,7 +20,16 @@ pub struct Subject<'a> {
     pub course_title: &'a str,
     pub course_slug: &'a str,
     pub issued_at: i64,
+    /// When it stops being valid (Unix ms); `None`: never.
+    pub valid_until: Option<i64>,
     pub status_index: i64,
+}
+
+/// The end of a certificate's validity: `months` calendar months after it was issued,
+/// in whole seconds, because `validUntil` and the JWT's `exp` can say no more and the
+/// stored value, the credential and the page must agree to the second.
+pub fn valid_until(issued_at: i64, months: i64) -> i64 {
+    crate::time::add_months(issued_at, months).div_euclid(1000) * 1000
 }
 
 /// Unix milliseconds as an XML Schema dateTime in UTC (`2025-06-01T09:00:00Z`).
@@ -105,7 +114,7 @@ pub fn page_url(public_url: &str, id: &str) -> String {
 pub fn credential(public_url: &str, s: &Subject<'_>) -> Value {
     let page = page_url(public_url, s.id);
     let status = format!("{public_url}/status/revocation");
-    json!({
+    let mut vc = json!({
         "@context": contexts(),
         "id": format!("{page}/credential"),
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
@@ -144,7 +153,13 @@ pub fn credential(public_url: &str, s: &Subject<'_>) -> Value {
             "id": "https://purl.imsglobal.org/spec/ob/v3p0/schema/json/ob_v3p0_achievementcredential_schema.json",
             "type": "1EdTechJsonSchemaValidator2019",
         }],
-    })
+    });
+    if let (Some(until), Some(o)) = (s.valid_until, vc.as_object_mut()) {
+        o.insert("validUntil".into(), json!(iso_utc(until)));
+        // VC-JWT verifiers (JOSE libraries) know `exp`, not `validUntil`: say it both ways.
+        o.insert("exp".into(), json!(until.div_euclid(1000)));
+    }
+    vc
 }
 
 /// The recipient's name as a credential states it.
@@ -254,6 +269,30 @@ mod tests {
             Some(951_782_400_000)
         );
         assert_eq!(parse_iso("2000-02-29"), None);
+    }
+
+    #[test]
+    fn an_expiring_credential_says_so_both_ways() {
+        let issued = crate::time::days_from_civil(2025, 1, 31) * 86_400_000 + 45_296_789;
+        let until = valid_until(issued, 1);
+        assert_eq!(iso_utc(until), "2025-02-28T12:34:56Z");
+        assert_eq!(until % 1000, 0);
+        let mut s = Subject {
+            id: "abc",
+            recipient_name: "Ada",
+            course_title: "Course",
+            course_slug: "course",
+            issued_at: issued,
+            valid_until: Some(until),
+            status_index: 0,
+        };
+        let vc = credential("https://x.test", &s);
+        assert_eq!(vc["validFrom"], "2025-01-31T12:34:56Z");
+        assert_eq!(vc["validUntil"], "2025-02-28T12:34:56Z");
+        assert_eq!(vc["exp"], until / 1000);
+        s.valid_until = None;
+        let vc = credential("https://x.test", &s);
+        assert!(vc.get("validUntil").is_none() && vc.get("exp").is_none());
     }
 
     #[test]

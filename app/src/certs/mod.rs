@@ -37,6 +37,10 @@ pub struct CertificateView {
     pub issued_date: String,
     pub revoked: bool,
     pub revoked_reason: Option<String>,
+    /// `YYYY-MM-DD`, UTC: the end of its validity; `None`: it never expires.
+    pub valid_until_date: Option<String>,
+    /// Past its validity, by the server's clock.
+    pub expired: bool,
     pub page_url: String,
     pub linkedin_url: String,
     pub kid: String,
@@ -65,6 +69,10 @@ pub struct CertificateRow {
     pub issued_at: i64,
     pub revoked: bool,
     pub revoked_reason: Option<String>,
+    /// The end of its validity (Unix ms); `None`: it never expires.
+    pub valid_until: Option<i64>,
+    /// Past its validity, by the server's clock.
+    pub expired: bool,
     /// The learner's account (administrators only).
     pub email: Option<String>,
 }
@@ -90,6 +98,9 @@ pub struct Check {
 pub struct VerifyReport {
     pub valid: bool,
     pub revoked: bool,
+    /// Past its `validUntil` (or `exp`).
+    #[serde(default)]
+    pub expired: bool,
     /// Why it fails, in one sentence.
     pub reason: Option<String>,
     pub checks: Vec<Check>,
@@ -186,7 +197,16 @@ pub async fn revoke_certificate(id: String, reason: String) -> Result<(), AppErr
         async move {
             let admin = crate::auth::session::require_admin().await?;
             let state = crate::state::app_state()?;
-            store::revoke(&state.db, &id, &reason, admin.id).await
+            store::revoke(&state.db, &id, &reason, admin.id).await?;
+            crate::admin::store::audit(
+                &state.db,
+                &admin,
+                "revoked a certificate",
+                &format!("certificate {id}"),
+                None,
+                Some(reason.trim()),
+            )
+            .await
         }
         .await,
     )

@@ -4,25 +4,13 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::{use_location, use_params_map, use_query_map};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{
     admin_certificates, certificate_claim, get_certificate, my_certificates, verify_credential,
     CertificateRow, CertificateView, ClaimInfo, IssueCertificate, RevokeCertificate, VerifyReport,
 };
-use crate::error::AppError;
-use crate::layout::{form_error, ErrorView};
-
-fn load_error(e: AppError) -> AnyView {
-    match e {
-        AppError::Unauthorized => {
-            let next = use_location().pathname.get_untracked();
-            view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
-        }
-        e => view! { <ErrorView error=e /> }.into_any(),
-    }
-}
+use crate::layout::{form_error, load_error};
 
 /// Unix milliseconds as `YYYY-MM-DD` (UTC), the same on server and browser.
 fn date(ms: i64) -> String {
@@ -54,9 +42,20 @@ fn CertificateBody(c: CertificateView) -> impl IntoView {
             <p class="cert-status revoked" role="status"><strong>"Revoked."</strong>" "{c.revoked_reason.clone().unwrap_or_default()}</p>
         }
         .into_any()
+    } else if c.expired {
+        // Not "valid" in any wording: someone skimming for that word must not find it.
+        view! { <p class="cert-status expired" role="status"><strong>"Expired."</strong>" Issued by Masterclass and not revoked, but its period has ended."</p> }.into_any()
     } else {
         view! { <p class="cert-status valid" role="status"><strong>"Valid."</strong>" Issued by Masterclass and not revoked."</p> }.into_any()
     };
+    let validity = c.valid_until_date.clone().map(|d| {
+        let label = if c.expired {
+            "Expired on "
+        } else {
+            "Valid until "
+        };
+        view! { <p class="cert-line">{label}<time datetime=d.clone()>{d.clone()}</time></p> }
+    });
     let view_box = format!("0 0 {0} {0}", c.qr_size);
     view! {
         <Title text=format!("Certificate: {} · {}", c.recipient_name, c.course_title) />
@@ -66,6 +65,7 @@ fn CertificateBody(c: CertificateView) -> impl IntoView {
             <p class="cert-line">"has passed the certification exam of"</p>
             <p class="cert-course">{c.course_title.clone()}</p>
             <p class="cert-line">"Issued "<time datetime=c.issued_date.clone()>{c.issued_date.clone()}</time>" by Masterclass"</p>
+            {validity}
             {status}
             <div class="cert-foot">
                 <dl class="cert-meta">
@@ -169,6 +169,7 @@ pub fn MyCertificatesPage() -> impl IntoView {
                                 <li>
                                     <a href=format!("/certificates/{}", c.id)>{format!("{} — {}", c.course_title, c.recipient_name)}</a>
                                     {format!(" · issued {}", date(c.issued_at))}
+                                    {c.valid_until.map(|t| format!(" · {} {}", if c.expired { "expired on" } else { "valid until" }, date(t)))}
                                     {c.revoked.then(|| view! { <strong class="revoked">" · revoked"</strong> })}
                                 </li>
                             }).collect_view()}
@@ -240,6 +241,14 @@ fn ReportView(r: VerifyReport) -> impl IntoView {
             "verify-result revoked",
             "Revoked: the issuer has withdrawn this certificate.".to_string(),
         )
+    } else if r.expired {
+        (
+            "verify-result expired",
+            format!(
+                "Expired: genuine, but {}.",
+                r.reason.clone().unwrap_or_default()
+            ),
+        )
     } else {
         (
             "verify-result invalid",
@@ -302,7 +311,12 @@ fn AdminList(list: Vec<CertificateRow>, revoke: ServerAction<RevokeCertificate>)
                             <td>{date(c.issued_at)}</td>
                             <td><a href=format!("/certificates/{}", c.id)>{c.recipient_name.clone()}</a><br />{c.email.clone().unwrap_or_default()}</td>
                             <td>{c.course_title.clone()}</td>
-                            <td>{if c.revoked { format!("Revoked: {}", c.revoked_reason.clone().unwrap_or_default()) } else { "Valid".into() }}</td>
+                            <td>{match (c.revoked, c.expired, c.valid_until) {
+                                (true, _, _) => format!("Revoked: {}", c.revoked_reason.clone().unwrap_or_default()),
+                                (false, true, Some(t)) => format!("Expired on {}", date(t)),
+                                (false, false, Some(t)) => format!("Valid until {}", date(t)),
+                                _ => "Valid".into(),
+                            }}</td>
                             <td>
                                 {(!c.revoked).then(|| view! {
                                     <ActionForm action=revoke attr:class="inline-form">

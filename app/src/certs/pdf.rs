@@ -10,6 +10,10 @@ pub struct PdfCertificate<'a> {
     pub id: &'a str,
     pub url: &'a str,
     pub revoked: Option<&'a str>,
+    /// `YYYY-MM-DD`: the end of its validity, if it has one.
+    pub valid_until: Option<&'a str>,
+    /// Past `valid_until` when the PDF is made.
+    pub expired: bool,
 }
 
 /// Text as a PDF literal string in WinAnsiEncoding; characters it lacks become '?'.
@@ -79,9 +83,21 @@ fn content(c: &PdfCertificate<'_>) -> Vec<u8> {
         295.0,
         &format!("Issued {} by Masterclass", c.issued),
     );
+    // The PDF is made on request, so it can say what the public page says today.
+    match (c.valid_until, c.expired) {
+        (Some(until), false) => {
+            centred(&mut out, "F1", 12.0, 277.0, &format!("Valid until {until}"));
+        }
+        (Some(until), true) => {
+            out.extend_from_slice(b"0.7 0 0 rg\n");
+            centred(&mut out, "F2", 12.0, 277.0, &format!("Expired on {until}"));
+            out.extend_from_slice(b"0 0 0 rg\n");
+        }
+        (None, _) => {}
+    }
     if let Some(reason) = c.revoked {
         out.extend_from_slice(b"0.7 0 0 rg\n");
-        centred(&mut out, "F2", 16.0, 262.0, &format!("REVOKED: {reason}"));
+        centred(&mut out, "F2", 16.0, 250.0, &format!("REVOKED: {reason}"));
         out.extend_from_slice(b"0 0 0 rg\n");
     }
     text(
@@ -190,6 +206,8 @@ mod tests {
             id: "abc",
             url: "https://example.test/certificates/abc",
             revoked: None,
+            valid_until: Some("2026-01-01"),
+            expired: false,
         });
         // The header's binary comment is not UTF-8; everything after it is ASCII.
         let tail_at = pdf

@@ -138,8 +138,9 @@ pub async fn issue(
     let (cid, title, slug) = passed_attempt(db, attempt, user).await?;
     for _ in 0..5 {
         if let Some(id) = existing(db, attempt, user.id, cid).await? {
-            let (old_name, issued_at, index, course_title): (String, i64, i64, String) = sqlx::query_as(
-                "SELECT recipient_name, issued_at, status_index, course_title FROM certificates WHERE id = $1",
+            // The validity was fixed at issue: a name correction neither extends nor shortens it.
+            let (old_name, issued_at, valid_until, index, course_title): (String, i64, Option<i64>, i64, String) = sqlx::query_as(
+                "SELECT recipient_name, issued_at, valid_until, status_index, course_title FROM certificates WHERE id = $1",
             )
             .bind(&id)
             .fetch_one(db)
@@ -151,6 +152,7 @@ pub async fn issue(
                     course_title: &course_title,
                     course_slug: &slug,
                     issued_at,
+                    valid_until,
                     status_index: index,
                 };
                 let (kid, jwt) = sign(db, public_url, &subject).await?;
@@ -173,18 +175,23 @@ pub async fn issue(
                 .fetch_one(db)
                 .await?;
         let now = now_ms();
+        let valid_until = crate::exam::store::blueprint(db, cid)
+            .await?
+            .and_then(|b| b.certificate_valid_months)
+            .map(|months| credential::valid_until(now, months));
         let subject = Subject {
             id: &id,
             recipient_name: &name,
             course_title: &title,
             course_slug: &slug,
             issued_at: now,
+            valid_until,
             status_index: index,
         };
         let (kid, jwt) = sign(db, public_url, &subject).await?;
         let inserted = sqlx::query(
-            "INSERT INTO certificates (id, status_index, attempt_id, user_id, course_id, recipient_name, course_title, issued_at, updated_at, kid, credential_jwt)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10) ON CONFLICT DO NOTHING",
+            "INSERT INTO certificates (id, status_index, attempt_id, user_id, course_id, recipient_name, course_title, issued_at, updated_at, kid, credential_jwt, valid_until)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(index)
@@ -196,6 +203,7 @@ pub async fn issue(
         .bind(now)
         .bind(&kid)
         .bind(&jwt)
+        .bind(valid_until)
         .execute(db)
         .await?
         .rows_affected();
@@ -210,12 +218,28 @@ pub async fn issue(
     ))
 }
 
-type Row = (
+/// A certificate as [`load`] reads it.
+struct Row {
+    id: String,
+    recipient_name: String,
+    course_title: String,
+    course_slug: String,
+    issued_at: i64,
+    valid_until: Option<i64>,
+    revoked_at: Option<i64>,
+    revoked_reason: Option<String>,
+    kid: String,
+    attempt_status: Option<String>,
+    credential_jwt: String,
+}
+
+type RowTuple = (
     String,
     String,
     String,
     String,
     i64,
+    Option<i64>,
     Option<i64>,
     Option<String>,
     String,
@@ -227,15 +251,46 @@ async fn load(db: &Db, id: &str) -> Result<Row, AppError> {
     if !valid_id(id) {
         return Err(AppError::NotFound);
     }
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT c.id, c.recipient_name, c.course_title, co.slug, c.issued_at, c.revoked_at, c.revoked_reason, c.kid, a.status, c.credential_jwt
+    let row: Option<RowTuple> = sqlx::query_as(
+        "SELECT c.id, c.recipient_name, c.course_title, co.slug, c.issued_at, c.valid_until, c.revoked_at, c.revoked_reason, c.kid, a.status, c.credential_jwt
          FROM certificates c JOIN courses co ON co.id = c.course_id LEFT JOIN exam_attempts a ON a.id = c.attempt_id
          WHERE c.id = $1",
     )
     .bind(id)
     .fetch_optional(db)
     .await?;
-    row.ok_or(AppError::NotFound)
+    let (
+        id,
+        recipient_name,
+        course_title,
+        course_slug,
+        issued_at,
+        valid_until,
+        revoked_at,
+        revoked_reason,
+        kid,
+        attempt_status,
+        credential_jwt,
+    ) = row.ok_or(AppError::NotFound)?;
+    Ok(Row {
+        id,
+        recipient_name,
+        course_title,
+        course_slug,
+        issued_at,
+        valid_until,
+        revoked_at,
+        revoked_reason,
+        kid,
+        attempt_status,
+        credential_jwt,
+    })
+}
+
+/// Whether a certificate valid until `valid_until` has expired at `now`; the same
+/// boundary as the verifier's (`validUntil <= now` is expired).
+fn expired(valid_until: Option<i64>, now: i64) -> bool {
+    valid_until.is_some_and(|t| t <= now)
 }
 
 /// Why a certificate no longer stands, if it does not.
@@ -269,23 +324,26 @@ fn qr_path(url: &str) -> (i32, String) {
 
 /// The public view of one certificate.
 pub async fn view(db: &Db, public_url: &str, id: &str) -> Result<CertificateView, AppError> {
-    let (id, name, title, slug, issued_at, revoked_at, reason, kid, status, _) =
-        load(db, id).await?;
-    let revoked_reason = revocation(revoked_at, reason, status.as_deref());
-    let page_url = credential::page_url(public_url, &id);
+    let r = load(db, id).await?;
+    let revoked_reason = revocation(r.revoked_at, r.revoked_reason, r.attempt_status.as_deref());
+    let page_url = credential::page_url(public_url, &r.id);
     let (qr_size, qr_path) = qr_path(&page_url);
     Ok(CertificateView {
-        linkedin_url: credential::linkedin_url(public_url, &id, &title, issued_at),
-        issued_date: credential::iso_utc(issued_at)[..10].to_string(),
+        linkedin_url: credential::linkedin_url(public_url, &r.id, &r.course_title, r.issued_at),
+        issued_date: credential::iso_utc(r.issued_at)[..10].to_string(),
         revoked: revoked_reason.is_some(),
         revoked_reason,
-        id,
-        recipient_name: name,
-        course_title: title,
-        course_slug: slug,
-        issued_at,
+        valid_until_date: r
+            .valid_until
+            .map(|t| credential::iso_utc(t)[..10].to_string()),
+        expired: expired(r.valid_until, now_ms()),
+        id: r.id,
+        recipient_name: r.recipient_name,
+        course_title: r.course_title,
+        course_slug: r.course_slug,
+        issued_at: r.issued_at,
         page_url,
-        kid,
+        kid: r.kid,
         qr_size,
         qr_path,
     })
@@ -293,7 +351,7 @@ pub async fn view(db: &Db, public_url: &str, id: &str) -> Result<CertificateView
 
 /// The stored VC-JWT of a certificate.
 pub async fn credential_jwt(db: &Db, id: &str) -> Result<String, AppError> {
-    Ok(load(db, id).await?.9)
+    Ok(load(db, id).await?.credential_jwt)
 }
 
 /// The certificate as a PDF.
@@ -306,6 +364,8 @@ pub async fn pdf(db: &Db, public_url: &str, id: &str) -> Result<Vec<u8>, AppErro
         id: &v.id,
         url: &v.page_url,
         revoked: v.revoked_reason.as_deref(),
+        valid_until: v.valid_until_date.as_deref(),
+        expired: v.expired,
     }))
 }
 
@@ -327,12 +387,13 @@ pub async fn status_list_jwt(db: &Db, public_url: &str) -> Result<String, AppErr
     Ok(super::jose::sign(&key, &kid, "vc+jwt", &vc))
 }
 
-/// id, name, course title, issued, revoked at, reason, attempt status, email.
+/// id, name, course title, issued, valid until, revoked at, reason, attempt status, email.
 type ListRow = (
     String,
     String,
     String,
     i64,
+    Option<i64>,
     Option<i64>,
     Option<String>,
     Option<String>,
@@ -340,9 +401,10 @@ type ListRow = (
 );
 
 fn rows(r: Vec<ListRow>) -> Vec<CertificateRow> {
+    let now = now_ms();
     r.into_iter()
         .map(
-            |(id, name, title, issued_at, revoked_at, reason, status, email)| {
+            |(id, name, title, issued_at, valid_until, revoked_at, reason, status, email)| {
                 let reason = revocation(revoked_at, reason, status.as_deref());
                 CertificateRow {
                     id,
@@ -351,6 +413,8 @@ fn rows(r: Vec<ListRow>) -> Vec<CertificateRow> {
                     issued_at,
                     revoked: reason.is_some(),
                     revoked_reason: reason,
+                    valid_until,
+                    expired: expired(valid_until, now),
                     email,
                 }
             },
@@ -362,7 +426,7 @@ fn rows(r: Vec<ListRow>) -> Vec<CertificateRow> {
 pub async fn mine(db: &Db, user_id: i64) -> Result<MyCertificateList, AppError> {
     let issued = rows(
         sqlx::query_as(
-            "SELECT c.id, c.recipient_name, c.course_title, c.issued_at, c.revoked_at, c.revoked_reason, a.status, CAST(NULL AS TEXT)
+            "SELECT c.id, c.recipient_name, c.course_title, c.issued_at, c.valid_until, c.revoked_at, c.revoked_reason, a.status, CAST(NULL AS TEXT)
              FROM certificates c LEFT JOIN exam_attempts a ON a.id = c.attempt_id
              WHERE c.user_id = $1 ORDER BY c.issued_at DESC",
         )
@@ -386,7 +450,7 @@ pub async fn mine(db: &Db, user_id: i64) -> Result<MyCertificateList, AppError> 
 pub async fn all(db: &Db) -> Result<Vec<CertificateRow>, AppError> {
     Ok(rows(
         sqlx::query_as(
-            "SELECT c.id, c.recipient_name, c.course_title, c.issued_at, c.revoked_at, c.revoked_reason, a.status, u.email
+            "SELECT c.id, c.recipient_name, c.course_title, c.issued_at, c.valid_until, c.revoked_at, c.revoked_reason, a.status, u.email
              FROM certificates c JOIN users u ON u.id = c.user_id LEFT JOIN exam_attempts a ON a.id = c.attempt_id
              ORDER BY c.issued_at DESC LIMIT 500",
         )
@@ -474,10 +538,5 @@ pub async fn verify_here(db: &Db, public_url: &str, jwt: &str) -> Result<VerifyR
         .map(|(kid, k, _)| (kid, k))
         .collect();
     let bits = credential::bitstring(&revoked_indices(db).await?);
-    Ok(verify::verify(
-        jwt,
-        &keys,
-        StatusSource::Bits(bits),
-        now_ms(),
-    ))
+    Ok(verify::verify(jwt, &keys, StatusSource::Bits(bits)))
 }

@@ -64,8 +64,14 @@ pub fn status_bits(document: &str, keys: &[(String, VerifyingKey)]) -> Result<Ve
     credential::decode_list(encoded)
 }
 
-/// Runs every check on `token` against the issuer's `keys`, at `now` (Unix ms).
-pub fn verify(
+/// Runs every check on `token` against the issuer's `keys`, now by the server's clock.
+pub fn verify(token: &str, keys: &[(String, VerifyingKey)], status: StatusSource) -> VerifyReport {
+    verify_at(token, keys, status, crate::db::now_ms())
+}
+
+/// Runs every check on `token` against the issuer's `keys`, as of `now` (Unix ms): how a
+/// credential fares once it has expired is asked without faking any clock.
+pub fn verify_at(
     token: &str,
     keys: &[(String, VerifyingKey)],
     status: StatusSource,
@@ -160,7 +166,20 @@ pub fn verify(
         match parse_iso(until) {
             None => return fail(report, "Validity", "validUntil is not a valid date".into()),
             Some(t) if t <= now => {
+                report.expired = true;
                 return fail(report, "Validity", format!("expired on {until}"));
+            }
+            Some(_) => {}
+        }
+    }
+    // A JWT's `exp` binds too: JOSE libraries reject the token after it, so must we.
+    if let Some(exp) = p.get("exp") {
+        match exp.as_i64() {
+            None => return fail(report, "Validity", "exp is not a number of seconds".into()),
+            Some(s) if s.saturating_mul(1000) <= now => {
+                report.expired = true;
+                let on = credential::iso_utc(s.saturating_mul(1000));
+                return fail(report, "Validity", format!("expired on {on}"));
             }
             Some(_) => {}
         }

@@ -31,6 +31,8 @@ pub struct ImportReport {
     pub unchanged: Vec<String>,
     /// Modules stored (new or changed) in this run.
     pub modules: usize,
+    /// Labs stored in this run.
+    pub labs: usize,
     pub problems: Vec<Problem>,
 }
 
@@ -61,8 +63,6 @@ struct SectionSpec {
     title: String,
     #[serde(default)]
     summary: String,
-    #[serde(default)]
-    labs: Vec<ActivitySpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,8 +165,21 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
     Ok(out)
 }
 
+/// Every file under `dir`, at any depth, in a stable order.
+fn list_files(dir: &Path) -> Result<Vec<PathBuf>, ImportError> {
+    let mut out = Vec::new();
+    for p in list(dir)? {
+        if p.is_dir() {
+            out.extend(list_files(&p)?);
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// Splits `---` front matter from the markdown body; the body's first line number too.
-fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
+pub(crate) fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
     let rest = text
         .strip_prefix("---\n")
         .or_else(|| text.strip_prefix("---\r\n"))?;
@@ -329,6 +342,118 @@ fn media_name(path: &str) -> Result<&str, String> {
     }
 }
 
+/// The problems one file of a course folder has, checked exactly as the import
+/// would, without storing anything: what an author sees before a save goes through.
+/// `path` is relative to `course_dir` (`modules/01-intro.md`, `labs/01-x/lab.yaml`).
+pub fn check_file(course_dir: &Path, path: &str) -> Vec<Problem> {
+    let slug = course_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_string();
+    let shown = format!("{slug}/{path}");
+    let course_rel = format!("{slug}/course.yaml");
+    let course_text = std::fs::read_to_string(course_dir.join("course.yaml")).unwrap_or_default();
+    let course: CourseFile = match serde_yaml::from_str(&course_text) {
+        Ok(c) => c,
+        Err(e) => return vec![yaml_problem(&course_rel, &e, 0)],
+    };
+    if let Some(bad) =
+        course.sections.iter().enumerate().find(|(i, s)| {
+            !is_slug(&s.slug) || course.sections[..*i].iter().any(|o| o.slug == s.slug)
+        })
+    {
+        return vec![Problem {
+            path: course_rel,
+            line: key_line(&course_text, "sections"),
+            message: format!("section slug {:?} must be a unique slug", bad.1.slug),
+        }];
+    }
+    let read_text = |p: &str| -> Result<String, Problem> {
+        let bytes = std::fs::read(course_dir.join(p)).unwrap_or_default();
+        String::from_utf8(bytes).map_err(|_| Problem {
+            path: format!("{slug}/{p}"),
+            line: 1,
+            message: "the file is not UTF-8 text".into(),
+        })
+    };
+    if path.starts_with("modules/") && path.ends_with(".md") {
+        let text = match read_text(path) {
+            Ok(t) => t,
+            Err(p) => return vec![p],
+        };
+        let m = match parse_module(course_dir, &shown, &text, &course.sections, &slug) {
+            Ok(m) => m,
+            Err(p) => return vec![p],
+        };
+        // Its slug must be its own, and its prerequisites must be modules of the course.
+        let mut others = Vec::new();
+        for p in list(&course_dir.join("modules")).unwrap_or_default() {
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let other = format!("modules/{name}");
+            if other == path || !name.ends_with(".md") {
+                continue;
+            }
+            if let Ok(o) = read_text(&other)
+                .and_then(|t| parse_module(course_dir, &other, &t, &course.sections, &slug))
+            {
+                others.push(o.slug);
+            }
+        }
+        if others.contains(&m.slug) {
+            return vec![Problem {
+                path: shown,
+                line: 1,
+                message: format!("another module already has slug {:?}", m.slug),
+            }];
+        }
+        return m
+            .fm
+            .prerequisites
+            .iter()
+            .find(|p| !others.contains(p))
+            .map(|bad| Problem {
+                path: shown.clone(),
+                line: m.prerequisites_line,
+                message: format!("prerequisite {bad:?} is not a module of this course"),
+            })
+            .into_iter()
+            .collect();
+    }
+    if let Some(rest) = path.strip_prefix("labs/") {
+        let folder = format!("{slug}/labs/{}", rest.split('/').next().unwrap_or(""));
+        let sections: Vec<String> = course.sections.iter().map(|s| s.slug.clone()).collect();
+        let parent = course_dir.parent().unwrap_or(course_dir);
+        let labs = crate::labs::store::parse_labs(
+            &course_dir.join("labs"),
+            |p| p.strip_prefix(parent).unwrap_or(p).display().to_string(),
+            &sections,
+        );
+        return labs
+            .problems
+            .into_iter()
+            .filter(|p| p.path == folder || p.path.starts_with(&format!("{folder}/")))
+            .collect();
+    }
+    if path.starts_with("exam/") {
+        let exam = course_dir.join("exam");
+        let prefix = format!("{}/", exam.display());
+        return match crate::exam::store::read_folder(&exam) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems
+                .into_iter()
+                .map(|mut p| {
+                    p.path = format!("{slug}/exam/{}", p.path.trim_start_matches(&prefix));
+                    p
+                })
+                .collect(),
+        };
+    }
+    Vec::new()
+}
+
 /// Imports every course folder (one holding `course.yaml`) under `content_dir`.
 pub async fn import_all(
     db: &Db,
@@ -384,17 +509,24 @@ async fn import_course(
         .into_iter()
         .filter(|p| p.is_file())
         .collect();
+    let lab_paths = list_files(&dir.join("labs"))?;
     let mut hasher = Sha256::new();
     let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for p in std::iter::once(&course_path)
         .chain(&module_paths)
         .chain(&media_paths)
+        .chain(&lab_paths)
     {
         let bytes = read(p)?;
         hasher.update(rel(p).as_bytes());
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(&bytes);
         files.push((p.clone(), bytes));
+    }
+    // Narrated videos made by `masterclass content videos` belong to the course too.
+    let generated = super::generated::find(media_dir, &slug);
+    for g in generated.values() {
+        hasher.update(&g.fingerprint);
     }
     let hash = hex::encode(hasher.finalize());
     let stored: Option<(String,)> =
@@ -494,6 +626,10 @@ async fn import_course(
         }
     });
 
+    let section_slugs: Vec<String> = course.sections.iter().map(|s| s.slug.clone()).collect();
+    let mut labs = crate::labs::store::parse_labs(&dir.join("labs"), |p| rel(p), &section_slugs);
+    problems.append(&mut labs.problems);
+
     let now = now_ms();
     let mut tx = db.begin().await?;
     let (course_id,): (i64,) = sqlx::query_as(
@@ -515,7 +651,6 @@ async fn import_course(
         .execute(&mut *tx)
         .await?;
     let mut section_ids = Vec::new();
-    let mut activity_pos = 0i64;
     for (i, s) in course.sections.iter().enumerate() {
         let (sid,): (i64,) = sqlx::query_as(
             "INSERT INTO sections (course_id, slug, title, summary, position) VALUES ($1, $2, $3, $4, $5)
@@ -530,26 +665,15 @@ async fn import_course(
         .fetch_one(&mut *tx)
         .await?;
         section_ids.push((s.slug.clone(), sid));
-        for lab in &s.labs {
-            activity_pos += 1;
-            sqlx::query("INSERT INTO activities (course_id, section_id, kind, title, summary, minutes, position) VALUES ($1, $2, 'lab', $3, $4, $5, $6)")
-                .bind(course_id)
-                .bind(sid)
-                .bind(lab.title.trim())
-                .bind(lab.summary.trim())
-                .bind(lab.minutes)
-                .bind(activity_pos)
-                .execute(&mut *tx)
-                .await?;
-        }
     }
+    crate::labs::store::store_labs(&mut tx, course_id, &section_ids, &labs).await?;
     if let Some(exam) = &course.exam {
         sqlx::query("INSERT INTO activities (course_id, section_id, kind, title, summary, minutes, position) VALUES ($1, NULL, 'exam', $2, $3, $4, $5)")
             .bind(course_id)
             .bind(exam.title.trim())
             .bind(exam.summary.trim())
             .bind(exam.minutes)
-            .bind(activity_pos + 1)
+            .bind(1i64)
             .execute(&mut *tx)
             .await?;
     }
@@ -559,7 +683,11 @@ async fn import_course(
             .find(|(s, _)| *s == m.fm.section)
             .map(|(_, id)| *id)
             .unwrap_or_default();
-        let video_json = m.video.as_ref().and_then(|v| serde_json::to_string(v).ok());
+        let video = m
+            .video
+            .as_ref()
+            .or_else(|| generated.get(&m.slug).map(|g| &g.video));
+        let video_json = video.and_then(|v| serde_json::to_string(v).ok());
         sqlx::query(
             "INSERT INTO modules (course_id, section_id, slug, title, position, minutes, video_json, prerequisites_json,
                                   body_html, toc_json, published, source_path, content_hash, updated_at)
@@ -629,6 +757,7 @@ async fn import_course(
         std::fs::copy(p, target.join(name)).map_err(|e| ImportError::Io(p.clone(), e))?;
     }
     report.modules += modules.len();
+    report.labs += labs.labs.len();
     report.imported.push(slug);
     report.problems.extend(problems);
     Ok(())
@@ -655,7 +784,6 @@ mod tests {
             slug: "one".into(),
             title: "One".into(),
             summary: String::new(),
-            labs: vec![],
         }];
         let dir = Path::new("/nonexistent");
         let bad_yaml = "---\ntitle: A\nsection: one\norder: [\n---\nbody";

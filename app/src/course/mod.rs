@@ -1,6 +1,8 @@
 //! Courses: the catalog, each course's overview, module pages and progress.
 
 #[cfg(feature = "ssr")]
+pub mod generated;
+#[cfg(feature = "ssr")]
 pub mod highlight;
 #[cfg(feature = "ssr")]
 pub mod import;
@@ -11,6 +13,8 @@ pub mod pages;
 pub mod published;
 #[cfg(feature = "ssr")]
 pub mod queries;
+#[cfg(feature = "ssr")]
+pub mod sync;
 #[cfg(feature = "ssr")]
 pub mod vtt;
 
@@ -39,15 +43,19 @@ pub struct Activity {
     pub minutes: i64,
 }
 
-/// A module in a course outline.
+/// A module or a lab in a course outline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModuleItem {
+    /// `module` or `lab`.
+    pub kind: String,
     pub slug: String,
     pub title: String,
     pub minutes: i64,
     pub completed: bool,
     /// Why the module cannot be opened yet, if it cannot.
     pub locked: Option<String>,
+    /// What a lab is about (empty for modules: their titles say it).
+    pub summary: String,
 }
 
 /// A section of a course outline with the learner's progress in it.
@@ -56,8 +64,8 @@ pub struct SectionView {
     pub slug: String,
     pub title: String,
     pub summary: String,
+    /// Modules and labs, in the order the section takes them.
     pub modules: Vec<ModuleItem>,
-    pub labs: Vec<Activity>,
     pub completed: i64,
     pub total: i64,
 }
@@ -133,6 +141,8 @@ pub struct ModulePage {
     pub locked: Option<String>,
     pub prev: Option<ModuleLink>,
     pub next: Option<ModuleLink>,
+    /// Labs that practise this module: those that follow it in its section.
+    pub labs_after: Vec<ModuleLink>,
     pub course_completed: i64,
     pub course_total: i64,
 }

@@ -27,7 +27,7 @@ fn ProgressBar(done: i64, total: i64, label: String) -> impl IntoView {
     view! {
         <div class="progress">
             <progress value=done max=total.max(1) aria-label=label.clone()>{format!("{pct}%")}</progress>
-            <span class="progress-text">{format!("{done} of {total} modules complete ({pct}%)")}</span>
+            <span class="progress-text">{format!("{done} of {total} complete ({pct}%)")}</span>
         </div>
     }
 }
@@ -89,7 +89,7 @@ fn OverviewBody(c: CourseOverview) -> impl IntoView {
                     {if c.completed == 0 { "Start: " } else { "Continue where you left off: " }}{next.title.clone()}
                 </a></p>
             }.into_any(),
-            None if c.total > 0 && c.completed == c.total => view! { <p class="done">"You have completed every module. Well done."</p> }.into_any(),
+            None if c.total > 0 && c.completed == c.total => view! { <p class="done">"You have completed every module and lab. Well done."</p> }.into_any(),
             None => ().into_any(),
         }
     } else {
@@ -103,7 +103,7 @@ fn OverviewBody(c: CourseOverview) -> impl IntoView {
         <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a></nav>
         <h1>{c.title.clone()}</h1>
         <p class="lead">{c.summary.clone()}</p>
-        <p class="meta">{format!("{} sections · {} modules · about {}", c.sections.len(), c.total, hours(c.minutes))}</p>
+        <p class="meta">{format!("{} sections · {} modules and labs · about {}", c.sections.len(), c.total, hours(c.minutes))}</p>
         {c.signed_in.then(|| view! { <ProgressBar done=c.completed total=c.total label="Course progress".to_string() /> })}
         {start}
         {c.sections.into_iter().enumerate().map(|(i, s)| {
@@ -116,28 +116,30 @@ fn OverviewBody(c: CourseOverview) -> impl IntoView {
                     {signed_in.then(|| view! { <ProgressBar done=s.completed total=s.total label=format!("Progress in {}", s.title) /> })}
                     <ol class="modules">
                         {s.modules.into_iter().map(|m| {
-                            let href = format!("/courses/{}/{}", slug, m.slug);
-                            let (class, status) = if m.completed { ("module done", "✓ Complete") } else if m.locked.is_some() { ("module locked", "Locked") } else { ("module", "") };
+                            let lab = m.kind == "lab";
+                            let href = if lab { format!("/courses/{}/labs/{}", slug, m.slug) } else { format!("/courses/{}/{}", slug, m.slug) };
+                            let title = if lab { format!("Lab: {}", m.title) } else { m.title.clone() };
+                            let (class, status) = match (lab, m.completed, m.locked.is_some()) {
+                                (true, true, _) => ("module lab done", "✓ Passed"),
+                                (false, true, _) => ("module done", "✓ Complete"),
+                                (_, false, true) => ("module locked", "Locked"),
+                                (true, false, false) => ("module lab", ""),
+                                (false, false, false) => ("module", ""),
+                            };
                             view! {
                                 <li class=class>
                                     {match m.locked.clone() {
-                                        Some(_) => view! { <span class="title">{m.title.clone()}</span> }.into_any(),
-                                        None => view! { <a class="title" href=href>{m.title.clone()}</a> }.into_any(),
+                                        Some(_) => view! { <span class="title">{title.clone()}</span> }.into_any(),
+                                        None => view! { <a class="title" href=href>{title.clone()}</a> }.into_any(),
                                     }}
                                     <span class="meta">{hours(m.minutes)}</span>
                                     <span class="status">{status}</span>
                                     {m.locked.clone().map(|why| view! { <span class="lock-reason">{why}</span> })}
+                                    {(!m.summary.is_empty()).then(|| view! { <span class="item-summary">{m.summary.clone()}</span> })}
                                 </li>
                             }
                         }).collect_view()}
                     </ol>
-                    {(!s.labs.is_empty()).then(|| view! {
-                        <ul class="activities">
-                            {s.labs.into_iter().map(|l| view! {
-                                <li class="activity lab"><strong>{format!("Lab: {}", l.title)}</strong>" — "{l.summary}<span class="meta">{format!(" ({})", hours(l.minutes))}</span></li>
-                            }).collect_view()}
-                        </ul>
-                    })}
                 </section>
             }
         }).collect_view()}
@@ -255,9 +257,11 @@ fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl I
         locked,
         prev,
         next,
+        labs_after,
         course_completed,
         course_total,
     } = page;
+    let labs_base = format!("/courses/{course_slug}/labs");
     let links = (
         module_link(&course_slug, "prev", prev),
         module_link(&course_slug, "next", next),
@@ -288,6 +292,14 @@ fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl I
                 {completed.then(|| view! { <span class="status done">"✓ You completed this module."</span> })}
             </ActionForm>
             {form_error(mark.value())}
+            {(!labs_after.is_empty()).then(|| view! {
+                <aside class="practice" aria-label="Practise it">
+                    <h2>"Practise it"</h2>
+                    <ul>{labs_after.into_iter().map(|l| view! {
+                        <li><a href=format!("{labs_base}/{}", l.slug)>{format!("Lab: {}", l.title)}</a></li>
+                    }).collect_view()}</ul>
+                </aside>
+            })}
         }.into_any(),
     };
     view! {
@@ -296,7 +308,7 @@ fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl I
         <article class="module">
             <header>
                 <h1>{title.clone()}</h1>
-                <p class="meta">{hours(minutes)}</p>
+                <p class="meta">{format!("Reading time: about {}", hours(minutes))}</p>
                 <ProgressBar done=course_completed total=course_total label="Course progress".to_string() />
             </header>
             {body}

@@ -45,7 +45,9 @@ pub struct Course {
     pub sections: Vec<Section>,
     /// Published modules in reading order: by section, then by module order.
     pub modules: Vec<Module>,
-    /// Labs and the exam, in position order.
+    /// Published labs in reading order: by section, then by position.
+    pub labs: Vec<LabItem>,
+    /// The exam, if the course has one.
     pub activities: Vec<ActivityRow>,
 }
 
@@ -59,6 +61,8 @@ pub struct Section {
 pub struct Module {
     pub id: i64,
     pub section_id: i64,
+    /// Order within the section, shared with the section's labs.
+    pub position: i64,
     pub slug: String,
     pub title: String,
     pub minutes: i64,
@@ -67,6 +71,17 @@ pub struct Module {
     pub body_html: String,
     pub toc: Vec<TocEntry>,
     pub video: Option<Video>,
+}
+
+/// A lab as the outline lists it.
+pub struct LabItem {
+    pub id: i64,
+    pub section_id: i64,
+    pub position: i64,
+    pub slug: String,
+    pub title: String,
+    pub summary: String,
+    pub minutes: i64,
 }
 
 pub struct ActivityRow {
@@ -119,6 +134,7 @@ type ModuleRow = (
     i64,
     i64,
     i64,
+    i64,
     String,
     String,
     i64,
@@ -127,6 +143,8 @@ type ModuleRow = (
     String,
     Option<String>,
 );
+
+type LabRow = (i64, i64, i64, i64, String, String, String, i64);
 
 async fn load(db: &Db) -> Result<Catalog, AppError> {
     let courses: Vec<(i64, String, String, String)> =
@@ -139,11 +157,19 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
     .fetch_all(db)
     .await?;
     let modules: Vec<ModuleRow> = sqlx::query_as(
-        "SELECT m.id, m.course_id, m.section_id, m.slug, m.title, m.minutes, m.prerequisites_json,
+        "SELECT m.id, m.course_id, m.section_id, m.position, m.slug, m.title, m.minutes, m.prerequisites_json,
                 m.body_html, m.toc_json, m.video_json
          FROM modules m JOIN sections s ON s.id = m.section_id
          WHERE m.published = 1
          ORDER BY s.position, m.position, m.slug",
+    )
+    .fetch_all(db)
+    .await?;
+    let labs: Vec<LabRow> = sqlx::query_as(
+        "SELECT l.id, l.course_id, l.section_id, l.position, l.slug, l.title, l.summary, l.minutes
+         FROM labs l JOIN sections s ON s.id = l.section_id
+         WHERE l.published = 1
+         ORDER BY s.position, l.position, l.slug",
     )
     .fetch_all(db)
     .await?;
@@ -166,6 +192,7 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
                 summary,
                 sections: Vec::new(),
                 modules: Vec::new(),
+                labs: Vec::new(),
                 activities: Vec::new(),
             },
         );
@@ -180,13 +207,26 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
             });
         }
     }
-    for (id, course_id, section_id, slug, title, minutes, prereq, body_html, toc, video) in modules
+    for (
+        id,
+        course_id,
+        section_id,
+        position,
+        slug,
+        title,
+        minutes,
+        prereq,
+        body_html,
+        toc,
+        video,
+    ) in modules
     {
         if let Some(c) = by_course.get_mut(&course_id) {
             // These columns are written by the importer from validated values.
             c.modules.push(Module {
                 id,
                 section_id,
+                position,
                 slug,
                 title,
                 minutes,
@@ -194,6 +234,19 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
                 body_html,
                 toc: serde_json::from_str(&toc).unwrap_or_default(),
                 video: video.and_then(|v| serde_json::from_str(&v).ok()),
+            });
+        }
+    }
+    for (id, course_id, section_id, position, slug, title, summary, minutes) in labs {
+        if let Some(c) = by_course.get_mut(&course_id) {
+            c.labs.push(LabItem {
+                id,
+                section_id,
+                position,
+                slug,
+                title,
+                summary,
+                minutes,
             });
         }
     }

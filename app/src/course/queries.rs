@@ -1,6 +1,6 @@
 //! Reading courses and recording progress.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::published::{ActivityRow, Course, Module};
@@ -16,27 +16,38 @@ struct Outline {
     course: Arc<Course>,
     /// module id -> completed_at
     completed: HashMap<i64, i64>,
+    /// Ids of the labs the learner has passed.
+    passed: HashSet<i64>,
 }
 
 impl Outline {
     async fn load(state: &AppState, slug: &str, user_id: Option<i64>) -> Result<Outline, AppError> {
         let course = state.published.get(&state.db).await?.course(slug)?;
-        let completed = match user_id {
-            Some(uid) => {
-                let rows: Vec<(i64, i64)> = sqlx::query_as(
-                    "SELECT module_id, completed_at FROM progress WHERE user_id = $1",
-                )
-                .bind(uid)
-                .fetch_all(&state.db)
-                .await?;
-                // Progress in other courses (and in unpublished modules) does not count here.
-                rows.into_iter()
-                    .filter(|(id, _)| course.modules.iter().any(|m| m.id == *id))
-                    .collect()
+        let mut completed = HashMap::new();
+        let mut passed = HashSet::new();
+        if let Some(uid) = user_id {
+            // One round trip for both kinds of progress: module pages read it too.
+            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+                "SELECT 0, module_id, completed_at FROM progress WHERE user_id = $1
+                 UNION ALL SELECT 1, lab_id, passed_at FROM lab_passes WHERE user_id = $1",
+            )
+            .bind(uid)
+            .fetch_all(&state.db)
+            .await?;
+            // Progress in other courses (and in unpublished modules) does not count here.
+            for (kind, id, at) in rows {
+                if kind == 0 && course.modules.iter().any(|m| m.id == id) {
+                    completed.insert(id, at);
+                } else if kind == 1 && course.labs.iter().any(|l| l.id == id) {
+                    passed.insert(id);
+                }
             }
-            None => HashMap::new(),
-        };
-        Ok(Outline { course, completed })
+        }
+        Ok(Outline {
+            course,
+            completed,
+            passed,
+        })
     }
 
     fn is_done(&self, m: &Module) -> bool {
@@ -91,12 +102,20 @@ impl Outline {
             .map(Self::link)
     }
 
+    /// Modules completed plus labs passed.
     fn done_count(&self) -> i64 {
-        self.course
+        (self
+            .course
             .modules
             .iter()
             .filter(|m| self.is_done(m))
-            .count() as i64
+            .count()
+            + self.passed.len()) as i64
+    }
+
+    /// Modules and labs together.
+    fn total(&self) -> i64 {
+        (self.course.modules.len() + self.course.labs.len()) as i64
     }
 }
 
@@ -120,6 +139,7 @@ pub async fn list_courses(state: &AppState) -> Result<Vec<CourseCard>, AppError>
 /// A course's length: its published modules, labs and exam.
 fn minutes(c: &Course) -> i64 {
     c.modules.iter().map(|m| m.minutes).sum::<i64>()
+        + c.labs.iter().map(|l| l.minutes).sum::<i64>()
         + c.activities.iter().map(|a| a.minutes).sum::<i64>()
 }
 
@@ -144,18 +164,42 @@ pub async fn course_overview(
         .sections
         .iter()
         .map(|s| {
-            let modules: Vec<ModuleItem> = c
+            let mut items: Vec<(i64, ModuleItem)> = c
                 .modules
                 .iter()
                 .filter(|m| m.section_id == s.id)
-                .map(|m| ModuleItem {
-                    slug: m.slug.clone(),
-                    title: m.title.clone(),
-                    minutes: m.minutes,
-                    completed: o.is_done(m),
-                    locked: o.lock_reason(m),
+                .map(|m| {
+                    (
+                        m.position,
+                        ModuleItem {
+                            kind: "module".into(),
+                            slug: m.slug.clone(),
+                            title: m.title.clone(),
+                            minutes: m.minutes,
+                            completed: o.is_done(m),
+                            locked: o.lock_reason(m),
+                            summary: String::new(),
+                        },
+                    )
                 })
                 .collect();
+            items.extend(c.labs.iter().filter(|l| l.section_id == s.id).map(|l| {
+                (
+                    l.position,
+                    ModuleItem {
+                        kind: "lab".into(),
+                        slug: l.slug.clone(),
+                        title: l.title.clone(),
+                        minutes: l.minutes,
+                        completed: o.passed.contains(&l.id),
+                        locked: None,
+                        summary: l.summary.clone(),
+                    },
+                )
+            }));
+            // A lab follows the module with the same position (stable sort).
+            items.sort_by_key(|(position, _)| *position);
+            let modules: Vec<ModuleItem> = items.into_iter().map(|(_, item)| item).collect();
             SectionView {
                 slug: s.slug.clone(),
                 title: s.title.clone(),
@@ -163,12 +207,6 @@ pub async fn course_overview(
                 completed: modules.iter().filter(|m| m.completed).count() as i64,
                 total: modules.len() as i64,
                 modules,
-                labs: c
-                    .activities
-                    .iter()
-                    .filter(|a| a.section_id == Some(s.id) && a.kind == "lab")
-                    .map(activity)
-                    .collect(),
             }
         })
         .collect();
@@ -180,7 +218,7 @@ pub async fn course_overview(
         exam: c.activities.iter().find(|a| a.kind == "exam").map(activity),
         signed_in: user_id.is_some(),
         completed: o.done_count(),
-        total: c.modules.len() as i64,
+        total: o.total(),
         minutes: minutes(c),
         continue_to: user_id.and_then(|_| o.continue_to()),
     })
@@ -213,7 +251,27 @@ pub async fn module_page(
         .find(|s| s.id == m.section_id)
         .map(|s| s.title.clone())
         .unwrap_or_default();
+    // A lab sits after the last module of its section whose position is not past its own.
+    let next_in_section = c
+        .modules
+        .get(idx + 1)
+        .filter(|n| n.section_id == m.section_id)
+        .map(|n| n.position);
+    let labs_after = c
+        .labs
+        .iter()
+        .filter(|l| {
+            l.section_id == m.section_id
+                && l.position >= m.position
+                && next_in_section.is_none_or(|n| l.position < n)
+        })
+        .map(|l| ModuleLink {
+            slug: l.slug.clone(),
+            title: l.title.clone(),
+        })
+        .collect();
     Ok(ModulePage {
+        labs_after,
         course_slug: c.slug.clone(),
         course_title: c.title.clone(),
         section_title,
@@ -228,7 +286,7 @@ pub async fn module_page(
         prev: idx.checked_sub(1).map(|i| Outline::link(&c.modules[i])),
         next: c.modules.get(idx + 1).map(Outline::link),
         course_completed: o.done_count(),
-        course_total: c.modules.len() as i64,
+        course_total: o.total(),
     })
 }
 

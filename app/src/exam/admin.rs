@@ -55,10 +55,15 @@ pub struct BlueprintForm {
     pub show_answers: bool,
     pub shuffle_questions: bool,
     pub shuffle_options: bool,
+    /// How many months a certificate stays valid; `None`: it never expires.
+    pub certificate_valid_months: Option<i64>,
     pub draw: Vec<DrawRow>,
     pub modules: Vec<ModuleChoice>,
-    /// Whether an administrator changed it since it was imported from `content/`.
-    pub edited: bool,
+    /// The course file the form saves to (`exam/blueprint.yaml`), as a new revision.
+    pub path: String,
+    /// That file's revision when the form was read (0: no file yet); a save based on
+    /// an older one is refused, so nobody's change is lost.
+    pub revision: i64,
 }
 
 /// One attempt in the administration's list.
@@ -181,13 +186,17 @@ pub async fn get_exam_blueprint(course: String) -> Result<BlueprintForm, AppErro
     )
 }
 
-/// Saves a course's blueprint. `category[i]`/`count[i]` are the draw; `module[i]` the
-/// modules required; the check boxes are present when ticked. Numbers come as text so
-/// that a wrong one gets a message in words; every field has a default so that a
-/// caller who is not an administrator hears that first, whatever they sent.
+/// Saves a course's blueprint as the next revision of its `exam/blueprint.yaml` and
+/// publishes it, as the file editor does; returns the new revision. `category[i]`/
+/// `count[i]` are the draw; `module[i]` the modules required; the check boxes are
+/// present when ticked; `revision` is the file's revision the form was read at (empty:
+/// whatever is current). Numbers come as text so that a wrong one gets a message in
+/// words; every field has a default so that a caller who is not an administrator hears
+/// that first, whatever they sent.
 #[server(endpoint = "exam/admin/save-blueprint")]
 pub async fn save_exam_blueprint(
     #[server(default)] course: String,
+    #[server(default)] revision: String,
     #[server(default)] time_limit: String,
     #[server(default)] time_unit: String,
     #[server(default)] pass_mark_percent: String,
@@ -198,10 +207,11 @@ pub async fn save_exam_blueprint(
     show_answers: Option<String>,
     shuffle_questions: Option<String>,
     shuffle_options: Option<String>,
+    #[server(default)] certificate_valid_months: String,
     #[server(default)] category: BTreeMap<String, String>,
     #[server(default)] count: BTreeMap<String, String>,
     #[server(default)] module: BTreeMap<String, String>,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
     crate::error::ssr::with_status(
         async move {
             let admin = crate::auth::session::require_admin().await?;
@@ -217,11 +227,30 @@ pub async fn save_exam_blueprint(
                 show_answers: show_answers.is_some(),
                 shuffle_questions: shuffle_questions.is_some(),
                 shuffle_options: shuffle_options.is_some(),
+                certificate_valid_months,
                 category,
                 count,
                 module,
             };
-            ops::save_blueprint(&state.db, &course, input, admin.id).await
+            let base_revision = match revision.trim() {
+                "" => None,
+                r => Some(r.parse::<i64>().map_err(|_| {
+                    AppError::Validation("The form's revision must be a whole number.".into())
+                })?),
+            };
+            let before = ops::spec_json(&state.db, &course).await?;
+            let saved = ops::save_blueprint(&state, &admin, &course, input, base_revision).await?;
+            let after = ops::spec_json(&state.db, &course).await?;
+            crate::admin::store::audit(
+                &state.db,
+                &admin,
+                "saved the exam blueprint",
+                &format!("{course}/{}", crate::exam::store::BLUEPRINT_PATH),
+                before.as_deref(),
+                after.as_deref(),
+            )
+            .await?;
+            Ok(saved)
         }
         .await,
     )
@@ -252,7 +281,19 @@ pub async fn grant_extra_time(
             let admin = crate::auth::session::require_admin().await?;
             let state = crate::state::app_state()?;
             let minutes = ExtraMinutes::parse(&minutes).map_err(AppError::Validation)?;
-            ops::extra_time(&state.db, attempt, minutes, admin.id).await
+            let added = format!("{} more minutes", minutes.get());
+            let left = ops::extra_time(&state.db, attempt, minutes, admin.id).await?;
+            let after = format!("{added}; {left} s left");
+            crate::admin::store::audit(
+                &state.db,
+                &admin,
+                "granted extra time",
+                &format!("exam attempt {attempt}"),
+                None,
+                Some(&after),
+            )
+            .await?;
+            Ok(left)
         }
         .await,
     )
@@ -268,7 +309,19 @@ pub async fn grant_extra_attempt(
         async move {
             let admin = crate::auth::session::require_admin().await?;
             let state = crate::state::app_state()?;
-            ops::extra_attempt(&state.db, &course, user, admin.id).await
+            let attempts = ops::extra_attempt(&state.db, &course, user, admin.id).await?;
+            let target = format!("user {user}, exam of {course}");
+            let after = format!("{attempts} attempts allowed");
+            crate::admin::store::audit(
+                &state.db,
+                &admin,
+                "granted an extra attempt",
+                &target,
+                None,
+                Some(&after),
+            )
+            .await?;
+            Ok(attempts)
         }
         .await,
     )
@@ -285,7 +338,17 @@ pub async fn void_attempt(
             let admin = crate::auth::session::require_admin().await?;
             let state = crate::state::app_state()?;
             let reason = VoidReason::parse(&reason).map_err(AppError::Validation)?;
-            ops::void(&state.db, attempt, reason, admin.id).await
+            let shown = reason.as_str().to_string();
+            ops::void(&state.db, attempt, reason, admin.id).await?;
+            crate::admin::store::audit(
+                &state.db,
+                &admin,
+                "voided an exam attempt",
+                &format!("exam attempt {attempt}"),
+                None,
+                Some(&shown),
+            )
+            .await
         }
         .await,
     )
@@ -317,6 +380,8 @@ pub struct BlueprintInput {
     pub show_answers: bool,
     pub shuffle_questions: bool,
     pub shuffle_options: bool,
+    /// Empty: certificates never expire.
+    pub certificate_valid_months: String,
     pub category: BTreeMap<String, String>,
     pub count: BTreeMap<String, String>,
     pub module: BTreeMap<String, String>,
@@ -383,11 +448,18 @@ pub mod ops {
     use std::collections::{BTreeMap, HashMap};
 
     use super::*;
+    use crate::admin::store::{save_from, Edit, Source};
+    use crate::auth::User;
+    use crate::course::sync;
     use crate::db::{now_ms, Db};
     use crate::exam::attempts::{self, GRACE_MS};
-    use crate::exam::draw::{parse_utc, Blueprint, Draw, Eligibility, Layout};
+    use crate::exam::draw::{
+        leading_comment, parse_utc, Blueprint, Draw, Eligibility, Layout, DEFAULT_COMMENT,
+        MAX_VALID_MONTHS,
+    };
     use crate::exam::model::Kind;
     use crate::exam::{grade, store, Answer};
+    use crate::state::AppState;
 
     async fn course(db: &Db, slug: &str) -> Result<(i64, String), AppError> {
         sqlx::query_as("SELECT id, title FROM courses WHERE slug = $1")
@@ -474,11 +546,9 @@ pub mod ops {
     pub async fn blueprint_form(db: &Db, slug: &str) -> Result<BlueprintForm, AppError> {
         let (cid, title) = course(db, slug).await?;
         let bp = store::blueprint(db, cid).await?.ok_or(AppError::NotFound)?;
-        let edited: Option<i64> =
-            sqlx::query_scalar("SELECT edited_by FROM exam_blueprints WHERE course_id = $1")
-                .bind(cid)
-                .fetch_one(db)
-                .await?;
+        let revision = sync::file_body(db, slug, store::BLUEPRINT_PATH)
+            .await?
+            .map_or(0, |(_, r)| r);
         let avail = available(db, cid).await?;
         let mut draw: Vec<DrawRow> = avail
             .iter()
@@ -525,6 +595,7 @@ pub mod ops {
             show_answers: bp.show_answers,
             shuffle_questions: bp.shuffle_questions,
             shuffle_options: bp.shuffle_options,
+            certificate_valid_months: bp.certificate_valid_months,
             draw,
             modules: modules
                 .into_iter()
@@ -534,7 +605,8 @@ pub mod ops {
                     title,
                 })
                 .collect(),
-            edited: edited.is_some(),
+            path: store::BLUEPRINT_PATH.to_string(),
+            revision,
         })
     }
 
@@ -574,6 +646,18 @@ pub mod ops {
             }
             parse_utc(s).map_err(|e| format!("{what}: {e}."))?;
             Ok(Some(s.to_string()))
+        };
+        let certificate_valid_months = match input.certificate_valid_months.trim() {
+            "" => None,
+            m => {
+                let m = whole(m, "The certificate's validity")?;
+                if !(1..=MAX_VALID_MONTHS).contains(&m) {
+                    return Err(format!(
+                        "The certificate's validity must be from 1 to {MAX_VALID_MONTHS} months; leave it empty for certificates that never expire."
+                    ));
+                }
+                Some(m)
+            }
         };
         let opens_at = date(&input.opens_at, "Opens")?;
         let closes_at = date(&input.closes_at, "Closes")?;
@@ -631,6 +715,7 @@ pub mod ops {
                 modules_completed,
                 labs_passed: old.eligibility.labs_passed.clone(),
             },
+            certificate_valid_months,
             draw,
         };
         b.validate().map_err(|e| {
@@ -650,12 +735,28 @@ pub mod ops {
         Ok(b)
     }
 
+    /// The blueprint in force, as stored (for the audit log's before and after).
+    pub async fn spec_json(db: &Db, slug: &str) -> Result<Option<String>, AppError> {
+        Ok(sqlx::query_scalar(
+            "SELECT b.spec_json FROM exam_blueprints b JOIN courses c ON c.id = b.course_id WHERE c.slug = $1",
+        )
+        .bind(slug)
+        .fetch_optional(db)
+        .await?)
+    }
+
+    /// Saves the form's blueprint as the next revision of `exam/blueprint.yaml`, through
+    /// the content store (checked by the importer, then published, as an editor save
+    /// is), and notes it in the exam's log. Returns the file's new revision.
+    /// `base_revision`: the file's revision the form was read at; `None`: the current one.
     pub async fn save_blueprint(
-        db: &Db,
+        state: &AppState,
+        admin: &User,
         slug: &str,
         input: BlueprintInput,
-        admin: i64,
-    ) -> Result<(), AppError> {
+        base_revision: Option<i64>,
+    ) -> Result<i64, AppError> {
+        let db = &state.db;
         let (cid, _) = course(db, slug).await?;
         let old = store::blueprint(db, cid).await?.ok_or(AppError::NotFound)?;
         let avail = available(db, cid).await?;
@@ -665,7 +766,21 @@ pub mod ops {
                 .fetch_all(db)
                 .await?;
         let b = parse_blueprint(&input, &old, &avail, &modules).map_err(AppError::Validation)?;
-        store::edit_blueprint(db, cid, &b, admin).await?;
+        let file = sync::file_body(db, slug, store::BLUEPRINT_PATH).await?;
+        // The file's own comment stays at its top; the form has no place for others.
+        let comment = file
+            .as_ref()
+            .and_then(|(body, _)| leading_comment(&String::from_utf8_lossy(body)))
+            .unwrap_or_else(|| DEFAULT_COMMENT.to_string());
+        let yaml = b.to_yaml(&comment);
+        let edit = Edit {
+            course: slug,
+            path: store::BLUEPRINT_PATH,
+            body: yaml.as_bytes(),
+            base_revision: base_revision.unwrap_or_else(|| file.map_or(0, |(_, r)| r)),
+            note: "saved with the exam blueprint form",
+        };
+        let revision = save_from(state, admin, &edit, Source::Form).await?;
         let draw: Vec<String> = b
             .draw
             .iter()
@@ -674,19 +789,22 @@ pub mod ops {
         log(
             db,
             cid,
-            admin,
+            admin.id,
             None,
             None,
             "blueprint",
             &format!(
-                "{} s, pass {}%, {} attempts, draw {}",
+                "revision {revision}: {} s, pass {}%, {} attempts, draw {}, certificates {}",
                 b.time_limit_ms() / 1000,
                 b.pass_mark_percent,
                 b.attempts_allowed,
-                draw.join(", ")
+                draw.join(", "),
+                b.certificate_valid_months
+                    .map_or("never expire".to_string(), |m| format!("valid {m} months"))
             ),
         )
-        .await
+        .await?;
+        Ok(revision)
     }
 
     type Row = (
@@ -1024,7 +1142,7 @@ pub mod ops {
         let mut order: Vec<i64> = Vec::new();
         let mut acc: HashMap<i64, Acc> = HashMap::new();
         for (attempt, vid, score, answer, layout, body, version, key, retired) in rows {
-            if !acc.contains_key(&vid) {
+            if let std::collections::hash_map::Entry::Vacant(e) = acc.entry(vid) {
                 let question = store::decode(&body)?;
                 let n = match &question.kind {
                     Kind::SingleChoice { options } | Kind::MultipleResponse { options } => {
@@ -1034,20 +1152,17 @@ pub mod ops {
                     _ => 0,
                 };
                 order.push(vid);
-                acc.insert(
-                    vid,
-                    Acc {
-                        key,
-                        version,
-                        category: question.category.clone(),
-                        retired: retired != 0,
-                        question,
-                        pairs: Vec::new(),
-                        unanswered: 0,
-                        counts: vec![0; n],
-                        responses: BTreeMap::new(),
-                    },
-                );
+                e.insert(Acc {
+                    key,
+                    version,
+                    category: question.category.clone(),
+                    retired: retired != 0,
+                    question,
+                    pairs: Vec::new(),
+                    unanswered: 0,
+                    counts: vec![0; n],
+                    responses: BTreeMap::new(),
+                });
             }
             let Some(a) = acc.get_mut(&vid) else { continue };
             let x = score.unwrap_or(0) as f64 / 10_000.0;

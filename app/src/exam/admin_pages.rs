@@ -3,28 +3,16 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 use super::admin::{
     admin_exam_attempts, admin_exam_courses, get_exam_blueprint, get_exam_statistics, AdminAttempt,
     AdminAttempts, BlueprintForm, ExamStatistics, GrantExtraAttempt, GrantExtraTime,
     LearnerAttempts, SaveExamBlueprint, VoidAttempt,
 };
-use crate::error::AppError;
-use crate::layout::{form_error, ErrorView};
+use crate::layout::{form_error, load_error};
 
 use crate::time::utc;
-
-fn load_error(e: AppError) -> AnyView {
-    match e {
-        AppError::Unauthorized => {
-            let next = use_location().pathname.get_untracked();
-            view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
-        }
-        e => view! { <ErrorView error=e /> }.into_any(),
-    }
-}
 
 fn course_param() -> impl Fn() -> String + Copy + Send + Sync + 'static {
     let params = use_params_map();
@@ -116,20 +104,29 @@ pub fn AdminBlueprintPage() -> impl IntoView {
 
 #[component]
 fn BlueprintBody(b: BlueprintForm, save: ServerAction<SaveExamBlueprint>) -> impl IntoView {
-    let saved = move || {
-        matches!(save.value().get(), Some(Ok(())))
-            .then(|| view! { <p class="notice" role="status">"Blueprint saved."</p> })
+    let saved = move || match save.value().get() {
+        Some(Ok(revision)) => Some(view! {
+            <p class="notice" role="status">{format!("Blueprint saved as revision {revision} of exam/blueprint.yaml.")}</p>
+        }),
+        _ => None,
     };
+    let history = crate::admin::pages::history_href(&b.course_slug, &b.path);
+    let editor = crate::admin::pages::editor_href(&b.course_slug, &b.path);
     let minutes = b.time_unit == "minutes";
     view! {
         <Title text=format!("Exam blueprint · {}", b.course_title) />
         <AdminTabs slug=b.course_slug.clone() current="blueprint" />
         <h1>{format!("Exam blueprint: {}", b.course_title)}</h1>
-        {b.edited.then(|| view! { <p class="muted">"Edited here since the last import: re-importing the unchanged blueprint.yaml keeps these settings; a changed file replaces them."</p> })}
+        <p class="muted">
+            "Saving writes the course file "<code>{b.path.clone()}</code>" as a new revision (see its "
+            <a href=history>"history"</a>", or edit it "<a href=editor>"as text"</a>
+            "); "<code>"masterclass content export"</code>" writes it back to "<code>"content/"</code>"."
+        </p>
         {saved}
         {form_error(save.value())}
         <ActionForm action=save attr:class="admin-form blueprint-form">
             <input type="hidden" name="course" value=b.course_slug.clone() />
+            <input type="hidden" name="revision" value=b.revision.to_string() />
             <fieldset>
                 <legend>"Timing and marks"</legend>
                 <div class="field-row">
@@ -155,6 +152,12 @@ fn BlueprintBody(b: BlueprintForm, save: ServerAction<SaveExamBlueprint>) -> imp
                 <label class="option"><input type="checkbox" name="shuffle_questions" value="on" checked=b.shuffle_questions />" Shuffle the order of questions"</label>
                 <label class="option"><input type="checkbox" name="shuffle_options" value="on" checked=b.shuffle_options />" Shuffle options (unless a question fixes them)"</label>
                 <label class="option"><input type="checkbox" name="show_answers" value="on" checked=b.show_answers />" Show the right answers and feedback in the result"</label>
+            </fieldset>
+            <fieldset>
+                <legend>"Certificates"</legend>
+                <label class="field">"Valid for (months; empty: never expire)"
+                    <input type="number" name="certificate_valid_months" min="1" max="120" value=b.certificate_valid_months.map(|m| m.to_string()).unwrap_or_default() />
+                </label>
             </fieldset>
             <fieldset>
                 <legend>"Questions drawn per category"</legend>
@@ -312,8 +315,7 @@ fn LearnerBlock(
                                 if a.status == "active" { format!("due {}", utc(a.deadline_at)) } else { String::new() }
                             });
                             let extra = (a.extra_minutes > 0).then(|| format!(" (+{} min granted)", a.extra_minutes));
-                            let link = (a.status != "active").then(|| view! { <a href=format!("/exam/{id}/result")>{format!("#{id}")}</a> }.into_any())
-                                .unwrap_or_else(|| view! { <span>{format!("#{id}")}</span> }.into_any());
+                            let link = if a.status != "active" { view! { <a href=format!("/exam/{id}/result")>{format!("#{id}")}</a> }.into_any() } else { view! { <span>{format!("#{id}")}</span> }.into_any() };
                             view! {
                                 <tr class=format!("attempt-{}", a.status)>
                                     <td>{link}</td>
@@ -406,7 +408,7 @@ fn StatisticsBody(s: ExamStatistics) -> impl IntoView {
                             <tr class=if low { "flag-low" } else { "" }>
                                 <td>
                                     <strong>{it.question.clone()}</strong>{format!(" (version {})", it.version)}
-                                    {it.retired.then(|| " — retired")}
+                                    {it.retired.then_some(" — retired")}
                                     <br /><span class="muted">{it.text.clone()}</span>
                                 </td>
                                 <td>{it.kind.clone()}</td>
@@ -418,7 +420,7 @@ fn StatisticsBody(s: ExamStatistics) -> impl IntoView {
                                     <ul class="option-stats">
                                         {it.options.into_iter().map(|o| view! {
                                             <li class=if o.right { "right" } else { "" }>
-                                                {o.text}{o.right.then(|| " (right)")}{format!(": {} ({}%)", o.count, o.percent)}
+                                                {o.text}{o.right.then_some(" (right)")}{format!(": {} ({}%)", o.count, o.percent)}
                                             </li>
                                         }).collect_view()}
                                         {(it.unanswered > 0).then(|| view! { <li>{format!("No answer: {}", it.unanswered)}</li> })}

@@ -189,6 +189,29 @@ async fn blocked(
             )));
         }
     }
+    if !bp.eligibility.labs_passed.is_empty() {
+        let passed: Vec<(String, String)> = sqlx::query_as(
+            "SELECT l.slug, l.title FROM lab_passes p JOIN labs l ON l.id = p.lab_id WHERE p.user_id = $1 AND l.course_id = $2",
+        )
+        .bind(user_id)
+        .bind(course_id)
+        .fetch_all(db)
+        .await?;
+        // The blueprint names a lab by slug or by title.
+        let missing: Vec<&str> = bp
+            .eligibility
+            .labs_passed
+            .iter()
+            .filter(|l| !passed.iter().any(|(slug, title)| slug == *l || title == *l))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Ok(Some(format!(
+                "Pass these labs first: {}.",
+                missing.join(", ")
+            )));
+        }
+    }
     let extra: i64 = sqlx::query_scalar(
         "SELECT extra_attempts FROM exam_grants WHERE user_id = $1 AND course_id = $2",
     )
@@ -741,8 +764,27 @@ pub async fn submit_own(db: &Db, attempt: i64, user_id: i64) -> Result<(), AppEr
 
 /// Submits and grades an attempt in one transaction; `false` if it was no longer active.
 pub async fn submit(db: &Db, attempt: i64, by: &str) -> Result<bool, AppError> {
+    submit_claimed(db, attempt, by, false).await
+}
+
+/// [`submit`], optionally claiming the attempt first: on PostgreSQL a claim
+/// locks the row and gives up at once (`SKIP LOCKED`) if another instance's
+/// sweeper holds it, instead of waiting for that one to finish. Either way the
+/// flip from `active` is conditional, so an attempt is submitted exactly once.
+async fn submit_claimed(db: &Db, attempt: i64, by: &str, claim: bool) -> Result<bool, AppError> {
     let now = now_ms();
     let mut tx = db.begin().await?;
+    if claim && crate::db::backend(db) == crate::db::Backend::Postgres {
+        let mine: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM exam_attempts WHERE id = $1 AND status = 'active' FOR UPDATE SKIP LOCKED",
+        )
+        .bind(attempt)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if mine.is_none() {
+            return Ok(false);
+        }
+    }
     let flipped = sqlx::query(
         "UPDATE exam_attempts SET status = 'submitted', submitted_at = $1, submitted_by = $2 WHERE id = $3 AND status = 'active'",
     )
@@ -799,7 +841,8 @@ pub async fn submit(db: &Db, attempt: i64, by: &str) -> Result<bool, AppError> {
     Ok(true)
 }
 
-/// Submits every attempt past its deadline and grace; returns how many.
+/// Submits every attempt past its deadline and grace; returns how many. Every
+/// instance sweeps; each overdue attempt is submitted by exactly one of them.
 pub async fn sweep(db: &Db) -> Result<usize, AppError> {
     let due: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM exam_attempts WHERE status = 'active' AND deadline_at < $1 ORDER BY deadline_at",
@@ -809,7 +852,7 @@ pub async fn sweep(db: &Db) -> Result<usize, AppError> {
     .await?;
     let mut n = 0;
     for id in due {
-        if submit(db, id, "server").await? {
+        if submit_claimed(db, id, "server", true).await? {
             n += 1;
         }
     }

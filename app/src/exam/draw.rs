@@ -39,6 +39,11 @@ pub struct Blueprint {
     pub shuffle_options: bool,
     #[serde(default)]
     pub eligibility: Eligibility,
+    /// How long a certificate earned with this exam stays valid, in calendar months
+    /// (1–120); absent, certificates never expire. Kept out of the serialized form when
+    /// absent so that blueprints stored before it existed read back unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_valid_months: Option<i64>,
     /// How many questions are drawn from each category.
     pub draw: Vec<Draw>,
 }
@@ -50,7 +55,7 @@ pub struct Eligibility {
     /// Module slugs that must be complete.
     #[serde(default)]
     pub modules_completed: Vec<String>,
-    /// Lab titles that must be passed (checked once labs record passes).
+    /// Labs (by slug or title) that must be passed before the exam opens.
     #[serde(default)]
     pub labs_passed: Vec<String>,
 }
@@ -62,6 +67,9 @@ pub struct Draw {
     pub category: String,
     pub count: i64,
 }
+
+/// The longest validity a blueprint may give certificates: ten years.
+pub const MAX_VALID_MONTHS: i64 = 120;
 
 fn one() -> i64 {
     1
@@ -103,6 +111,13 @@ impl Blueprint {
                 "attempts_allowed must be at least 1 and cooldown_minutes not negative".into(),
             );
         }
+        if b.certificate_valid_months
+            .is_some_and(|m| !(1..=MAX_VALID_MONTHS).contains(&m))
+        {
+            return Err(format!(
+                "certificate_valid_months must be between 1 and {MAX_VALID_MONTHS} (leave it out for certificates that never expire)"
+            ));
+        }
         if b.draw.is_empty() || b.draw.iter().any(|d| d.count < 1) {
             return Err(
                 "draw must name at least one category, each with a count of at least 1".into(),
@@ -137,6 +152,112 @@ impl Blueprint {
     /// Questions in one attempt.
     pub fn total(&self) -> i64 {
         self.draw.iter().map(|d| d.count).sum()
+    }
+}
+
+/// The comment a written `blueprint.yaml` starts with when the file had none.
+pub const DEFAULT_COMMENT: &str =
+    "# How the certification exam is drawn and taken. See the README's exam section.";
+
+/// The comment lines at the top of a `blueprint.yaml`, if it starts with any.
+pub fn leading_comment(yaml: &str) -> Option<String> {
+    let lines: Vec<&str> = yaml
+        .lines()
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// A string as a YAML scalar: plain when YAML reads it back as that very string,
+/// double-quoted (JSON escapes are valid YAML) otherwise.
+fn scalar(s: &str) -> String {
+    const INDICATORS: &[char] = &[
+        '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%', '@',
+        '`',
+    ];
+    let plain = !s.is_empty()
+        && s.trim() == s
+        && !s.starts_with(INDICATORS)
+        && !s.ends_with(':')
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.chars().any(char::is_control)
+        && matches!(serde_yaml::from_str::<serde_yaml::Value>(s), Ok(serde_yaml::Value::String(v)) if v == s);
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    }
+}
+
+impl Blueprint {
+    /// The blueprint as `exam/blueprint.yaml`: `comment` (one or more `#` lines) first,
+    /// then the fields in the order an author reads them. Optional fields that are
+    /// absent are left out, so [`Blueprint::parse`] of the text gives back this very
+    /// blueprint.
+    pub fn to_yaml(&self, comment: &str) -> String {
+        let mut y = String::new();
+        for line in comment.lines() {
+            let line = line.trim_end();
+            if line.starts_with('#') {
+                y.push_str(line);
+            } else {
+                y.push_str("# ");
+                y.push_str(line);
+            }
+            y.push('\n');
+        }
+        let mut field = |key: &str, value: &dyn std::fmt::Display| {
+            y.push_str(&format!("{key}: {value}\n"));
+        };
+        if self.time_limit_seconds.is_none() || self.time_limit_minutes != 0 {
+            field("time_limit_minutes", &self.time_limit_minutes);
+        }
+        if let Some(s) = self.time_limit_seconds {
+            field("time_limit_seconds", &s);
+        }
+        // `{}` prints the shortest text that reads back as the same f64.
+        field("pass_mark_percent", &self.pass_mark_percent);
+        field("attempts_allowed", &self.attempts_allowed);
+        field("cooldown_minutes", &self.cooldown_minutes);
+        if let Some(o) = &self.opens_at {
+            field("opens_at", &scalar(o));
+        }
+        if let Some(c) = &self.closes_at {
+            field("closes_at", &scalar(c));
+        }
+        field("show_answers", &self.show_answers);
+        field("shuffle_questions", &self.shuffle_questions);
+        field("shuffle_options", &self.shuffle_options);
+        if let Some(m) = self.certificate_valid_months {
+            field("certificate_valid_months", &m);
+        }
+        let list = |key: &str, items: &[String]| {
+            if items.is_empty() {
+                format!("  {key}: []\n")
+            } else {
+                let mut s = format!("  {key}:\n");
+                for i in items {
+                    s.push_str(&format!("    - {}\n", scalar(i)));
+                }
+                s
+            }
+        };
+        y.push_str("eligibility:\n");
+        y.push_str(&list(
+            "modules_completed",
+            &self.eligibility.modules_completed,
+        ));
+        y.push_str(&list("labs_passed", &self.eligibility.labs_passed));
+        y.push_str("draw:\n");
+        for d in &self.draw {
+            y.push_str(&format!(
+                "  - category: {}\n    count: {}\n",
+                scalar(&d.category),
+                d.count
+            ));
+        }
+        y
     }
 }
 

@@ -4,8 +4,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Redirect;
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::use_params_map;
 
 use super::{
     get_attempt_summary, get_exam_overview, get_exam_question, get_exam_result, Answer,
@@ -13,7 +12,7 @@ use super::{
     SaveAnswer, StartExam, SubmitExam, ViewKind,
 };
 use crate::error::AppError;
-use crate::layout::{form_error, ErrorView};
+use crate::layout::{form_error, load_error};
 
 fn clock(secs: i64) -> String {
     let s = secs.max(0);
@@ -77,16 +76,6 @@ fn Countdown(left: RwSignal<i64>, attempt: i64) -> impl IntoView {
             <p class="time-left" role="timer" aria-live="off">"Time left: "<strong>{move || clock(left.try_get().unwrap_or(0))}</strong></p>
             <p class="time-warning" role="status" aria-live="polite">{warning}</p>
         </div>
-    }
-}
-
-fn load_error(e: AppError) -> AnyView {
-    match e {
-        AppError::Unauthorized => {
-            let next = use_location().pathname.get_untracked();
-            view! { <Redirect path=format!("/login?next={next}") /> }.into_any()
-        }
-        e => view! { <ErrorView error=e /> }.into_any(),
     }
 }
 
@@ -435,7 +424,7 @@ fn QuestionBody(
         <Countdown left attempt />
         <article class="exam-question">
             <h1>{format!("Question {position} of {total}")}</h1>
-            <p class="question-text">{q.text.clone()}{(!q.text_after.is_empty()).then(|| " ____ ")}{q.text_after.clone()}</p>
+            <p class="question-text">{q.text.clone()}{(!q.text_after.is_empty()).then_some(" ____ ")}{q.text_after.clone()}</p>
             <ActionForm action=save attr:class="answer-form" on:change=on_change on:input=on_input on:submit=note_answer>
                 <input type="hidden" name="attempt" value=attempt.to_string() />
                 <input type="hidden" name="position" value=position.to_string() />

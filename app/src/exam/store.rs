@@ -225,21 +225,6 @@ pub async fn store_questions(
     Ok(report)
 }
 
-/// Stores a course's blueprint.
-pub async fn store_blueprint(db: &Db, course_id: i64, b: &Blueprint) -> Result<(), sqlx::Error> {
-    let json = serde_json::to_string(b).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
-        "INSERT INTO exam_blueprints (course_id, spec_json, updated_at) VALUES ($1, $2, $3)
-         ON CONFLICT (course_id) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at",
-    )
-    .bind(course_id)
-    .bind(json)
-    .bind(now_ms())
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 /// Retires the course's questions that came from its `exam/` folder and are no longer
 /// in `questions` (the folder's whole bank): they are not drawn again, while attempts
 /// that drew them keep the exact version they drew. Questions imported from elsewhere
@@ -279,9 +264,15 @@ pub async fn retire_missing(
     Ok(n)
 }
 
-/// Stores the blueprint read from `exam/blueprint.yaml`, unless the file is the one
-/// already imported: then the stored blueprint, which an administrator may have
-/// edited since, stays as it is. A changed file replaces it (the author's word is newer).
+/// Where a course's blueprint is kept, inside its folder.
+pub const BLUEPRINT_PATH: &str = "exam/blueprint.yaml";
+
+/// Stores the blueprint read from `exam/blueprint.yaml`, unless it is the one already
+/// stored (publishing runs after every edit of any file; this keeps an unchanged
+/// blueprint's row as it is). The file is the only way a blueprint changes: the
+/// administration's form saves it as a new revision of that file. (A blueprint edited
+/// in this table by earlier versions of the form stays in force until the file changes;
+/// the form shows it, so its next save writes it into the file.)
 pub async fn import_blueprint(db: &Db, course_id: i64, b: &Blueprint) -> Result<bool, sqlx::Error> {
     let json = serde_json::to_string(b).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let h = hash(&json);
@@ -296,7 +287,7 @@ pub async fn import_blueprint(db: &Db, course_id: i64, b: &Blueprint) -> Result<
     sqlx::query(
         "INSERT INTO exam_blueprints (course_id, spec_json, updated_at, source_hash) VALUES ($1, $2, $3, $4)
          ON CONFLICT (course_id) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at,
-             source_hash = excluded.source_hash, edited_by = NULL",
+             source_hash = excluded.source_hash",
     )
     .bind(course_id)
     .bind(json)
@@ -305,29 +296,6 @@ pub async fn import_blueprint(db: &Db, course_id: i64, b: &Blueprint) -> Result<
     .execute(db)
     .await?;
     Ok(true)
-}
-
-/// An administrator's edit of a blueprint; the file's hash stays, so re-importing
-/// the unchanged file does not undo the edit.
-pub async fn edit_blueprint(
-    db: &Db,
-    course_id: i64,
-    b: &Blueprint,
-    admin_id: i64,
-) -> Result<(), sqlx::Error> {
-    let json = serde_json::to_string(b).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
-        "INSERT INTO exam_blueprints (course_id, spec_json, updated_at, edited_by) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (course_id) DO UPDATE SET spec_json = excluded.spec_json, updated_at = excluded.updated_at,
-             edited_by = excluded.edited_by",
-    )
-    .bind(course_id)
-    .bind(json)
-    .bind(now_ms())
-    .bind(admin_id)
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 /// A course's blueprint, if it has an exam.

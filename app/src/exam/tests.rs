@@ -345,6 +345,25 @@ fn blueprint_rules_are_checked() {
     assert!(Blueprint::parse(&short.replace(": 8", ": 1")).is_err());
     assert!(Blueprint::parse("pass_mark_percent: 70\ndraw: [{category: a, count: 1}]").is_err());
     assert_eq!(draw::parse_utc("1970-01-01"), Ok(0));
+    // Certificates expire only if the blueprint says so, after 1 to 120 months.
+    assert_eq!(
+        Blueprint::parse(short)
+            .expect("ok")
+            .certificate_valid_months,
+        None
+    );
+    let months = |m: &str| Blueprint::parse(&format!("{short}\ncertificate_valid_months: {m}"));
+    assert_eq!(months("12").expect("12").certificate_valid_months, Some(12));
+    assert_eq!(
+        months("120").expect("120").certificate_valid_months,
+        Some(120)
+    );
+    for bad in ["0", "121", "-1", "1.5", "a year"] {
+        assert!(months(bad).is_err(), "{bad}");
+    }
+    // A blueprint stored before the field existed reads back, and one without it stays without.
+    let json = serde_json::to_string(&Blueprint::parse(short).expect("ok")).expect("json");
+    assert!(!json.contains("certificate_valid_months"), "{json}");
 }
 
 #[test]
@@ -504,6 +523,7 @@ fn admin_inputs_are_parsed_into_rules() {
         category: map(&[("0", "a"), ("1", "b")]),
         count: map(&[("0", "2"), ("1", "")]),
         module: map(&[("0", "intro")]),
+        certificate_valid_months: " 24 ".into(),
     };
     let avail = vec![("a".to_string(), 3), ("b".to_string(), 1)];
     let modules = vec!["intro".to_string()];
@@ -518,6 +538,13 @@ fn admin_inputs_are_parsed_into_rules() {
     assert_eq!(b.eligibility.modules_completed, vec!["intro".to_string()]);
     assert_eq!(b.opens_at, None);
     assert!(!b.show_answers && !b.shuffle_options);
+    assert_eq!(b.certificate_valid_months, Some(24));
+    let never = BlueprintInput {
+        certificate_valid_months: " ".into(),
+        ..input.clone()
+    };
+    let b = parse_blueprint(&never, &old, &avail, &modules).expect("valid");
+    assert_eq!(b.certificate_valid_months, None, "empty: never expires");
     let bad = |f: &dyn Fn(&mut BlueprintInput)| {
         let mut i = input.clone();
         f(&mut i);
@@ -527,4 +554,135 @@ fn admin_inputs_are_parsed_into_rules() {
     assert!(bad(&|i| i.time_limit = "2".into()).starts_with("The time limit in seconds"));
     assert!(bad(&|i| i.module = map(&[("0", "nope")])).contains("no module"));
     assert!(bad(&|i| i.pass_mark_percent = "NaN".into()).contains("number from 0 to 100"));
+    assert!(bad(&|i| i.certificate_valid_months = "0".into()).contains("from 1 to 120"));
+    assert!(bad(&|i| i.certificate_valid_months = "twelve".into()).contains("whole number"));
+}
+
+#[test]
+fn a_blueprint_written_as_yaml_reads_back_equal() {
+    use super::draw::{leading_comment, Draw, Eligibility, DEFAULT_COMMENT};
+    // Everything the admin form can set, with names YAML would misread if written plainly.
+    let full = Blueprint {
+        time_limit_minutes: 45,
+        time_limit_seconds: None,
+        pass_mark_percent: 62.5,
+        attempts_allowed: 2,
+        cooldown_minutes: 90,
+        opens_at: Some("2025-06-01".into()),
+        closes_at: Some("2025-06-30T17:30:00Z".into()),
+        show_answers: false,
+        shuffle_questions: false,
+        shuffle_options: true,
+        eligibility: Eligibility {
+            modules_completed: vec!["what-a-load-test-is-for".into(), "true".into()],
+            labs_passed: vec!["Lab: the first one".into()],
+        },
+        certificate_valid_months: Some(18),
+        draw: vec![
+            Draw {
+                category: "k6 and load testing".into(),
+                count: 8,
+            },
+            Draw {
+                category: "SLIs, SLOs and error budgets".into(),
+                count: 3,
+            },
+            Draw {
+                category: "Gates: \"pass\" or fail # really".into(),
+                count: 1,
+            },
+            Draw {
+                category: "null".into(),
+                count: 1,
+            },
+            Draw {
+                category: "- 100".into(),
+                count: 1,
+            },
+            Draw {
+                category: " padded ".into(),
+                count: 1,
+            },
+            Draw {
+                category: "line\nbreak\ttab ünïcode".into(),
+                count: 1,
+            },
+        ],
+    };
+    let yaml = full.to_yaml(DEFAULT_COMMENT);
+    assert!(
+        yaml.starts_with(&format!("{DEFAULT_COMMENT}\ntime_limit_minutes: 45\n")),
+        "{yaml}"
+    );
+    assert_eq!(Blueprint::parse(&yaml), Ok(full.clone()), "{yaml}");
+    assert_eq!(leading_comment(&yaml).as_deref(), Some(DEFAULT_COMMENT));
+
+    // Seconds instead of minutes, a whole pass mark, nothing optional: still equal,
+    // and what is absent is left out of the file rather than written as null.
+    let short = Blueprint {
+        time_limit_minutes: 0,
+        time_limit_seconds: Some(20),
+        pass_mark_percent: 70.0,
+        opens_at: None,
+        closes_at: None,
+        certificate_valid_months: None,
+        show_answers: true,
+        shuffle_questions: true,
+        eligibility: Eligibility::default(),
+        draw: vec![Draw {
+            category: "a".into(),
+            count: 1,
+        }],
+        ..full.clone()
+    };
+    let yaml = short.to_yaml("# two\n# lines");
+    assert!(
+        yaml.starts_with("# two\n# lines\ntime_limit_seconds: 20\n"),
+        "{yaml}"
+    );
+    for absent in [
+        "time_limit_minutes",
+        "opens_at",
+        "closes_at",
+        "certificate_valid_months",
+        "null",
+    ] {
+        assert!(!yaml.contains(absent), "{absent} in {yaml}");
+    }
+    assert_eq!(Blueprint::parse(&yaml), Ok(short), "{yaml}");
+    assert_eq!(leading_comment(&yaml).as_deref(), Some("# two\n# lines"));
+    assert_eq!(leading_comment("time_limit_minutes: 1\n# late"), None);
+}
+
+#[test]
+fn the_shipped_blueprint_survives_being_rewritten() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../content/performance-engineering-masterclass/exam/blueprint.yaml");
+    let text = std::fs::read_to_string(&path).expect("the shipped blueprint");
+    let shipped = Blueprint::parse(&text).expect("parses");
+    let comment = draw::leading_comment(&text).expect("it starts with a comment");
+    let written = shipped.to_yaml(&comment);
+    assert_eq!(Blueprint::parse(&written), Ok(shipped));
+    // The same fields in the same order, plus the shuffle settings it left to their defaults.
+    let keys = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with([' ', '#']))
+            .filter_map(|l| l.split(':').next().map(str::to_string))
+            .collect()
+    };
+    let mut expected = keys(&text);
+    let at = expected
+        .iter()
+        .position(|k| k == "show_answers")
+        .expect("show_answers")
+        + 1;
+    expected.splice(
+        at..at,
+        [
+            "shuffle_questions".to_string(),
+            "shuffle_options".to_string(),
+        ],
+    );
+    assert_eq!(keys(&written), expected, "{written}");
+    assert!(written.starts_with(&comment));
 }

@@ -48,6 +48,11 @@ pub struct RunArgs {
     /// Do not print progress.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Load this service on this machine instead of the toy service (an
+    /// operator's self-test: http://127.0.0.1:PORT; other hosts are refused).
+    /// Implies `--mode live`; the script finds it in `__ENV.BASE_URL`.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
 }
 
 /// `masterclass toy ...`
@@ -138,9 +143,17 @@ async fn run_script(args: RunArgs) -> i32 {
             return 1;
         }
     };
-    let mode = match args.mode {
-        ModeArg::Sim => Mode::Sim,
-        ModeArg::Live => Mode::Live,
+    let target = match args.target.as_deref().map(crate::runner::loopback_target) {
+        None => None,
+        Some(Ok(addr)) => Some(addr),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let mode = match (args.mode, target) {
+        (_, Some(_)) | (ModeArg::Live, None) => Mode::Live,
+        (ModeArg::Sim, None) => Mode::Sim,
     };
     let cancel = CancellationToken::new();
     let cfg = RunConfig {
@@ -149,6 +162,7 @@ async fn run_script(args: RunArgs) -> i32 {
         scenario,
         env: args.env.into_iter().collect(),
         cancel: cancel.clone(),
+        target,
         ..RunConfig::default()
     };
     let plan = match crate::runner::inspect(&script, &cfg) {
@@ -159,11 +173,14 @@ async fn run_script(args: RunArgs) -> i32 {
         }
     };
     eprintln!(
-        "\n  execution: local ({} mode, seed {})\n     script: {}\n     target: toy service, scenario {}\n{}",
+        "\n  execution: local ({} mode, seed {})\n     script: {}\n     target: {}\n{}",
         if mode == Mode::Sim { "sim" } else { "live" },
         args.seed,
         args.script.display(),
-        cfg.scenario.name,
+        match target {
+            Some(addr) => format!("http://{addr} (--target)"),
+            None => format!("toy service, scenario {}", cfg.scenario.name),
+        },
         crate::runner::describe(&plan)
     );
     let ctrl_c = cancel.clone();

@@ -443,16 +443,30 @@ fn coordinate(
     })
 }
 
-/// Runs a script live against a fresh in-process toy service.
+/// Runs a script live against a fresh in-process toy service, or against
+/// the operator's loopback `target`.
 pub(crate) async fn run(
     script: &str,
     cfg: RunConfig,
     mut progress: impl FnMut(Progress) + Send + 'static,
 ) -> Result<RunSummary, RunError> {
-    let server = ToyServer::start(0, cfg.scenario.clone(), cfg.seed)
-        .await
-        .map_err(|e| RunError::Toy(e.to_string()))?;
-    let addr = server.addr();
+    let server = match cfg.target {
+        Some(_) => None,
+        None => Some(
+            ToyServer::start(0, cfg.scenario.clone(), cfg.seed)
+                .await
+                .map_err(|e| RunError::Toy(e.to_string()))?,
+        ),
+    };
+    let addr = match (&server, cfg.target) {
+        (Some(s), _) => s.addr(),
+        (None, Some(t)) if t.ip().is_loopback() => t,
+        (None, _) => {
+            return Err(RunError::Toy(
+                "the load target must be a loopback address".into(),
+            ))
+        }
+    };
     let shared = Arc::new(Shared {
         store: Mutex::new(Store::new(cfg.limits.max_test_seconds as usize + 120)),
         logs: Mutex::new(Vec::new()),
@@ -475,8 +489,11 @@ pub(crate) async fn run(
     });
     let mut env = cfg.env.clone();
     env.entry("BASE_URL".into())
-        .or_insert_with(|| server.base_url());
-    let target = ("127.0.0.1".to_owned(), addr.port());
+        .or_insert_with(|| match &server {
+            Some(s) => s.base_url(),
+            None => format!("http://{addr}"),
+        });
+    let target = (addr.ip().to_string(), addr.port());
     let scrapes: Arc<Mutex<Vec<Scrape>>> = Arc::new(Mutex::new(Vec::new()));
     let plan_slot: Arc<Mutex<Option<Plan>>> = Arc::new(Mutex::new(None));
     let (sh, sc, sc2, ps) = (
@@ -497,7 +514,7 @@ pub(crate) async fn run(
             _ = tick.tick() => {
                 let elapsed = (shared.now() - shared.origin()).max(0.0);
                 let vus = shared.vus_active.load(Ordering::Relaxed);
-                if elapsed >= next_scrape {
+                if let Some(server) = server.as_ref().filter(|_| elapsed >= next_scrape) {
                     lock(&scrapes).push(Scrape { t: elapsed, text: server.metrics_text() });
                     next_scrape += cfg.scrape_interval.max(1.0);
                 }
@@ -528,12 +545,20 @@ pub(crate) async fn run(
             }
         }
     };
-    let final_text = server.metrics_text();
-    server.shutdown().await;
+    let final_text = match server {
+        Some(server) => {
+            let text = server.metrics_text();
+            server.shutdown().await;
+            Some(text)
+        }
+        None => None,
+    };
     let mut summary = result.map_err(|e| RunError::Script(format!("the run crashed: {e}")))??;
-    summary.scrapes.push(Scrape {
-        t: summary.duration,
-        text: final_text,
-    });
+    if let Some(text) = final_text {
+        summary.scrapes.push(Scrape {
+            t: summary.duration,
+            text,
+        });
+    }
     Ok(summary)
 }

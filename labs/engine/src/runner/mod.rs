@@ -70,6 +70,47 @@ pub struct RunConfig {
     /// Threads a simulated run may use (0: one per core). Results do not
     /// depend on it: the same seed gives the same bytes with any number.
     pub threads: usize,
+    /// Live runs only: send the load to this loopback address instead of a
+    /// fresh toy service. Set by the operator's `lab run --target`; learners'
+    /// runs never carry one (the grader leaves it `None`).
+    pub target: Option<std::net::SocketAddr>,
+}
+
+/// Parses an operator's `--target`: an `http://` URL on this machine.
+/// Anything else is refused: the runner never sends load to other hosts.
+pub fn loopback_target(url: &str) -> Result<std::net::SocketAddr, String> {
+    let refuse = |why: &str| {
+        format!("--target {url:?}: {why}; the runner only loads this machine (http://127.0.0.1:PORT, http://[::1]:PORT or http://localhost:PORT)")
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| refuse("must start with http://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if authority.contains('@') {
+        return Err(refuse("must not carry a user name"));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (h, p) = v6.split_once(']').ok_or_else(|| refuse("is not a URL"))?;
+            (h, p.strip_prefix(':').unwrap_or(""))
+        }
+        None => authority.rsplit_once(':').unwrap_or((authority, "")),
+    };
+    let port: u16 = if port.is_empty() {
+        80
+    } else {
+        port.parse().map_err(|_| refuse("has a bad port"))?
+    };
+    let ip: std::net::IpAddr = if host.eq_ignore_ascii_case("localhost") {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        host.parse()
+            .map_err(|_| refuse("is not a loopback address"))?
+    };
+    if !ip.is_loopback() {
+        return Err(refuse("is not a loopback address"));
+    }
+    Ok(std::net::SocketAddr::new(ip, port))
 }
 
 impl Default for RunConfig {
@@ -83,6 +124,7 @@ impl Default for RunConfig {
             scrape_interval: 5.0,
             cancel: CancellationToken::new(),
             threads: 0,
+            target: None,
         }
     }
 }
@@ -538,4 +580,39 @@ fn check_size(script: &str, limits: &Limits) -> Result<(), RunError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod target_tests {
+    use super::loopback_target;
+
+    #[test]
+    fn only_this_machine_is_a_target() {
+        for ok in [
+            "http://127.0.0.1:3000",
+            "http://127.0.0.1:3000/",
+            "http://localhost:8080/courses",
+            "http://[::1]:3000",
+            "http://127.1.2.3:9",
+        ] {
+            assert!(loopback_target(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            loopback_target("http://localhost").map(|a| a.port()),
+            Ok(80)
+        );
+        for bad in [
+            "https://127.0.0.1:3000",
+            "http://10.0.0.1:3000",
+            "http://example.com",
+            "http://127.0.0.1.nip.io:3000",
+            "http://user@127.0.0.1:3000",
+            "127.0.0.1:3000",
+            "http://[::2]:3000",
+            "http://127.0.0.1:99999",
+        ] {
+            let e = loopback_target(bad).expect_err(bad);
+            assert!(e.contains("--target"), "{e}");
+        }
+    }
 }
