@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { checkA11y, jsOn, passShortExam, ready } from './helpers';
+import { checkA11y, jsOn, passShortExam, ready, SHORT } from './helpers';
 
 test('a passed exam earns a certificate that anyone can open, verify, and see revoked', async ({ page, browser, baseURL }, info) => {
   await passShortExam(page, info);
@@ -15,6 +15,12 @@ test('a passed exam earns a certificate that anyone can open, verify, and see re
   // The fixture course's certificates are valid for 12 months.
   await expect(page.getByText(/Valid until \d{4}-\d\d-\d\d/)).toBeVisible();
   await expect(page.getByRole('link', { name: 'Add to LinkedIn profile' })).toHaveAttribute('href', /linkedin\.com\/profile\/add\?startTask=CERTIFICATION_NAME/);
+  await checkA11y(page, info);
+
+  // The exam page leads to the certificate from now on.
+  await page.goto(`/courses/${SHORT}/exam`);
+  await ready(page, info);
+  await expect(page.getByRole('link', { name: 'View your certificate' })).toHaveAttribute('href', `/certificates/${id}`);
   await checkA11y(page, info);
 
   // Anyone, signed in or not, sees the same page.

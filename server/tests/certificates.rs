@@ -141,6 +141,16 @@ async fn lifecycle(app: TestApp) {
     .await;
     assert_eq!(info["default_name"], "Learner");
     assert_eq!(info["certificate"], Value::Null);
+    // The exam page offers the claim for the passed attempt.
+    let exam_page = format!("/courses/{COURSE}/exam");
+    let ov = Person::json(alice.call("exam/overview", &[("course", COURSE)]).await).await;
+    assert_eq!(ov["attempts"][0]["certificate"], Value::Null);
+    let page = alice.text(&exam_page).await;
+    assert!(
+        page.contains(&format!("/exam/{attempt}/certificate")),
+        "claim link"
+    );
+    assert!(!page.contains("You are certified"));
     let r = alice.issue_certificate(attempt, "  Ada   Lovelace ").await;
     assert_eq!(r.status(), StatusCode::OK);
     let loc = r
@@ -160,6 +170,17 @@ async fn lifecycle(app: TestApp) {
         .await
         .expect("count");
     assert_eq!(count, 1);
+
+    // From then on the exam page leads to the certificate.
+    let ov = Person::json(alice.call("exam/overview", &[("course", COURSE)]).await).await;
+    assert_eq!(ov["attempts"][0]["certificate"]["id"], id.as_str());
+    assert_eq!(ov["attempts"][0]["certificate"]["revoked"], false);
+    let page = alice.text(&exam_page).await;
+    assert!(page.contains("You are certified"), "certified banner");
+    assert!(
+        page.contains(&format!("/certificates/{id}")),
+        "certificate link"
+    );
 
     // Nobody else can claim it; a failed attempt earns nothing; a blank name is refused.
     let mallory = app.learner("mallory@example.com").await;
@@ -361,6 +382,10 @@ async fn lifecycle(app: TestApp) {
     let page = anon.text(&format!("/certificates/{id}")).await;
     assert!(page.contains("Revoked.") && page.contains("Exam misconduct"));
     assert!(status_bit(&app, index).await, "status list bit set");
+    let ov = Person::json(alice.call("exam/overview", &[("course", COURSE)]).await).await;
+    assert_eq!(ov["attempts"][0]["certificate"]["revoked"], true);
+    let page = alice.text(&exam_page).await;
+    assert!(!page.contains("You are certified") && page.contains("Revoked"));
     let revoked = anon.verify_credential(&renamed).await;
     assert_eq!(revoked["valid"], false);
     assert_eq!(revoked["revoked"], true);

@@ -8,8 +8,8 @@ use super::grade::{self, Graded};
 use super::model::Question;
 use super::store;
 use super::{
-    Answer, AttemptRow, AttemptSummary, CategoryScore, ExamOverview, ExamResult, ItemStatus,
-    QuestionPage, QuestionView, ReviewItem, SaveAck, ViewKind,
+    Answer, AttemptRow, AttemptSummary, CategoryScore, ClaimedCertificate, ExamOverview,
+    ExamResult, ItemStatus, QuestionPage, QuestionView, ReviewItem, SaveAck, ViewKind,
 };
 use crate::auth::User;
 use crate::db::{now_ms, Db};
@@ -74,7 +74,7 @@ fn remaining(deadline: i64, now: i64) -> i64 {
     ((deadline - now).max(0) + 999) / 1000
 }
 
-fn row(a: &Attempt) -> AttemptRow {
+fn row(a: &Attempt, certificate: Option<ClaimedCertificate>) -> AttemptRow {
     AttemptRow {
         id: a.id,
         status: a.status.clone(),
@@ -83,6 +83,7 @@ fn row(a: &Attempt) -> AttemptRow {
         submitted_by_server: a.submitted_by.as_deref() == Some("server"),
         score_percent: a.score_bp.map(|b| b as f64 / 100.0),
         passed: a.passed.map(|p| p != 0),
+        certificate,
     }
 }
 
@@ -280,6 +281,26 @@ pub async fn overview(db: &Db, slug: &str, user_id: i64) -> Result<ExamOverview,
     .fetch_optional(db)
     .await?
     .unwrap_or(0);
+    let claimed: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+        "SELECT attempt_id, id, revoked_at FROM certificates WHERE user_id = $1 AND course_id = $2",
+    )
+    .bind(user_id)
+    .bind(cid)
+    .fetch_all(db)
+    .await?;
+    let rows =
+        attempts
+            .iter()
+            .map(|a| {
+                let certificate = claimed.iter().find(|(attempt, ..)| *attempt == a.id).map(
+                    |(_, id, revoked_at)| ClaimedCertificate {
+                        id: id.clone(),
+                        revoked: revoked_at.is_some(),
+                    },
+                );
+                row(a, certificate)
+            })
+            .collect();
     Ok(ExamOverview {
         course_slug: slug.to_string(),
         course_title: title,
@@ -293,7 +314,7 @@ pub async fn overview(db: &Db, slug: &str, user_id: i64) -> Result<ExamOverview,
         closes_at,
         active,
         blocked,
-        attempts: attempts.iter().map(row).collect(),
+        attempts: rows,
     })
 }
 

@@ -83,6 +83,15 @@ pub struct AttemptRow {
     pub submitted_by_server: bool,
     pub score_percent: Option<f64>,
     pub passed: Option<bool>,
+    /// The certificate claimed from this attempt.
+    pub certificate: Option<ClaimedCertificate>,
+}
+
+/// A certificate as the exam page links it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimedCertificate {
+    pub id: String,
+    pub revoked: bool,
 }
 
 /// The exam's page for one learner: rules, their attempts, and whether they may start.

@@ -112,10 +112,22 @@ fn ExamHomeBody(o: ExamOverview, start: ServerAction<StartExam>) -> impl IntoVie
             {form_error(start.value())}
         }.into_any(),
     };
+    // The newest certificate still standing, shown above everything else.
+    let certified = o
+        .attempts
+        .iter()
+        .rev()
+        .find_map(|a| a.certificate.as_ref().filter(|c| !c.revoked))
+        .map(|c| view! {
+            <p class="certified" role="status">
+                "You are certified. "<a class="button primary" href=format!("/certificates/{}", c.id)>"View your certificate"</a>
+            </p>
+        });
     view! {
         <Title text="Certification exam" />
         <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a>" / "<a href=course_href>{o.course_title.clone()}</a></nav>
         <h1>"Certification exam"</h1>
+        {certified}
         <ul class="exam-rules">
             <li>{format!("{} questions, {}. The clock starts when you start and keeps running if you leave.", o.questions, duration(o.time_limit_seconds))}</li>
             <li>{format!("Pass mark: {}%.", o.pass_mark_percent)}</li>
@@ -126,7 +138,7 @@ fn ExamHomeBody(o: ExamOverview, start: ServerAction<StartExam>) -> impl IntoVie
         {(!o.attempts.is_empty()).then(|| view! {
             <h2>"Your attempts"</h2>
             <table class="attempts">
-                <thead><tr><th scope="col">"Attempt"</th><th scope="col">"Status"</th><th scope="col">"Score"</th></tr></thead>
+                <thead><tr><th scope="col">"Attempt"</th><th scope="col">"Status"</th><th scope="col">"Score"</th><th scope="col">"Certificate"</th></tr></thead>
                 <tbody>
                     {o.attempts.iter().enumerate().map(|(i, a)| {
                         let status = match (a.status.as_str(), a.passed) {
@@ -137,7 +149,13 @@ fn ExamHomeBody(o: ExamOverview, start: ServerAction<StartExam>) -> impl IntoVie
                         };
                         let score = a.score_percent.map(|s| format!("{s}%")).unwrap_or_default();
                         let link = if a.status == "active" { format!("/exam/{}", a.id) } else { format!("/exam/{}/result", a.id) };
-                        view! { <tr><td><a href=link>{format!("Attempt {}", i + 1)}</a></td><td>{status}</td><td>{score}</td></tr> }
+                        let certificate = match (&a.certificate, a.passed == Some(true) && a.status != "voided") {
+                            (Some(c), _) if c.revoked => "Revoked".into_any(),
+                            (Some(c), _) => view! { <a href=format!("/certificates/{}", c.id)>"View"</a> }.into_any(),
+                            (None, true) => view! { <a href=format!("/exam/{}/certificate", a.id)>"Claim"</a> }.into_any(),
+                            (None, false) => ().into_any(),
+                        };
+                        view! { <tr><td><a href=link>{format!("Attempt {}", i + 1)}</a></td><td>{status}</td><td>{score}</td><td>{certificate}</td></tr> }
                     }).collect_view()}
                 </tbody>
             </table>
