@@ -254,12 +254,8 @@ impl Person {
             .expect("request")
     }
 
-    /// GETs a page the way a browser navigates to it.
-    ///
-    /// A server-rendered page very rarely never answers (about one request in
-    /// thousands; see the README's "Known problems"). Like a person pressing
-    /// reload, a GET that gets no answer within 20 s is asked once more, and
-    /// the stall is printed so it stays visible; a second stall fails the test.
+    /// GETs a page the way a browser navigates to it. A page that gets no
+    /// answer within 60 s fails the test (see `servers_in_one_process.rs`).
     pub async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.base))
