@@ -583,6 +583,9 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
     let mut limits = app::auth::ratelimit::Limits::default();
     limits.register_per_ip.max = settings.signups_per_hour;
     let server = startup::build(&settings, db, limits).await?;
+    // Installed before the address is printed: a SIGTERM sent the moment the
+    // server says it is serving must be a graceful stop, not the default kill.
+    let stop_signal = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(settings.addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.addr))?;
@@ -604,7 +607,7 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
     tokio::pin!(http);
     tokio::select! {
         r = &mut http => r?,
-        () = shutdown_signal() => {
+        () = stop_signal => {
             // A graceful stop: no new lab runs are claimed, running ones get a
             // moment to finish and are otherwise handed back to the queue for
             // another instance; requests in flight (exam saves) complete.
@@ -628,19 +631,24 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// The stop signals (SIGTERM, SIGINT / Ctrl-C), registered when this is called;
+/// the returned future completes on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    let stop = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        async move {
+            tokio::select! { _ = term.recv() => {}, _ = interrupt.recv() => {} }
         }
     };
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    Ok(async move {
+        stop.await;
+        tracing::info!("shutting down");
+    })
 }
