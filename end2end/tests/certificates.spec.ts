@@ -2,6 +2,8 @@ import { test, expect } from '@playwright/test';
 import { checkA11y, jsOn, passShortExam, ready, SHORT } from './helpers';
 
 test('a passed exam earns a certificate that anyone can open, verify, and see revoked', async ({ page, browser, baseURL }, info) => {
+  // The short exam alone takes about 23 s of waiting (its 8 s plus the server's grace).
+  test.setTimeout(120_000);
   await passShortExam(page, info);
   await checkA11y(page, info);
   const name = `Ada Tester ${info.project.name} ${Date.now().toString(36)}`;

@@ -67,6 +67,7 @@ async function answer(page: Page, info: TestInfo): Promise<() => Promise<void>> 
 const navTo = (page: Page, label: string) => page.getByRole('navigation', { name: 'Questions' }).getByRole('link', { name: label, exact: true });
 
 test('a learner takes the exam: answers, reloads, flags, reviews, submits, sees the result', async ({ page }, info) => {
+  test.setTimeout(120_000);
   const errors = watchConsole(page);
   await register(page, info, `/courses/${COURSE}/exam`);
   await expect(page.getByRole('heading', { level: 1, name: 'Certification exam' })).toBeVisible();
@@ -147,6 +148,8 @@ test('a learner takes the exam: answers, reloads, flags, reviews, submits, sees 
 });
 
 test('a short exam runs out on its own and the server submits the saved answers', async ({ page, baseURL }, info) => {
+  // About 23 s of it is waiting: the exam's 8 s plus the server's grace.
+  test.setTimeout(120_000);
   await register(page, info, `/courses/${SHORT}/exam`);
   await expect(page.getByText('2 questions, 8 seconds.', { exact: false })).toBeVisible();
   await page.getByRole('button', { name: 'Start the exam' }).click();

@@ -21,10 +21,10 @@ function clock(secs: number): string {
   return `${Math.floor(secs / 60)}:${pad(secs % 60)}`;
 }
 
-/** Matches the timer during the first minute of a time limit of `secs` seconds. */
-export function firstMinute(secs: number): RegExp {
-  const later = clock(secs - 59).replace(/\d\d$/, '\\d\\d');
-  return new RegExp(`Time left: (${clock(secs)}|${later})`);
+/** Matches the timer during the first `minutes` minutes of a time limit of `secs` seconds. */
+export function firstMinute(secs: number, minutes = 1): RegExp {
+  const later = Array.from({ length: minutes }, (_, m) => clock(secs - 59 - 60 * m).replace(/\d\d$/, '\\d\\d'));
+  return new RegExp(`Time left: (${[clock(secs), ...later].join('|')})`);
 }
 
 export const jsOn = (info: TestInfo) => info.project.name === 'javascript-on';

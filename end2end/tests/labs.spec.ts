@@ -18,8 +18,9 @@ test('a learner watches a live run progress and finish', async ({ page }, info) 
   await register(page, info, '/courses/lab-live/labs/live-smoke');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   await expect(page).toHaveURL(/\/courses\/lab-live\/labs\/live-smoke\/runs\/\d+$/);
-  // Six seconds of real time: the live figures arrive while it runs, streamed
-  // with JavaScript and by the page reloading itself without.
+  // Twelve seconds of real time, so even a slow page sees it running: the live
+  // figures arrive while it runs, streamed with JavaScript and by the page
+  // reloading itself without.
   await expect(page.getByText('Running Live run (1 of 1)')).toBeVisible({ timeout: 15_000 });
   await expect(page.locator('section.live progress')).toBeVisible();
   await expect(page.locator('.live-stats')).toContainText('VUs');

@@ -441,13 +441,3 @@ mod queue_waits_for_workers {
     }
 }
 
-/// The grader's report and the app's wire type are the same document.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_report_wire_type_mirrors_the_grader() {
-    let lab = first_lab();
-    let files = solution(&lab).into_iter().collect();
-    let outcome = lab_grader::grade(&lab, &files, Default::default(), |_| {}).await;
-    let graded = serde_json::to_value(&outcome.report).expect("json");
-    let mirrored: app::labs::LabReport = serde_json::from_value(graded.clone()).expect("decodes");
-    assert_eq!(serde_json::to_value(&mirrored).expect("json"), graded);
-}

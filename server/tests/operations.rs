@@ -376,7 +376,7 @@ async fn drain(app: TestApp) {
     let other = std::sync::Arc::new(app::labs::worker::LabQueue::default());
     app::labs::worker::spawn(app.db.clone(), other.clone(), 1).await;
     let mut status = String::new();
-    for _ in 0..600 {
+    for _ in 0..1200 {
         status = sqlx::query_scalar("SELECT status FROM lab_runs WHERE id = $1")
             .bind(run)
             .fetch_one(&app.db)

@@ -339,7 +339,7 @@ mod ssr {
         let mut failures: BTreeMap<String, i64> = BTreeMap::new();
         for (lab, json) in reports {
             let Some(report) =
-                json.and_then(|j| serde_json::from_str::<crate::labs::report::LabReport>(&j).ok())
+                json.and_then(|j| serde_json::from_str::<crate::labs::LabReport>(&j).ok())
             else {
                 continue;
             };

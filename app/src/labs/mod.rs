@@ -6,7 +6,6 @@ pub mod editor;
 #[cfg(feature = "ssr")]
 pub mod events;
 pub mod pages;
-pub mod report;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
@@ -18,7 +17,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-pub use report::*;
+pub use lab_report::*;
 
 /// The largest file a learner may save or run, in bytes.
 pub const MAX_FILE_BYTES: usize = 64 * 1024;

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::store::{self, Claimed};
-use super::{LabReport, RunProgress};
+use super::RunProgress;
 use crate::db::Db;
 
 /// How often a running run writes its progress (and looks for a cancel).
@@ -222,10 +222,7 @@ async fn grade(db: &Db, queue: &LabQueue, claimed: Claimed) {
     let outcome = grading.await;
     reporter.abort();
     let stored = match outcome {
-        Ok(outcome) => match store::convert::<_, LabReport>(&outcome.report) {
-            Ok(report) => store::finish(db, &claimed, &report, &outcome.data).await,
-            Err(e) => store::fail(db, &claimed, &e.to_string()).await,
-        },
+        Ok(outcome) => store::finish(db, &claimed, &outcome.report, &outcome.data).await,
         Err(e) => {
             tracing::error!(run, error = %e, "lab grading crashed");
             store::fail(

@@ -17,7 +17,7 @@ mod grade;
 mod load;
 mod locate;
 pub mod model;
-pub mod report;
+pub use lab_report as report;
 
 pub use data::{query_chart, RunData};
 pub use grade::{grade, GradeProgress, Outcome};

@@ -747,7 +747,7 @@ fn evaluator_agrees_with_a_real_prometheus_server() {
     real_prometheus::backfill(blocks.into_iter(), &work.0, &tsdb, |_, _| {})
         .unwrap_or_else(|e| panic!("{e}"));
     let server =
-        Server::start(&work.0, &tsdb, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
+        Server::start(&work.0, &tsdb, Duration::from_secs(120)).unwrap_or_else(|e| panic!("{e}"));
 
     let mut tally = Tally::default();
     let mut errors_agreed = Vec::new();

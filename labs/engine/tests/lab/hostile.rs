@@ -70,7 +70,11 @@ fn deep_recursion() {
         "function f(n) { return f(n + 1) + 1; }\nexport default function () { f(0); }\n",
         1,
         "baseline",
-        tight(),
+        // A generous time budget: the stack must run out first, even on a busy machine.
+        Limits {
+            call_seconds: 5.0,
+            ..tight()
+        },
     )
     .unwrap();
     assert!(
@@ -156,8 +160,13 @@ fn heap_is_shared_among_many_vus_and_huge_scripts_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_live_is_not_mistaken_for_a_busy_loop() {
-    // sleep and HTTP waits do not count against the per-call CPU budget.
-    let s = live("import http from 'k6/http';\nimport { sleep } from 'k6';\nexport const options = { vus: 1, iterations: 1 };\nexport default function () { sleep(0.4); http.get(`${__ENV.BASE_URL}/`); sleep(0.4); }\n", tight()).await.unwrap();
+    // sleep and HTTP waits do not count against the per-call CPU budget: the
+    // sleeps add up to more than the budget, which leaves room for a busy machine.
+    let limits = Limits {
+        call_seconds: 2.0,
+        ..tight()
+    };
+    let s = live("import http from 'k6/http';\nimport { sleep } from 'k6';\nexport const options = { vus: 1, iterations: 1 };\nexport default function () { sleep(1.5); http.get(`${__ENV.BASE_URL}/`); sleep(1.5); }\n", limits).await.unwrap();
     assert_eq!(s.exit_code, exit::OK, "{:?} {:?}", s.aborted, s.logs);
     assert_eq!(metric(&s, "iterations", "count"), 1.0);
 }

@@ -1,6 +1,6 @@
-//! What grading produces: plain serde types that the web app mirrors field
-//! for field in its wasm-safe crate, so they hold only strings, numbers,
-//! booleans, vectors and options (no maps, no enums, no `usize`).
+//! What grading a lab produces: plain serde types, shared by the grader and
+//! the web app. The app stores them as JSON and sends them to the browser, so
+//! they depend on serde alone and the lab engine never enters the wasm bundle.
 
 use serde::{Deserialize, Serialize};
 
@@ -159,7 +159,7 @@ impl Point {
 }
 
 /// `v` to five significant digits (unchanged when zero or not finite).
-pub(crate) fn tidy(v: f64) -> f64 {
+fn tidy(v: f64) -> f64 {
     if v == 0.0 || !v.is_finite() {
         return v;
     }
