@@ -14,6 +14,8 @@ pub mod layout;
 #[cfg(feature = "ssr")]
 pub mod mail;
 #[cfg(feature = "ssr")]
+pub mod row_cache;
+#[cfg(feature = "ssr")]
 pub mod state;
 pub mod time;
 

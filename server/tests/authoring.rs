@@ -485,13 +485,23 @@ async fn learners_and_analytics(app: TestApp) {
     assert_eq!(a["funnel"][1]["value"], 0);
     assert_eq!(a["scores"].as_array().map(Vec::len), Some(10));
 
+    // What the learner sees of their own progress follows every change at once.
+    let own_progress = || async {
+        Person::json(learner.call("courses/overview", &[("course", COURSE)]).await).await["completed"].clone()
+    };
+    assert_eq!(own_progress().await, 1);
     let r = admin
         .call("admin/learners/reset", &[("user", &id), ("course", COURSE)])
         .await;
     assert_eq!(Person::json(r).await, 1);
     let found = Person::json(admin.call("admin/learners", &[("q", "grace")]).await).await;
     assert_eq!(found[0]["modules_completed"], 0);
+    assert_eq!(own_progress().await, 0);
 
+    assert_eq!(
+        learner.call("admin/learners", &[("q", "")]).await.status(),
+        StatusCode::FORBIDDEN
+    );
     let r = admin
         .call("admin/learners/role", &[("user", &id), ("admin", "true")])
         .await;
@@ -506,6 +516,15 @@ async fn learners_and_analytics(app: TestApp) {
     assert_eq!(audit[0]["after"], "administrator");
     assert_eq!(audit[1]["action"], "reset progress");
     assert_eq!(audit[1]["before"], "1 modules completed, 0 labs passed");
+    let r = admin
+        .call("admin/learners/role", &[("user", &id), ("admin", "false")])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        learner.call("admin/learners", &[("q", "")]).await.status(),
+        StatusCode::FORBIDDEN,
+        "a withdrawn role counts at once"
+    );
 }
 on_both_backends!(running_the_course, learners_and_analytics);
 

@@ -89,6 +89,7 @@ pub async fn set_role(user: i64, admin: bool) -> Result<(), AppError> {
                 .bind(user)
                 .execute(&state.db)
                 .await?;
+            crate::row_cache::USERS.forget(&state.db, user);
             let role = if admin { "administrator" } else { "learner" };
             crate::admin::store::audit(&state.db, &me, "changed a role", &email, None, Some(role))
                 .await
@@ -222,6 +223,7 @@ mod ssr {
         .await?
         .rows_affected();
         tx.commit().await?;
+        crate::row_cache::PROGRESS.forget(&state.db, user);
         let before = format!("{modules} modules completed, {labs} labs passed");
         crate::admin::store::audit(
             &state.db,

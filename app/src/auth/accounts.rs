@@ -28,12 +28,16 @@ pub async fn create_user(
     .fetch_one(db)
     .await;
     match inserted {
-        Ok((id,)) => Ok(User {
-            id,
-            email: email.as_str().into(),
-            display_name: name.as_str().into(),
-            is_admin,
-        }),
+        Ok((id,)) => {
+            // No copy of a row that did not exist may outlive its creation.
+            crate::row_cache::USERS.forget(db, id);
+            Ok(User {
+                id,
+                email: email.as_str().into(),
+                display_name: name.as_str().into(),
+                is_admin,
+            })
+        }
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(AppError::Conflict(
             "An account with that email already exists. Try signing in.".into(),
         )),
@@ -47,6 +51,7 @@ pub async fn promote(db: &Db, email: &Email) -> Result<bool, AppError> {
         .bind(email.as_str())
         .execute(db)
         .await?;
+    crate::row_cache::USERS.forget_all(db);
     Ok(r.rows_affected() > 0)
 }
 
@@ -89,6 +94,7 @@ pub async fn set_password(db: &Db, user_id: i64, password: &NewPassword) -> Resu
     .bind(user_id)
     .fetch_one(db)
     .await?;
+    crate::row_cache::USERS.forget(db, user_id);
     Ok(epoch)
 }
 

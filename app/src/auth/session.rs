@@ -51,12 +51,16 @@ pub async fn user_of(session: &Session, db: &crate::db::Db) -> Result<Option<Use
         return Ok(None);
     };
     let epoch = session.get::<i64>(EPOCH_KEY).await?.unwrap_or(-1);
-    let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT id, email, display_name, is_admin, session_epoch FROM users WHERE id = $1",
-    )
-    .bind(uid)
-    .fetch_optional(db)
-    .await?;
+    let row = crate::row_cache::USERS
+        .get_or_load(db, uid, || async {
+            sqlx::query_as(
+                "SELECT id, email, display_name, is_admin, session_epoch FROM users WHERE id = $1",
+            )
+            .bind(uid)
+            .fetch_optional(db)
+            .await
+        })
+        .await?;
     Ok(
         row.and_then(|(id, email, display_name, is_admin, session_epoch)| {
             (session_epoch == epoch).then_some(User {
@@ -68,6 +72,10 @@ pub async fn user_of(session: &Session, db: &crate::db::Db) -> Result<Option<Use
         }),
     )
 }
+
+/// A user's account row as sessions check it: id, email, display name,
+/// administrator (0/1) and session epoch; `None` when there is no such user.
+pub type UserRow = Option<(i64, String, String, i64, i64)>;
 
 /// The signed-in user, or `Unauthorized`.
 pub async fn require_user() -> Result<User, AppError> {

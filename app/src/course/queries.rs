@@ -11,6 +11,27 @@ use crate::db::now_ms;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// One piece of a learner's progress: (0, module id, completed at) or
+/// (1, lab id, passed at).
+pub type ProgressRow = (i64, i64, i64);
+
+/// A learner's progress in every course: one round trip for both kinds, which
+/// every course and module page reads.
+async fn progress(db: &crate::db::Db, user_id: i64) -> Result<Arc<[ProgressRow]>, AppError> {
+    crate::row_cache::PROGRESS
+        .get_or_load(db, user_id, || async {
+            let rows: Vec<ProgressRow> = sqlx::query_as(
+                "SELECT 0, module_id, completed_at FROM progress WHERE user_id = $1
+                 UNION ALL SELECT 1, lab_id, passed_at FROM lab_passes WHERE user_id = $1",
+            )
+            .bind(user_id)
+            .fetch_all(db)
+            .await?;
+            Ok(rows.into())
+        })
+        .await
+}
+
 /// A course's published structure and one learner's completions.
 struct Outline {
     course: Arc<Course>,
@@ -26,16 +47,9 @@ impl Outline {
         let mut completed = HashMap::new();
         let mut passed = HashSet::new();
         if let Some(uid) = user_id {
-            // One round trip for both kinds of progress: module pages read it too.
-            let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
-                "SELECT 0, module_id, completed_at FROM progress WHERE user_id = $1
-                 UNION ALL SELECT 1, lab_id, passed_at FROM lab_passes WHERE user_id = $1",
-            )
-            .bind(uid)
-            .fetch_all(&state.db)
-            .await?;
+            let rows = progress(&state.db, uid).await?;
             // Progress in other courses (and in unpublished modules) does not count here.
-            for (kind, id, at) in rows {
+            for &(kind, id, at) in rows.iter() {
                 if kind == 0 && course.modules.iter().any(|m| m.id == id) {
                     completed.insert(id, at);
                 } else if kind == 1 && course.labs.iter().any(|l| l.id == id) {
@@ -325,5 +339,6 @@ pub async fn set_complete(
             .execute(&state.db)
             .await?;
     }
+    crate::row_cache::PROGRESS.forget(&state.db, user_id);
     Ok(())
 }

@@ -877,6 +877,7 @@ pub async fn finish(
         .await?;
     }
     tx.commit().await?;
+    crate::row_cache::PROGRESS.forget(db, c.user_id);
     Ok(())
 }
 
