@@ -137,9 +137,7 @@ mod tests {
     async fn a_copy_is_used_until_a_write_forgets_it() {
         let (_dir, db) = sqlite().await;
         let loads = AtomicUsize::new(0);
-        let load = || async {
-            Ok::<_, ()>(loads.fetch_add(1, Ordering::SeqCst) + 1)
-        };
+        let load = || async { Ok::<_, ()>(loads.fetch_add(1, Ordering::SeqCst) + 1) };
         assert_eq!(NUMBERS.get_or_load(&db, 7, load).await, Ok(1));
         assert_eq!(NUMBERS.get_or_load(&db, 7, load).await, Ok(1));
         NUMBERS.forget(&db, 7);
@@ -163,14 +161,26 @@ mod tests {
             })
             .await;
         assert_eq!(stale, Ok(10));
-        let fresh = NUMBERS.get_or_load(&db, 1, || async { Ok::<_, ()>(11) }).await;
+        let fresh = NUMBERS
+            .get_or_load(&db, 1, || async { Ok::<_, ()>(11) })
+            .await;
         assert_eq!(fresh, Ok(11), "the overtaken read was not kept");
     }
 
     #[tokio::test]
     async fn errors_are_not_kept() {
         let (_dir, db) = sqlite().await;
-        assert_eq!(NUMBERS.get_or_load(&db, 2, || async { Err::<usize, _>("down") }).await, Err("down"));
-        assert_eq!(NUMBERS.get_or_load(&db, 2, || async { Ok::<_, &str>(5) }).await, Ok(5));
+        assert_eq!(
+            NUMBERS
+                .get_or_load(&db, 2, || async { Err::<usize, _>("down") })
+                .await,
+            Err("down")
+        );
+        assert_eq!(
+            NUMBERS
+                .get_or_load(&db, 2, || async { Ok::<_, &str>(5) })
+                .await,
+            Ok(5)
+        );
     }
 }

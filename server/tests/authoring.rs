@@ -487,7 +487,13 @@ async fn learners_and_analytics(app: TestApp) {
 
     // What the learner sees of their own progress follows every change at once.
     let own_progress = || async {
-        Person::json(learner.call("courses/overview", &[("course", COURSE)]).await).await["completed"].clone()
+        Person::json(
+            learner
+                .call("courses/overview", &[("course", COURSE)])
+                .await,
+        )
+        .await["completed"]
+            .clone()
     };
     assert_eq!(own_progress().await, 1);
     let r = admin

@@ -440,4 +440,3 @@ mod queue_waits_for_workers {
         }
     }
 }
-

@@ -361,7 +361,11 @@ async fn sweepers_on_several_instances_submit_each_attempt_once() {
         .sum();
     // The instances' own sweepers (every 20 s) may take some first; the rows
     // below show each attempt submitted once, by the server.
-    assert!(swept <= attempts.len(), "{swept} sweeps for {} attempts", attempts.len());
+    assert!(
+        swept <= attempts.len(),
+        "{swept} sweeps for {} attempts",
+        attempts.len()
+    );
     let rows: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT status, submitted_by FROM exam_attempts ORDER BY id")
             .fetch_all(&db)
