@@ -16,7 +16,7 @@ use std::future::Future;
 use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::db::{backend, Backend, Db};
+use crate::db::{Backend, Db};
 
 /// How long a copy is used before the database is asked again.
 const FRESH_FOR: Duration = Duration::from_secs(60);
@@ -94,29 +94,31 @@ impl<V: Clone> RowCache<V> {
 
     /// Drops the copy of row `id`; call it after the write is committed.
     pub fn forget(&self, db: &Db, id: i64) {
-        if let Some(key) = key(db) {
-            let mut shelves = self.shelves();
-            let shelf = shelves.entry(key).or_default();
-            shelf.generation += 1;
-            shelf.rows.remove(&id);
-        }
+        self.after_write(db, |rows| {
+            rows.remove(&id);
+        });
     }
 
     /// Drops every copy from `db` (a write not addressed by id).
     pub fn forget_all(&self, db: &Db) {
+        self.after_write(db, HashMap::clear);
+    }
+
+    fn after_write(&self, db: &Db, drop: impl FnOnce(&mut HashMap<i64, (Instant, V)>)) {
         if let Some(key) = key(db) {
             let mut shelves = self.shelves();
             let shelf = shelves.entry(key).or_default();
             shelf.generation += 1;
-            shelf.rows.clear();
+            drop(&mut shelf.rows);
         }
     }
 }
 
 /// Which shelf `db`'s rows go on; `None` where no copies are kept.
 fn key(db: &Db) -> Option<String> {
-    let url = db.connect_options().database_url.to_string();
-    (backend(db) == Backend::Sqlite).then_some(url)
+    let options = db.connect_options();
+    let url = options.database_url.as_str();
+    (Backend::from_url(url) == Some(Backend::Sqlite)).then(|| url.to_string())
 }
 
 #[cfg(test)]

@@ -864,7 +864,8 @@ pub async fn finish(
         );
         return Ok(());
     }
-    if report.passed && !report.cancelled {
+    let passed = report.passed && !report.cancelled;
+    if passed {
         sqlx::query(
             "INSERT INTO lab_passes (user_id, lab_id, run_id, passed_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, lab_id) DO NOTHING",
@@ -877,7 +878,9 @@ pub async fn finish(
         .await?;
     }
     tx.commit().await?;
-    crate::row_cache::PROGRESS.forget(db, c.user_id);
+    if passed {
+        crate::row_cache::PROGRESS.forget(db, c.user_id);
+    }
     Ok(())
 }
 
