@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use super::metrics::{ids, Tags};
+use super::metrics::{RequestSample, Tags};
 use super::vu::{VuState, World, WorldRequest, WorldResponse};
 
 /// Why a request did not produce a response object.
@@ -83,8 +83,9 @@ pub struct ResponseOut {
     pub body_len: usize,
     /// Transport error: k6-style code and text.
     pub error: Option<(u32, String)>,
-    /// duration, blocked, connecting, sending, waiting, receiving (ms).
-    pub timings: [f64; 6],
+    /// Phases in seconds: blocked, connecting, sending, waiting, receiving
+    /// (`Response.timings` makes milliseconds of them when read).
+    pub phases: [f64; 5],
     /// Response headers.
     pub headers: HeadersOut,
 }
@@ -153,13 +154,24 @@ fn split_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host.to_ascii_lowercase(), port, path))
 }
 
-/// Runs one `k6/http` request for a VU: sandbox checks, the world's
-/// answer, the request's metrics, and the response for JavaScript.
+/// Remembers `url` as the VU's last URL, with where it leads. Done first
+/// thing by every request given a URL, so the JavaScript side may send
+/// none when it asks for the same URL again (see `k6_http.js`).
+pub fn set_url(vu: &mut VuState, url: String) {
+    if vu.last_route.as_ref().is_some_and(|r| r.url == url) {
+        return;
+    }
+    let target = route(vu, &url);
+    vu.last_route = Some(Routed { url, target });
+}
+
+/// Runs one `k6/http` request for a VU to its last URL (see [`set_url`]):
+/// sandbox checks, the world's answer, the request's metrics, and the
+/// response for JavaScript.
 pub fn request(
     vu: &mut VuState,
     world: &dyn World,
     method: &str,
-    url: &str,
     body: Option<&str>,
     spec: &Params,
 ) -> Result<ResponseOut, RequestFailure> {
@@ -180,14 +192,10 @@ pub fn request(
                 .map_err(|e| RequestFailure::Throw(format!("timeout: {e}")))?,
         },
     };
-    // Scripts request the same few URLs over and over: remember the last one's route.
-    let routed = match vu.last_route.take() {
-        Some(r) if r.url == url => r,
-        _ => Routed {
-            url: url.to_owned(),
-            target: route(vu, url),
-        },
+    let Some(routed) = vu.last_route.take() else {
+        return Err(RequestFailure::Throw("http: no URL".into()));
     };
+    let url = routed.url.as_str();
     let resp = match &routed.target {
         Err((code, e)) => WorldResponse {
             error: Some((*code, e.clone())),
@@ -204,8 +212,8 @@ pub fn request(
             },
         ),
     };
-    vu.last_route = Some(routed);
     if vu.stop.get() {
+        vu.last_route = Some(routed);
         return Err(RequestFailure::Stop(
             vu.stop_reason
                 .clone()
@@ -242,25 +250,26 @@ pub fn request(
         } else {
             Vec::new()
         };
-        store.add(ids::HTTP_REQS, end_t, 1.0, &tags);
-        store.add(
-            ids::HTTP_REQ_FAILED,
+        store.add_request(
             end_t,
-            if ok { 0.0 } else { 1.0 },
+            &RequestSample {
+                ok,
+                timed: resp.error.is_none() || resp.status != 0,
+                duration_ms,
+                phases_ms: [
+                    blocked * 1000.0,
+                    connecting * 1000.0,
+                    sending * 1000.0,
+                    waiting * 1000.0,
+                    receiving * 1000.0,
+                ],
+                sent,
+                received,
+            },
             &tags,
         );
-        if resp.error.is_none() || resp.status != 0 {
-            store.add(ids::HTTP_REQ_DURATION, end_t, duration_ms, &tags);
-            store.add(ids::HTTP_REQ_BLOCKED, end_t, blocked * 1000.0, &tags);
-            store.add(ids::HTTP_REQ_CONNECTING, end_t, connecting * 1000.0, &tags);
-            store.add(ids::HTTP_REQ_TLS, end_t, 0.0, &tags);
-            store.add(ids::HTTP_REQ_SENDING, end_t, sending * 1000.0, &tags);
-            store.add(ids::HTTP_REQ_WAITING, end_t, waiting * 1000.0, &tags);
-            store.add(ids::HTTP_REQ_RECEIVING, end_t, receiving * 1000.0, &tags);
-        }
-        store.add(ids::DATA_SENT, end_t, sent, &tags);
-        store.add(ids::DATA_RECEIVED, end_t, received, &tags);
     });
+    vu.last_route = Some(routed);
 
     if let Some((_, msg)) = &resp.error {
         world.log(format!("[warn] Request Failed error=\"{msg}\""));
@@ -282,14 +291,7 @@ pub fn request(
         body,
         body_len,
         error: resp.error,
-        timings: [
-            duration_ms,
-            blocked * 1000.0,
-            connecting * 1000.0,
-            sending * 1000.0,
-            waiting * 1000.0,
-            receiving * 1000.0,
-        ],
+        phases: resp.phases,
         headers: match resp.content_type {
             Some(ct) => HeadersOut::Typed(ct),
             None => HeadersOut::List(

@@ -521,6 +521,7 @@ pub(crate) async fn run(
                 let p = {
                     let mut s = lock(&shared.store);
                     s.set_vus(elapsed, i64::try_from(vus).unwrap_or(0));
+                    s.seal_seconds(elapsed);
                     let (reqs, errors) = super::request_counts(&[&s]);
                     let p = Progress {
                         elapsed,

@@ -386,6 +386,23 @@ pub fn fmt_num(v: f64) -> String {
 /// Tags of one sample.
 pub type Tags = Vec<(String, String)>;
 
+/// The samples of one HTTP request (see [`Store::add_request`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestSample {
+    /// Whether the status was expected (`http_req_failed` counts the others).
+    pub ok: bool,
+    /// Whether the request has timings (it reached the service).
+    pub timed: bool,
+    /// `http_req_duration`, ms.
+    pub duration_ms: f64,
+    /// Blocked, connecting, sending, waiting, receiving, ms.
+    pub phases_ms: [f64; 5],
+    /// Bytes sent.
+    pub sent: f64,
+    /// Bytes received.
+    pub received: f64,
+}
+
 /// A registered metric with its sink and threshold sub-metrics.
 #[derive(Debug, Clone)]
 pub struct Metric {
@@ -477,6 +494,26 @@ struct SecondAcc {
     checks_ok: i64,
     checks_failed: i64,
     durations: Vec<f64>,
+    /// Whether `durations` is in `total_cmp` order (see [`Store::seal_seconds`]).
+    sorted: bool,
+}
+
+impl SecondAcc {
+    fn push_duration(&mut self, v: f64) {
+        self.sorted = false;
+        self.durations.push(v);
+    }
+
+    /// The durations sorted: borrowed when they are, sorted in a copy otherwise.
+    fn sorted_durations(&self) -> std::borrow::Cow<'_, [f64]> {
+        if self.sorted {
+            std::borrow::Cow::Borrowed(&self.durations)
+        } else {
+            let mut d = self.durations.clone();
+            sort_f64(&mut d);
+            std::borrow::Cow::Owned(d)
+        }
+    }
 }
 
 /// All metrics of a run.
@@ -659,6 +696,53 @@ impl Store {
         self.http_tagged
     }
 
+    /// Records a request's samples at `t` seconds into the run: what eleven
+    /// calls of [`Store::add`] would record, in one go when no HTTP metric
+    /// has sub-metrics (the usual case: then tags do not matter).
+    pub fn add_request(&mut self, t: f64, r: &RequestSample, tags: &[(String, String)]) {
+        let failed = if r.ok { 0.0 } else { 1.0 };
+        let [blocked, connecting, sending, waiting, receiving] = r.phases_ms;
+        let timed = [
+            (ids::HTTP_REQ_DURATION, r.duration_ms),
+            (ids::HTTP_REQ_BLOCKED, blocked),
+            (ids::HTTP_REQ_CONNECTING, connecting),
+            (ids::HTTP_REQ_TLS, 0.0),
+            (ids::HTTP_REQ_SENDING, sending),
+            (ids::HTTP_REQ_WAITING, waiting),
+            (ids::HTTP_REQ_RECEIVING, receiving),
+        ];
+        let counted = [
+            (ids::HTTP_REQS, 1.0),
+            (ids::HTTP_REQ_FAILED, failed),
+            (ids::DATA_SENT, r.sent),
+            (ids::DATA_RECEIVED, r.received),
+        ];
+        let timed = if r.timed { &timed[..] } else { &[] };
+        if self.http_tagged {
+            for (id, v) in counted.iter().chain(timed) {
+                self.add(*id, t, *v, tags);
+            }
+            return;
+        }
+        for (id, v) in counted.iter().chain(timed) {
+            self.metrics[*id].sink.add(*v);
+        }
+        let sec = t.max(0.0) as usize;
+        if sec < self.max_series_seconds {
+            if self.seconds.len() <= sec {
+                self.seconds.resize(sec + 1, SecondAcc::default());
+            }
+            let acc = &mut self.seconds[sec];
+            acc.reqs += 1;
+            if !r.ok {
+                acc.errors += 1;
+            }
+            if r.timed {
+                acc.push_duration(r.duration_ms);
+            }
+        }
+    }
+
     /// Records a sample at `t` seconds into the run.
     pub fn add(&mut self, id: usize, t: f64, value: f64, tags: &[(String, String)]) {
         let Some(m) = self.metrics.get_mut(id) else {
@@ -691,7 +775,7 @@ impl Store {
                 ids::HTTP_REQ_FAILED if value != 0.0 => acc.errors += 1,
                 ids::CHECKS if value != 0.0 => acc.checks_ok += 1,
                 ids::CHECKS => acc.checks_failed += 1,
-                ids::HTTP_REQ_DURATION => acc.durations.push(value),
+                ids::HTTP_REQ_DURATION => acc.push_duration(value),
                 _ => {}
             }
         }
@@ -765,8 +849,7 @@ impl Store {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                let mut d = a.durations.clone();
-                sort_f64(&mut d);
+                let d = a.sorted_durations();
                 SecondPoint {
                     t: i64::try_from(i).unwrap_or(i64::MAX),
                     vus: a.vus,
@@ -787,25 +870,35 @@ impl Store {
         Self::recent_p95_of(&[self], now, window)
     }
 
-    /// p95 of request durations over the last `window` seconds, over several stores.
-    /// Progress reports only: past `PROGRESS_SAMPLE` durations it looks at an
-    /// evenly strided subset, so a busy run's ticks stay cheap (the run
-    /// waits for them) and the figure stays the same for the same run.
+    /// Sorts the request durations of seconds before `upto`, which no
+    /// request can join any more: each is sorted once, and the reports that
+    /// look back over them (progress, series) need no copy or sort.
+    pub fn seal_seconds(&mut self, upto: f64) {
+        let end = (upto.max(0.0) as usize).min(self.seconds.len());
+        for a in &mut self.seconds[..end] {
+            if !a.sorted {
+                sort_f64(&mut a.durations);
+                a.sorted = true;
+            }
+        }
+    }
+
+    /// p95 of request durations over the last `window` seconds, over several
+    /// stores: exact, by selection over each second's sorted durations
+    /// (sealed seconds are sorted already, see [`Store::seal_seconds`]).
     pub fn recent_p95_of(stores: &[&Store], now: f64, window: usize) -> f64 {
-        let windows = || {
-            stores.iter().flat_map(move |s| {
+        let runs: Vec<std::borrow::Cow<'_, [f64]>> = stores
+            .iter()
+            .flat_map(move |s| {
                 let end = (now.max(0.0) as usize).min(s.seconds.len());
                 let start = end.saturating_sub(window);
                 s.seconds[start..end].iter()
             })
-        };
-        let total: usize = windows().map(|a| a.durations.len()).sum();
-        let stride = total.div_ceil(PROGRESS_SAMPLE).max(1);
-        let mut d = Vec::with_capacity(total.min(PROGRESS_SAMPLE) + 1);
-        for a in windows() {
-            d.extend(a.durations.iter().step_by(stride).copied());
-        }
-        percentile_unsorted(&mut d, 95.0)
+            .filter(|a| !a.durations.is_empty())
+            .map(SecondAcc::sorted_durations)
+            .collect();
+        let runs: Vec<&[f64]> = runs.iter().map(|r| &**r).collect();
+        percentile_of_sorted_runs(&runs, 95.0)
     }
 
     /// Adds `other`'s samples (another lane of the same run) to this store.
@@ -834,7 +927,12 @@ impl Store {
             a.errors += b.errors;
             a.checks_ok += b.checks_ok;
             a.checks_failed += b.checks_failed;
-            a.durations.extend_from_slice(&b.durations);
+            if a.sorted && b.sorted {
+                a.durations = merge_sorted(&a.durations, &b.durations);
+            } else {
+                a.durations.extend_from_slice(&b.durations);
+                a.sorted = false;
+            }
         }
         self.root.merge(&other.root);
         self.http_tagged |= other.http_tagged;
@@ -846,8 +944,85 @@ impl Store {
     }
 }
 
-/// Durations a progress report's p95 looks at, at most (about).
-const PROGRESS_SAMPLE: usize = 1 << 16;
+/// Two sorted runs as one (in `total_cmp` order).
+fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if b[j].total_cmp(&a[i]).is_lt() {
+            out.push(b[j]);
+            j += 1;
+        } else {
+            out.push(a[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+/// Bits of a float that compare as unsigned integers in `total_cmp` order.
+fn order_key(v: f64) -> u64 {
+    let b = v.to_bits();
+    if b >> 63 == 1 {
+        !b
+    } else {
+        b | (1 << 63)
+    }
+}
+
+/// The `k`-th smallest value (from 0) of several sorted runs together:
+/// a binary search on the value's bits, counting what lies at or below.
+fn kth_of_sorted_runs(runs: &[&[f64]], k: usize) -> f64 {
+    let (mut lo, mut hi) = (u64::MAX, 0u64);
+    for r in runs {
+        if let (Some(f), Some(l)) = (r.first(), r.last()) {
+            lo = lo.min(order_key(*f));
+            hi = hi.max(order_key(*l));
+        }
+    }
+    // The smallest key with more than k values at or below it is a value's.
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at_or_below: usize = runs
+            .iter()
+            .map(|r| r.partition_point(|v| order_key(*v) <= mid))
+            .sum();
+        if at_or_below > k {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    runs.iter()
+        .find_map(|r| {
+            r.get(r.partition_point(|v| order_key(*v) < lo))
+                .filter(|v| order_key(**v) == lo)
+        })
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// [`percentile`] of several sorted runs taken together.
+pub fn percentile_of_sorted_runs(runs: &[&[f64]], p: f64) -> f64 {
+    let n: usize = runs.iter().map(|r| r.len()).sum();
+    match n {
+        0 => 0.0,
+        1 => runs.iter().find_map(|r| r.first().copied()).unwrap_or(0.0),
+        n => {
+            let i = (p / 100.0) * (n as f64 - 1.0);
+            let lo = (i.floor() as usize).min(n - 1);
+            let j = kth_of_sorted_runs(runs, lo);
+            let k = if i.ceil() as usize > lo {
+                kth_of_sorted_runs(runs, (lo + 1).min(n - 1))
+            } else {
+                j
+            };
+            j + (k - j) * (i - lo as f64)
+        }
+    }
+}
 
 /// Rounds to 3 decimals (microsecond precision on milliseconds).
 pub fn round3(v: f64) -> f64 {
@@ -882,6 +1057,42 @@ mod tests {
             big.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             expected.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
+        // Sorted runs taken together give the percentile of all their values.
+        let runs: Vec<Vec<f64>> = [0usize, 1, 7, 300, 2]
+            .iter()
+            .enumerate()
+            .map(|(r, len)| {
+                let mut v: Vec<f64> = (0..*len)
+                    .map(|i| {
+                        f64::from((i as u32 + 31 * r as u32).wrapping_mul(2_654_435_761) % 997)
+                            / 7.0
+                            - 20.0
+                    })
+                    .collect();
+                sort_f64(&mut v);
+                v
+            })
+            .collect();
+        let slices: Vec<&[f64]> = runs.iter().map(|r| &r[..]).collect();
+        let mut all: Vec<f64> = runs.concat();
+        sort_f64(&mut all);
+        for p in [0.0, 1.0, 12.5, 50.0, 90.0, 95.0, 99.0, 100.0] {
+            assert_eq!(
+                percentile_of_sorted_runs(&slices, p),
+                percentile(&all, p),
+                "p{p}"
+            );
+            assert_eq!(
+                percentile_of_sorted_runs(&slices[1..2], p),
+                percentile(&runs[1], p)
+            );
+        }
+        assert_eq!(percentile_of_sorted_runs(&[], 95.0), 0.0);
+        assert_eq!(merge_sorted(&runs[2], &runs[3]), {
+            let mut m = [runs[2].clone(), runs[3].clone()].concat();
+            sort_f64(&mut m);
+            m
+        });
         for p in [0.0, 12.5, 50.0, 75.0, 95.0, 99.0, 100.0] {
             let mut shuffled = [40.0, 10.0, 30.0, 20.0, 20.0, 5.0];
             let mut sorted = shuffled;

@@ -1117,6 +1117,9 @@ fn coordinate(
             });
             next_scrape += cfg.scrape_interval.max(1.0);
         }
+        for s in &mut stores {
+            s.seal_seconds(t - origin);
+        }
         let views: Vec<&Store> = stores.iter().map(|s| &**s).collect();
         let (reqs, errors) = super::request_counts(&views);
         progress(Progress {

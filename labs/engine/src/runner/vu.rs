@@ -301,6 +301,7 @@ impl Drop for Vu {
         // Cached strings hold the context: release them while the runtime lives.
         self.ctx.with(|_| {
             self.bodies.entries.borrow_mut().clear();
+            self.bodies.checks.entries.borrow_mut().clear();
             self.exports.borrow_mut().clear();
         });
     }
@@ -620,10 +621,76 @@ fn drive<'js>(ctx: &Ctx<'js>, p: &Promise<'js>) -> Result<(), String> {
 #[derive(Default, Clone)]
 struct BodyCache {
     entries: Rc<RefCell<Vec<CachedBody>>>,
+    /// Check names, kept the same way.
+    checks: CheckNames,
 }
 
-/// A fixed body (by address and length) and its string.
-type CachedBody = (usize, usize, Persistent<rquickjs::String<'static>>);
+/// The names of a VU's checks by the JavaScript string of the key:
+/// `check(r, { ok: ... })` makes a new object every iteration but its key is
+/// the same atom, so the name is converted once instead of every call.
+#[derive(Default, Clone)]
+struct CheckNames {
+    entries: Rc<RefCell<Vec<CheckName>>>,
+}
+
+/// A key's identity (for a quick search), the key (kept alive, so that
+/// identity stays its own) and the name.
+type CheckName = ((i32, u64), Persistent<Value<'static>>, Rc<str>);
+
+/// How many check names a VU keeps (scripts that make names on the fly
+/// convert them each time past this).
+const CHECK_NAMES: usize = 64;
+
+impl CheckNames {
+    fn name<'js>(&self, ctx: &Ctx<'js>, key: Value<'js>) -> rquickjs::Result<Rc<str>> {
+        let id = identity(&key);
+        {
+            let e = self.entries.borrow();
+            if let Some((_, k, name)) = e.iter().find(|(i, _, _)| *i == id) {
+                // Identity is what `Value`'s `==` compares: confirm with it.
+                if k.clone().restore(ctx)? == key {
+                    return Ok(Rc::clone(name));
+                }
+            }
+        }
+        let name: Rc<str> = key.get::<Coerced<String>>()?.0.into();
+        let mut e = self.entries.borrow_mut();
+        if e.len() < CHECK_NAMES && key.is_string() {
+            e.push((id, Persistent::save(ctx, key), Rc::clone(&name)));
+        }
+        Ok(name)
+    }
+}
+
+/// A value's tag and bits, as its `Hash` writes them: equal for the same
+/// JavaScript value (a hint only; `==` decides).
+fn identity(v: &Value<'_>) -> (i32, u64) {
+    #[derive(Default)]
+    struct Bits(i32, u64);
+    impl std::hash::Hasher for Bits {
+        fn finish(&self) -> u64 {
+            self.1
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.1 = self.1.rotate_left(8) ^ u64::from(*b);
+            }
+        }
+        fn write_i32(&mut self, i: i32) {
+            self.0 = i;
+        }
+        fn write_u64(&mut self, i: u64) {
+            self.1 = i;
+        }
+    }
+    let mut h = Bits::default();
+    std::hash::Hash::hash(v, &mut h);
+    (h.0, h.1)
+}
+
+/// A fixed body (by address and length), its string, and whether it is
+/// all ASCII (its string's length is then its length in bytes).
+type CachedBody = (usize, usize, Persistent<rquickjs::String<'static>>, bool);
 
 /// How many fixed bodies a VU keeps as strings (the catalog has a handful).
 const BODY_CACHE: usize = 32;
@@ -632,71 +699,84 @@ const BODY_CACHE: usize = 32;
 type BodyBytes = std::borrow::Cow<'static, [u8]>;
 
 impl BodyCache {
+    /// The body as a JavaScript string, and whether it is all ASCII.
     fn string<'js>(
         &self,
         ctx: &Ctx<'js>,
         body: &BodyBytes,
-    ) -> rquickjs::Result<rquickjs::String<'js>> {
-        let text = |b: &[u8]| match std::str::from_utf8(b) {
-            Ok(t) => rquickjs::String::from_str(ctx.clone(), t),
-            Err(_) => rquickjs::String::from_str(ctx.clone(), &String::from_utf8_lossy(b)),
+    ) -> rquickjs::Result<(rquickjs::String<'js>, bool)> {
+        let text = |b: &[u8]| {
+            let s = match std::str::from_utf8(b) {
+                Ok(t) => rquickjs::String::from_str(ctx.clone(), t),
+                Err(_) => rquickjs::String::from_str(ctx.clone(), &String::from_utf8_lossy(b)),
+            };
+            s.map(|s| (s, b.is_ascii()))
         };
         match body {
             std::borrow::Cow::Borrowed(b) => {
                 let key = (b.as_ptr() as usize, b.len());
                 let mut e = self.entries.borrow_mut();
-                if let Some((_, _, s)) = e.iter().find(|(p, l, _)| (*p, *l) == key) {
-                    return s.clone().restore(ctx);
+                if let Some((_, _, s, ascii)) = e.iter().find(|(p, l, _, _)| (*p, *l) == key) {
+                    return Ok((s.clone().restore(ctx)?, *ascii));
                 }
-                let s = text(b)?;
+                let (s, ascii) = text(b)?;
                 if e.len() < BODY_CACHE {
-                    e.push((key.0, key.1, Persistent::save(ctx, s.clone())));
+                    e.push((key.0, key.1, Persistent::save(ctx, s.clone()), ascii));
                 }
-                Ok(s)
+                Ok((s, ascii))
             }
             std::borrow::Cow::Owned(b) => text(b),
         }
     }
 }
 
-/// Fills the array `k6/http`'s `Response` wraps (made by the script with
-/// every slot, so filling it never grows it): status, body, six timings,
-/// headers (a content type or a flat list), body length, and the error text
-/// and code when there is an error.
+/// Fills the array `k6/http`'s `Response` wraps and returns the status.
+/// The script makes the array with every slot at its usual value, so only
+/// the rest is set (each set costs about as much as a small object): body,
+/// five phases in seconds (blocked, connecting, sending, waiting, receiving),
+/// headers (a content type or a flat list), body length (left at -1 when it
+/// is the body string's length), and the error text and code.
 fn fill_response<'js>(
     ctx: &Ctx<'js>,
     bodies: &BodyCache,
     a: &rquickjs::Array<'js>,
     r: super::http::ResponseOut,
-) -> rquickjs::Result<()> {
-    a.set(0, r.status)?;
-    match &r.body {
-        Some(b) => a.set(1, bodies.string(ctx, b)?)?,
-        None => a.set(1, rquickjs::Null)?,
+) -> rquickjs::Result<u16> {
+    let mut whole_ascii = false;
+    if let Some(b) = &r.body {
+        let (s, ascii) = bodies.string(ctx, b)?;
+        whole_ascii = ascii && b.len() == r.body_len;
+        a.set(0, s)?;
     }
-    for (i, t) in r.timings.iter().enumerate() {
-        // The script's array starts with zeros (blocked and connecting, simulated).
+    for (i, t) in r.phases.iter().enumerate() {
+        // Zero already (blocked and connecting, simulated).
         if *t != 0.0 {
-            a.set(2 + i, *t)?;
+            a.set(1 + i, *t)?;
         }
     }
     match r.headers {
-        super::http::HeadersOut::Typed(ct) => a.set(8, ct)?,
+        super::http::HeadersOut::Typed(ct) => {
+            // Content types are fixed strings too: cached like fixed bodies.
+            let (s, _) = bodies.string(ctx, &std::borrow::Cow::Borrowed(ct.as_bytes()))?;
+            a.set(6, s)?;
+        }
         super::http::HeadersOut::List(list) => {
             let mut flat = Vec::with_capacity(list.len() * 2);
             for (k, v) in list {
                 flat.push(k);
                 flat.push(v);
             }
-            a.set(8, flat)?;
+            a.set(6, flat)?;
         }
     }
-    a.set(9, r.body_len as f64)?;
-    if let Some((code, text)) = r.error {
-        a.set(10, text)?;
-        a.set(11, code)?;
+    if !whole_ascii {
+        a.set(7, r.body_len as f64)?;
     }
-    Ok(())
+    if let Some((code, text)) = r.error {
+        a.set(8, text)?;
+        a.set(9, code)?;
+    }
+    Ok(r.status)
 }
 
 fn parse_tags(json: &str) -> Tags {
@@ -771,6 +851,7 @@ fn install_natives<'js>(
     }
     {
         let (st, w) = (Rc::clone(state), Rc::clone(world));
+        let names = bodies.checks.clone();
         set_fn(
             ctx,
             &n,
@@ -795,21 +876,23 @@ fn install_natives<'js>(
                     _ => None,
                 };
                 let mut all = true;
-                for prop in sets.props::<String, Value>() {
-                    let (name, c) = prop?;
+                for prop in sets.props::<Value, Value>() {
+                    let (key, c) = prop?;
                     // The check functions run with no borrow held: they may call natives.
                     let ok = match c.as_function() {
                         Some(f) => f.call::<_, Coerced<bool>>((val.clone(),))?.0,
                         None => c.get::<Coerced<bool>>()?.0,
                     };
                     all &= ok;
+                    let name = names.name(&ctx, key)?;
+                    let name = &*name;
                     let s = st.borrow();
                     let t = w.now(&s);
                     w.with_store(&mut |store| {
                         // Tags matter only to sub-metrics on `checks`.
                         let tg = if store.tagged(ids::CHECKS) {
                             let mut tg = s.sample_tags();
-                            tg.push(("check".into(), name.clone()));
+                            tg.push(("check".into(), name.to_owned()));
                             if let Some(extra) = &extra {
                                 merge_tags(&mut tg, extra.clone());
                             }
@@ -818,7 +901,7 @@ fn install_natives<'js>(
                             Vec::new()
                         };
                         store.add(ids::CHECKS, t, if ok { 1.0 } else { 0.0 }, &tg);
-                        store.record_check(s.groups.iter().map(|(g, _)| g.as_str()), &name, ok);
+                        store.record_check(s.groups.iter().map(|(g, _)| g.as_str()), name, ok);
                     });
                 }
                 Ok(all)
@@ -988,12 +1071,23 @@ fn install_natives<'js>(
             "request",
             move |ctx: Ctx<'js>,
                   out: rquickjs::Array<'js>,
-                  method: String,
-                  url: String,
+                  method: Value<'js>,
+                  url: Opt<Value<'js>>,
                   body: Opt<Option<String>>,
                   params: Opt<Vec<Vec<String>>>|
-                  -> rquickjs::Result<()> {
+                  -> rquickjs::Result<u16> {
                 let mut s = st.borrow_mut();
+                // No URL: the same as the last request's (the JavaScript side
+                // keeps track), so a script's usual URL is converted once.
+                if let Some(url) = url.0.filter(|u| !u.is_undefined()) {
+                    super::http::set_url(&mut s, url.get::<Coerced<String>>()?.0);
+                }
+                // Bare GETs and HEADs name their method by number: no string to convert.
+                let method: std::borrow::Cow<'static, str> = match method.as_int() {
+                    Some(1) => "HEAD".into(),
+                    Some(_) => "GET".into(),
+                    None => method.get::<Coerced<String>>()?.0.into(),
+                };
                 let params = match params.0 {
                     Some(mut p) if p.len() == 3 => {
                         let opts = p.pop().unwrap_or_default();
@@ -1004,8 +1098,7 @@ fn install_natives<'js>(
                     _ => super::http::Params::default(),
                 };
                 let body = body.0.flatten();
-                let res =
-                    super::http::request(&mut s, &*w, &method, &url, body.as_deref(), &params);
+                let res = super::http::request(&mut s, &*w, &method, body.as_deref(), &params);
                 if w.waits() {
                     cs.set(Some(Instant::now()));
                 }

@@ -368,3 +368,47 @@ fn date_follows_the_simulated_clock() {
     assert_eq!(metric(&a, "checks", "passes"), 2.0, "{:?}", a.logs);
     assert_eq!(a.export_json(), sim(script, 1).unwrap().export_json());
 }
+
+#[test]
+fn responses_keep_their_own_fields_whichever_url_came_before() {
+    // The runner is told a request's URL only when it differs from the last
+    // one: alternating, repeating and failing URLs must each answer for themselves.
+    let script = r#"
+import http from 'k6/http';
+import { check } from 'k6';
+import { Trend } from 'k6/metrics';
+const d = new Trend('seen_duration', true);
+export const options = { iterations: 3 };
+const B = 'http://localhost:3333';
+export default function () {
+  const q1 = http.get(`${B}/api/quotes`);
+  const q2 = http.get(`${B}/api/quotes`);
+  const root = http.get(B + '/');
+  const off = http.get('http://example.com/');
+  const sec = http.get('https://localhost:3333/');
+  const q3 = http.head(`${B}/api/quotes`);
+  const p = http.post(`${B}/api/quotes`, 'x', { headers: { 'X-A': '1' } });
+  const q4 = http.get(`${B}/api/quotes`);
+  for (const r of [q1, q2, root, q3, p, q4]) {
+    const t = r.timings;
+    d.add(t.duration);
+    check(r, {
+      duration_is_the_phases: () => Math.abs(t.duration - (t.sending + t.waiting + t.receiving)) < 1e-9,
+      content_length: () => r.status !== 200 || r.headers['Content-Length'] === String(r.body.length),
+    });
+  }
+  check(null, {
+    urls: () => [q1, q2, root, off, q3, p, q4].map((r) => r.url).join(' ') === `${B}/api/quotes ${B}/api/quotes ${B}/ http://example.com/ ${B}/api/quotes ${B}/api/quotes ${B}/api/quotes`,
+    quotes: () => q1.status === 200 && q1.body === q2.body && q4.body === q1.body && q1.body.includes('"quotes"'),
+    root_differs: () => root.status === 200 && root.body !== q1.body,
+    off_failed: () => off.status === 0 && off.error_code === 1100 && off.error.includes('not reachable') && off.timings.duration === 0,
+    https_refused: () => sec.status === 0 && sec.error_code === 1000 && sec.url === 'https://localhost:3333/',
+    methods: () => q3.request.method === 'HEAD' && p.request.method === 'POST' && p.request.headers['X-A'] === '1' && q4.request.method === 'GET',
+  });
+}
+"#;
+    let s = sim(script, 3).unwrap();
+    assert_eq!(metric(&s, "checks", "fails"), 0.0, "{:?}", s.logs);
+    assert_eq!(metric(&s, "checks", "passes"), 3.0 * (12.0 + 6.0));
+    assert_eq!(metric(&s, "http_reqs", "count"), 3.0 * 8.0);
+}

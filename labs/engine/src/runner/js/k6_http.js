@@ -19,9 +19,10 @@ const REASONS = {
 };
 
 // Keeps what the runner answered and builds the rest on first use: `a` is
-// status, body, six timings, headers, body length, error text, error code,
-// url and the request (its method, or [method, headers, body]). Most
-// scripts read only `status`, so a request costs two small objects.
+// body, five phases in seconds (blocked, connecting, sending, waiting,
+// receiving), headers, body length (-1: the body string's), error text,
+// error code, url and the request (its method, or [method, headers, body]).
+// Most scripts read only `status`, so a request costs two small objects.
 function own(obj, name, value) {
   Object.defineProperty(obj, name, { value, enumerable: true, configurable: true, writable: true });
   return value;
@@ -33,25 +34,25 @@ class Response {
     this._a = a;
   }
   get body() {
-    return this._a[1];
+    return this._a[0];
   }
   set body(v) {
     own(this, "body", v);
   }
   get url() {
-    return this._a[12];
+    return this._a[10];
   }
   set url(v) {
     own(this, "url", v);
   }
   get error() {
-    return this._a[10];
+    return this._a[8];
   }
   set error(v) {
     own(this, "error", v);
   }
   get error_code() {
-    return this._a[11];
+    return this._a[9];
   }
   set error_code(v) {
     own(this, "error_code", v);
@@ -61,8 +62,10 @@ class Response {
     return this.status + " " + (r === undefined ? "" : r);
   }
   get timings() {
+    // Milliseconds computed as the runner computes them for the metrics.
     const a = this._a;
-    return own(this, "timings", { duration: a[2], blocked: a[3], connecting: a[4], tls_handshaking: 0, sending: a[5], waiting: a[6], receiving: a[7] });
+    const duration = (a[3] + a[4] + a[5]) * 1000;
+    return own(this, "timings", { duration, blocked: a[1] * 1000, connecting: a[2] * 1000, tls_handshaking: 0, sending: a[3] * 1000, waiting: a[4] * 1000, receiving: a[5] * 1000 });
   }
   set timings(v) {
     own(this, "timings", v);
@@ -72,10 +75,11 @@ class Response {
   }
   get headers() {
     const h = {};
-    const flat = this._a[8];
+    const flat = this._a[6];
     if (typeof flat === "string") {
+      const len = this._a[7];
       h["Content-Type"] = flat;
-      h["Content-Length"] = String(this._a[9]);
+      h["Content-Length"] = String(len < 0 ? this._a[0].length : len);
     } else {
       for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
     }
@@ -92,7 +96,7 @@ class Response {
     return {};
   }
   get request() {
-    const r = this._a[13];
+    const r = this._a[11];
     if (typeof r === "string") return { method: r, url: this.url, headers: {}, body: "", cookies: {} };
     return { method: r[0], url: this.url, headers: r[1], body: r[2] === null ? "" : r[2], cookies: {} };
   }
@@ -144,17 +148,38 @@ function doRequest(method, url, body, params) {
   const m = String(method).toUpperCase();
   const u = String(url);
   const b = encodeBody(body);
-  const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, [m, headers, b]];
-  n.request(a, m, u, b, [flatHeaders, flatTags, opts]);
-  return { __proto__: RP, status: a[0], _a: a };
+  const a = [null, 0, 0, 0, 0, 0, null, -1, "", 0, u, [m, headers, b]];
+  const status = send(a, m, u, b, [flatHeaders, flatTags, opts]);
+  return { __proto__: RP, status, _a: a };
 }
 
-// Without params or a body there is nothing to flatten: straight to the runner.
-function bare(m, url) {
+// The URL the runner holds as the last request's: sending the same one
+// again, the script passes none (no string to convert, no route to look up).
+// Unknown while a call that names a new one has not returned.
+let lastUrl;
+
+function send(a, m, u, b, p) {
+  if (u === lastUrl) return n.request(a, m, undefined, b, p);
+  lastUrl = undefined;
+  const status = n.request(a, m, u, b, p);
+  lastUrl = u;
+  return status;
+}
+
+// Without params or a body there is nothing to flatten: straight to the
+// runner, with the method by number (0 GET, 1 HEAD).
+function bare(m, code, url) {
   const u = typeof url === "string" ? url : String(url);
-  const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, m];
-  n.request(a, m, u);
-  return { __proto__: RP, status: a[0], _a: a };
+  const a = [null, 0, 0, 0, 0, 0, null, -1, "", 0, u, m];
+  let status;
+  if (u === lastUrl) {
+    status = n.request(a, code);
+  } else {
+    lastUrl = undefined;
+    status = n.request(a, code, u);
+    lastUrl = u;
+  }
+  return { __proto__: RP, status, _a: a };
 }
 
 export function request(method, url, body, params) {
@@ -164,12 +189,19 @@ export function get(url, params) {
   if (params !== undefined) return doRequest("GET", url, null, params);
   // bare() inlined: http.get(url) is the hottest call of most scripts.
   const u = typeof url === "string" ? url : String(url);
-  const a = [0, null, 0, 0, 0, 0, 0, 0, null, 0, "", 0, u, "GET"];
-  n.request(a, "GET", u);
-  return { __proto__: RP, status: a[0], _a: a };
+  const a = [null, 0, 0, 0, 0, 0, null, -1, "", 0, u, "GET"];
+  let status;
+  if (u === lastUrl) {
+    status = n.request(a, 0);
+  } else {
+    lastUrl = undefined;
+    status = n.request(a, 0, u);
+    lastUrl = u;
+  }
+  return { __proto__: RP, status, _a: a };
 }
 export function head(url, params) {
-  return params === undefined ? bare("HEAD", url) : doRequest("HEAD", url, null, params);
+  return params === undefined ? bare("HEAD", 1, url) : doRequest("HEAD", url, null, params);
 }
 export function options(url, body, params) {
   return doRequest("OPTIONS", url, body, params);
