@@ -324,18 +324,25 @@ pub fn sort_f64(values: &mut [f64]) {
             f64::from_bits(!k)
         }
     };
-    let mut a: Vec<u64> = values.iter().map(|v| key(*v)).collect();
+    // All eight byte histograms in one pass over the keys.
+    let mut counts = vec![[0usize; 256]; 8];
+    let mut a: Vec<u64> = values
+        .iter()
+        .map(|v| {
+            let k = key(*v);
+            for (pass, c) in counts.iter_mut().enumerate() {
+                c[((k >> (pass * 8)) & 0xff) as usize] += 1;
+            }
+            k
+        })
+        .collect();
     let mut b = vec![0u64; a.len()];
-    for pass in 0..8 {
-        let shift = pass * 8;
-        let mut counts = [0usize; 256];
-        for k in &a {
-            counts[((k >> shift) & 0xff) as usize] += 1;
-        }
+    for (pass, counts) in counts.iter().enumerate() {
         // A byte every value shares needs no pass (common: values of one magnitude).
         if counts.contains(&a.len()) {
             continue;
         }
+        let shift = pass * 8;
         let mut offsets = [0usize; 256];
         let mut sum = 0;
         for (o, c) in offsets.iter_mut().zip(counts) {

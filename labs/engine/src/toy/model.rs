@@ -118,6 +118,9 @@ pub struct ToyModel {
     /// model hands its writes to the lead model instead).
     owns_backlog: bool,
     ids: Ids,
+    /// Log-normal sigmas of the latencies sampled so far (median and p99
+    /// bits, sigma): a handful, each worth a logarithm per sample.
+    sigmas: Vec<(u64, u64, f64)>,
 }
 
 /// Series handles resolved once: the per-request path touches the registry
@@ -290,6 +293,7 @@ impl ToyModel {
             scenario,
             effects,
             rng: StdRng::seed_from_u64(seed),
+            sigmas: Vec::new(),
             registry,
             next_pizza_id: 1,
             in_flight: BinaryHeap::new(),
@@ -371,7 +375,17 @@ impl ToyModel {
 
     fn sample(&mut self, l: Latency) -> f64 {
         // Log-normal from median and p99: sigma = ln(p99/median) / z(0.99).
-        let sigma = (l.p99_ms / l.median_ms).ln() / 2.326_347_874;
+        let key = (l.median_ms.to_bits(), l.p99_ms.to_bits());
+        let sigma = match self.sigmas.iter().find(|(m, p, _)| (*m, *p) == key) {
+            Some((_, _, s)) => *s,
+            None => {
+                let s = (l.p99_ms / l.median_ms).ln() / 2.326_347_874;
+                if self.sigmas.len() < 16 {
+                    self.sigmas.push((key.0, key.1, s));
+                }
+                s
+            }
+        };
         let u1: f64 = self.rng.gen_range(f64::EPSILON..1.0);
         let u2: f64 = self.rng.gen();
         let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
