@@ -21,7 +21,7 @@ pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{FlatRoutes, Route, Router};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
@@ -62,7 +62,7 @@ pub fn App() -> impl IntoView {
             <a class="skip-link" href="#main">"Skip to content"</a>
             <layout::Header />
             <main id="main" tabindex="-1">
-                <Routes fallback=layout::NotFound>
+                <FlatRoutes fallback=layout::NotFound>
                     <Route path=path!("/") view=course::pages::Catalog ssr=SsrMode::Async />
                     <Route path=path!("/courses/:course") view=course::pages::Overview ssr=SsrMode::Async />
                     <Route path=path!("/courses/:course/exam") view=exam::pages::ExamHome ssr=SsrMode::Async />
@@ -94,7 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=auth::pages::AccountPage ssr=SsrMode::Async />
                     <Route path=path!("/forgot-password") view=auth::pages::ForgotPasswordPage ssr=SsrMode::Async />
                     <Route path=path!("/reset-password") view=auth::pages::ResetPasswordPage ssr=SsrMode::Async />
-                </Routes>
+                </FlatRoutes>
             </main>
             <layout::Footer />
         </Router>

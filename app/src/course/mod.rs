@@ -135,7 +135,9 @@ pub struct ModulePage {
     pub title: String,
     pub minutes: i64,
     pub video: Option<Video>,
-    pub body_html: String,
+    /// Shared with the published catalog: a page render clones the page
+    /// several times (each await of its resource), never the body itself.
+    pub body_html: std::sync::Arc<str>,
     pub toc: Vec<TocEntry>,
     pub completed: bool,
     pub locked: Option<String>,
@@ -162,7 +164,7 @@ impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithou
     fn encode(page: &Result<ModulePage, AppError>) -> Result<String, serde_json::Error> {
         match page {
             Ok(p) => serde_json::to_string(&Ok::<_, AppError>(ModulePage {
-                body_html: String::new(),
+                body_html: "".into(),
                 ..p.clone()
             })),
             Err(_) => serde_json::to_string(page),

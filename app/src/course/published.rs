@@ -67,8 +67,8 @@ pub struct Module {
     pub title: String,
     pub minutes: i64,
     pub prerequisites: Vec<String>,
-    /// Rendered and sanitized at import.
-    pub body_html: String,
+    /// Rendered and sanitized at import; module pages share it.
+    pub body_html: Arc<str>,
     pub toc: Vec<TocEntry>,
     pub video: Option<Video>,
 }
@@ -231,7 +231,7 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
                 title,
                 minutes,
                 prerequisites: serde_json::from_str(&prereq).unwrap_or_default(),
-                body_html,
+                body_html: body_html.into(),
                 toc: serde_json::from_str(&toc).unwrap_or_default(),
                 video: video.and_then(|v| serde_json::from_str(&v).ok()),
             });

@@ -255,7 +255,7 @@ pub async fn module_page(
     let m = &c.modules[idx];
     let locked = o.lock_reason(m);
     let (body_html, toc, video) = if locked.is_some() {
-        (String::new(), Vec::new(), None)
+        ("".into(), Vec::new(), None)
     } else {
         (m.body_html.clone(), m.toc.clone(), m.video.clone())
     };
