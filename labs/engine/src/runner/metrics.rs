@@ -307,16 +307,7 @@ pub fn sort_f64(values: &mut [f64]) {
         values.sort_unstable_by(f64::total_cmp);
         return;
     }
-    // Flipping the sign bit of positives and all bits of negatives makes the
-    // bits compare as unsigned integers in total_cmp order.
-    let key = |v: f64| {
-        let b = v.to_bits();
-        if b >> 63 == 1 {
-            !b
-        } else {
-            b | (1 << 63)
-        }
-    };
+    let key = order_key;
     let unkey = |k: u64| {
         if k >> 63 == 1 {
             f64::from_bits(k & !(1 << 63))
@@ -734,12 +725,7 @@ impl Store {
         for (id, v) in counted.iter().chain(timed) {
             self.metrics[*id].sink.add(*v);
         }
-        let sec = t.max(0.0) as usize;
-        if sec < self.max_series_seconds {
-            if self.seconds.len() <= sec {
-                self.seconds.resize(sec + 1, SecondAcc::default());
-            }
-            let acc = &mut self.seconds[sec];
+        if let Some(acc) = self.second(t) {
             acc.reqs += 1;
             if !r.ok {
                 acc.errors += 1;
@@ -748,6 +734,19 @@ impl Store {
                 acc.push_duration(r.duration_ms);
             }
         }
+    }
+
+    /// The per-second accumulator for `t` seconds into the run, if the
+    /// series still reaches that far.
+    fn second(&mut self, t: f64) -> Option<&mut SecondAcc> {
+        let sec = t.max(0.0) as usize;
+        if sec >= self.max_series_seconds {
+            return None;
+        }
+        if self.seconds.len() <= sec {
+            self.seconds.resize(sec + 1, SecondAcc::default());
+        }
+        Some(&mut self.seconds[sec])
     }
 
     /// Records a sample at `t` seconds into the run.
@@ -771,12 +770,7 @@ impl Store {
         ) {
             return;
         }
-        let sec = t.max(0.0) as usize;
-        if sec < self.max_series_seconds {
-            if self.seconds.len() <= sec {
-                self.seconds.resize(sec + 1, SecondAcc::default());
-            }
-            let acc = &mut self.seconds[sec];
+        if let Some(acc) = self.second(t) {
             match id {
                 ids::HTTP_REQS => acc.reqs += 1,
                 ids::HTTP_REQ_FAILED if value != 0.0 => acc.errors += 1,
@@ -791,12 +785,8 @@ impl Store {
     /// Records the VU count for second `sec`.
     pub fn set_vus(&mut self, t: f64, vus: i64) {
         self.add(ids::VUS, t, vus as f64, &[]);
-        let sec = t.max(0.0) as usize;
-        if sec < self.max_series_seconds {
-            if self.seconds.len() <= sec {
-                self.seconds.resize(sec + 1, SecondAcc::default());
-            }
-            self.seconds[sec].vus = vus;
+        if let Some(acc) = self.second(t) {
+            acc.vus = vus;
         }
     }
 
@@ -969,7 +959,8 @@ fn merge_sorted(a: &[f64], b: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Bits of a float that compare as unsigned integers in `total_cmp` order.
+/// Bits of a float that compare as unsigned integers in `total_cmp` order:
+/// the sign bit of positives flipped, every bit of negatives.
 fn order_key(v: f64) -> u64 {
     let b = v.to_bits();
     if b >> 63 == 1 {
