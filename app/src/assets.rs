@@ -64,22 +64,44 @@ fn names(options: &LeptosOptions) -> &'static Names {
     })
 }
 
+/// The page's asset addresses and the script that starts hydration: the same
+/// on every page while the server runs, so made once.
+#[derive(Debug)]
+pub struct Links {
+    css: String,
+    js: String,
+    wasm: String,
+    start: String,
+}
+
+/// The links for `options`, made on first use.
+pub fn links(options: &LeptosOptions) -> &'static Links {
+    static LINKS: OnceLock<Links> = OnceLock::new();
+    LINKS.get_or_init(|| {
+        let n = names(options);
+        let pkg = format!("/{}", options.site_pkg_dir);
+        Links {
+            css: format!("{pkg}/{}", n.css),
+            js: format!("{pkg}/{}", n.js),
+            wasm: format!("{pkg}/{}", n.wasm),
+            start: format!(
+                "import init, {{ hydrate }} from '{pkg}/{js}';\ninit({{ module_or_path: '{pkg}/{wasm}' }}).then(hydrate);",
+                js = n.js,
+                wasm = n.wasm
+            ),
+        }
+    })
+}
+
 /// The stylesheet link, the preloads and the module script that hydrates.
 #[component]
-pub fn Assets(options: LeptosOptions) -> impl IntoView {
-    let n = names(&options);
-    let pkg = format!("/{}", options.site_pkg_dir);
+pub fn Assets(links: &'static Links) -> impl IntoView {
     let nonce = leptos::nonce::use_nonce();
-    let start = format!(
-        "import init, {{ hydrate }} from '{pkg}/{js}';\ninit({{ module_or_path: '{pkg}/{wasm}' }}).then(hydrate);",
-        js = n.js,
-        wasm = n.wasm
-    );
     view! {
-        <link rel="stylesheet" id="leptos" href=format!("{pkg}/{}", n.css) />
-        <link rel="modulepreload" href=format!("{pkg}/{}", n.js) />
-        <link rel="preload" href=format!("{pkg}/{}", n.wasm) r#as="fetch" r#type="application/wasm" crossorigin="anonymous" />
-        <script type="module" nonce=nonce>{start}</script>
+        <link rel="stylesheet" id="leptos" href=links.css.as_str() />
+        <link rel="modulepreload" href=links.js.as_str() />
+        <link rel="preload" href=links.wasm.as_str() r#as="fetch" r#type="application/wasm" crossorigin="anonymous" />
+        <script type="module" nonce=nonce>{links.start.as_str()}</script>
     }
 }
 

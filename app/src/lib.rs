@@ -25,7 +25,8 @@ use leptos_router::components::{FlatRoutes, Route, Router};
 use leptos_router::{path, SsrMode};
 
 /// The HTML document around every page.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(options: &LeptosOptions) -> impl IntoView {
+    let links = assets::links(options);
     #[cfg(feature = "ssr")]
     layout::ssr::set_content_security_policy();
     view! {
@@ -36,7 +37,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="data:," />
-                <assets::Assets options />
+                <assets::Assets links />
                 <MetaTags />
             </head>
             <body>

@@ -190,6 +190,18 @@ pub fn leptos_options(settings: &Settings) -> LeptosOptions {
         .build()
 }
 
+/// The pages' router state. leptos_axum clones it into every page's context,
+/// where nothing reads it: a shared handle costs one count, where
+/// `LeptosOptions` itself cost a dozen.
+#[derive(Clone)]
+struct PageOptions(Arc<LeptosOptions>);
+
+impl axum::extract::FromRef<PageOptions> for LeptosOptions {
+    fn from_ref(state: &PageOptions) -> Self {
+        LeptosOptions::clone(&state.0)
+    }
+}
+
 /// Everything a running server is made of.
 pub struct Server {
     pub router: Router,
@@ -266,7 +278,7 @@ fn routes() -> Vec<AxumRouteListing> {
 }
 
 fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: S) -> Router {
-    let options = leptos_options(settings);
+    let page_state = PageOptions(Arc::new(leptos_options(settings)));
     let routes = routes();
     let context = {
         let state = state.clone();
@@ -277,8 +289,8 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         }
     };
     let shell = {
-        let options = options.clone();
-        move || app::shell(options.clone())
+        let page_state = page_state.clone();
+        move || app::shell(&page_state.0)
     };
     let not_found = leptos_axum::render_app_async_with_context(context.clone(), shell.clone());
     let metrics = metrics::Metrics::new();
@@ -293,9 +305,9 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
     let public_url: Arc<str> = settings.public_url.clone().into();
 
     let pages = Router::new()
-        .leptos_routes_with_context(&options, routes, context, shell)
+        .leptos_routes_with_context(&page_state, routes, context, shell)
         .fallback(not_found)
-        .with_state(options);
+        .with_state(page_state);
     Router::new()
         .route(
             "/metrics",
