@@ -47,21 +47,19 @@ impl Names {
     }
 }
 
-fn names(options: &LeptosOptions) -> &'static Names {
-    static NAMES: OnceLock<Names> = OnceLock::new();
-    NAMES.get_or_init(|| {
-        // Where cargo-leptos writes it: next to the server binary.
-        let hashes = options
-            .hash_files
-            .then(|| {
-                std::env::current_exe().ok().and_then(|exe| {
-                    let path = exe.parent()?.join(options.hash_file.as_ref());
-                    std::fs::read_to_string(path).ok()
-                })
+/// Reads the names from `hash.txt` where cargo-leptos writes it: next to
+/// the server binary.
+fn read_names(options: &LeptosOptions) -> Names {
+    let hashes = options
+        .hash_files
+        .then(|| {
+            std::env::current_exe().ok().and_then(|exe| {
+                let path = exe.parent()?.join(options.hash_file.as_ref());
+                std::fs::read_to_string(path).ok()
             })
-            .flatten();
-        Names::new(&options.output_name, hashes.as_deref())
-    })
+        })
+        .flatten();
+    Names::new(&options.output_name, hashes.as_deref())
 }
 
 /// The page's asset addresses and the script that starts hydration: the same
@@ -78,7 +76,7 @@ pub struct Links {
 pub fn links(options: &LeptosOptions) -> &'static Links {
     static LINKS: OnceLock<Links> = OnceLock::new();
     LINKS.get_or_init(|| {
-        let n = names(options);
+        let n = read_names(options);
         let pkg = format!("/{}", options.site_pkg_dir);
         Links {
             css: format!("{pkg}/{}", n.css),
