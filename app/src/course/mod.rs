@@ -1,6 +1,8 @@
 //! Courses: the catalog, each course's overview, module pages and progress.
 
 #[cfg(feature = "ssr")]
+pub mod fragments;
+#[cfg(feature = "ssr")]
 pub mod generated;
 #[cfg(feature = "ssr")]
 pub mod highlight;
@@ -17,6 +19,8 @@ pub mod queries;
 pub mod sync;
 #[cfg(feature = "ssr")]
 pub mod vtt;
+
+use std::sync::Arc;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -125,33 +129,32 @@ pub enum Video {
     },
 }
 
-/// Everything a module page shows.
+/// Everything a module page shows. What is the same for every learner comes as
+/// HTML prebuilt when the catalog loads (`fragments`); the rest is this
+/// learner's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModulePage {
     pub course_slug: String,
-    pub course_title: String,
-    pub section_title: String,
     pub slug: String,
     pub title: String,
     pub minutes: i64,
-    pub video: Option<Video>,
-    /// Shared with the published catalog: a page render clones the page
-    /// several times (each await of its resource), never the body itself.
-    pub body_html: std::sync::Arc<str>,
-    pub toc: Vec<TocEntry>,
     pub completed: bool,
     pub locked: Option<String>,
-    pub prev: Option<ModuleLink>,
-    pub next: Option<ModuleLink>,
-    /// Labs that practise this module: those that follow it in its section.
-    pub labs_after: Vec<ModuleLink>,
     pub course_completed: i64,
     pub course_total: i64,
+    /// The breadcrumb's links: catalog, course, section.
+    pub crumbs_html: Arc<str>,
+    /// Video, table of contents and body; empty while the module is locked.
+    pub body_html: Arc<str>,
+    /// The labs that practise this module; empty when none do, or it is locked.
+    pub practice_html: Arc<str>,
+    /// The links to the previous and next modules.
+    pub links_html: Arc<str>,
 }
 
-/// How a module page travels inside its server-rendered HTML: without the body.
-/// The HTML already holds the body, hydration leaves server-rendered inner HTML
-/// as it is, and the body would otherwise be sent twice, the second time
+/// How a module page travels inside its server-rendered HTML: without its
+/// prebuilt HTML. The page already holds it, hydration leaves server-rendered
+/// inner HTML as it is, and it would otherwise be sent twice, the second time
 /// escaped three times over (JSON, then `<`, then a JavaScript string). A page
 /// loaded later, by navigating in the browser, comes whole from the server
 /// function.
@@ -163,10 +166,23 @@ impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithou
 
     fn encode(page: &Result<ModulePage, AppError>) -> Result<String, serde_json::Error> {
         match page {
-            Ok(p) => serde_json::to_string(&Ok::<_, AppError>(ModulePage {
-                body_html: "".into(),
-                ..p.clone()
-            })),
+            Ok(p) => {
+                let none: Arc<str> = Arc::from("");
+                serde_json::to_string(&Ok::<_, AppError>(ModulePage {
+                    course_slug: p.course_slug.clone(),
+                    slug: p.slug.clone(),
+                    title: p.title.clone(),
+                    minutes: p.minutes,
+                    completed: p.completed,
+                    locked: p.locked.clone(),
+                    course_completed: p.course_completed,
+                    course_total: p.course_total,
+                    crumbs_html: none.clone(),
+                    body_html: none.clone(),
+                    practice_html: none.clone(),
+                    links_html: none,
+                }))
+            }
             Err(_) => serde_json::to_string(page),
         }
     }

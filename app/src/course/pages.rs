@@ -6,8 +6,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_location, use_params_map};
 
 use super::{
-    get_course_overview, get_module_page, list_courses, CourseOverview, ModuleLink, ModulePage,
-    PageWithoutBody, SetModuleComplete, Video,
+    get_course_overview, get_module_page, list_courses, CourseOverview, ModulePage,
+    PageWithoutBody, SetModuleComplete,
 };
 use crate::error::AppError;
 use crate::layout::{form_error, ErrorView};
@@ -154,48 +154,6 @@ fn OverviewBody(c: CourseOverview) -> impl IntoView {
     }
 }
 
-fn timestamp(ms: i64) -> String {
-    let s = ms / 1000;
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
-#[component]
-fn VideoPlayer(video: Video, title: String) -> impl IntoView {
-    match video {
-        Video::YouTube { id } => view! {
-            <div class="video-frame">
-                <iframe src=format!("https://www.youtube-nocookie.com/embed/{id}") title=format!("Video: {title}")
-                    allow="accelerometer; encrypted-media; gyroscope; picture-in-picture; fullscreen" referrerpolicy="strict-origin-when-cross-origin"></iframe>
-            </div>
-        }.into_any(),
-        Video::Vimeo { id } => view! {
-            <div class="video-frame">
-                <iframe src=format!("https://player.vimeo.com/video/{id}?dnt=1") title=format!("Video: {title}")
-                    allow="fullscreen; picture-in-picture"></iframe>
-            </div>
-        }.into_any(),
-        Video::File { src, captions, language, transcript } => view! {
-            <figure class="video">
-                <video controls preload="metadata" src=src aria-label=format!("Video: {title}")>
-                    {captions.map(|c| view! { <track kind="captions" src=c srclang=language.clone() label="Captions" default /> })}
-                </video>
-                {(!transcript.is_empty()).then(|| view! {
-                    <details class="transcript">
-                        <summary>"Transcript"</summary>
-                        <ol>
-                            {transcript.into_iter().map(|c| view! { <li><span class="ts">{timestamp(c.start_ms)}</span>" "{c.text}</li> }).collect_view()}
-                        </ol>
-                    </details>
-                })}
-            </figure>
-        }.into_any(),
-    }
-}
-
 /// `/courses/:course/:module`: the module itself; signed-in learners only.
 #[component]
 pub fn Module() -> impl IntoView {
@@ -231,90 +189,57 @@ pub fn Module() -> impl IntoView {
     }
 }
 
-fn module_link(course: &str, rel: &str, link: Option<ModuleLink>) -> impl IntoView {
-    let course = course.to_string();
-    let rel = rel.to_string();
-    link.map(|l| {
-        let label = if rel == "prev" { "← Previous" } else { "Next →" };
-        view! { <a rel=rel href=format!("/courses/{}/{}", course, l.slug)><span class="dir">{label}</span><span class="t">{l.title}</span></a> }
-    })
-}
-
 #[component]
 fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl IntoView {
-    let course_href = format!("/courses/{}", page.course_slug);
     let ModulePage {
         course_slug,
-        course_title,
-        section_title,
         slug,
         title,
         minutes,
-        video,
-        body_html,
-        toc,
         completed,
         locked,
-        prev,
-        next,
-        labs_after,
         course_completed,
         course_total,
+        crumbs_html,
+        body_html,
+        practice_html,
+        links_html,
     } = page;
-    let labs_base = format!("/courses/{course_slug}/labs");
-    let links = (
-        module_link(&course_slug, "prev", prev),
-        module_link(&course_slug, "next", next),
-    );
     let body = match locked {
         Some(why) => view! {
             <div class="locked" role="status">
                 <p><strong>"This module is locked."</strong>" "{why}</p>
-                <p><a href=course_href.clone()>"Back to the course"</a></p>
+                <p><a href=format!("/courses/{course_slug}")>"Back to the course"</a></p>
             </div>
         }.into_any(),
         None => view! {
-            {video.map(|v| view! { <VideoPlayer video=v title=title.clone() /> })}
-            {(!toc.is_empty()).then(|| view! {
-                <nav class="toc" aria-label="On this page">
-                    <h2>"On this page"</h2>
-                    <ul>{toc.into_iter().map(|t| view! { <li class=format!("toc-{}", t.level)><a href=format!("#{}", t.id)>{t.text}</a></li> }).collect_view()}</ul>
-                </nav>
-            })}
-            <div class="prose" inner_html=body_html></div>
+            <div class="module-content" inner_html=body_html></div>
             <ActionForm action=mark attr:class="complete-form">
-                <input type="hidden" name="course" value=course_slug.clone() />
-                <input type="hidden" name="module" value=slug.clone() />
-                <input type="hidden" name="complete" value=(!completed).to_string() />
+                <input type="hidden" name="course" value=course_slug />
+                <input type="hidden" name="module" value=slug />
+                <input type="hidden" name="complete" value=if completed { "false" } else { "true" } />
                 <button type="submit" class=if completed { "button" } else { "button primary" }>
                     {if completed { "Mark as not complete" } else { "Mark complete" }}
                 </button>
                 {completed.then(|| view! { <span class="status done">"✓ You completed this module."</span> })}
             </ActionForm>
             {form_error(mark.value())}
-            {(!labs_after.is_empty()).then(|| view! {
-                <aside class="practice" aria-label="Practise it">
-                    <h2>"Practise it"</h2>
-                    <ul>{labs_after.into_iter().map(|l| view! {
-                        <li><a href=format!("{labs_base}/{}", l.slug)>{format!("Lab: {}", l.title)}</a></li>
-                    }).collect_view()}</ul>
-                </aside>
+            {(!practice_html.is_empty()).then(|| view! {
+                <aside class="practice" aria-label="Practise it" inner_html=practice_html></aside>
             })}
         }.into_any(),
     };
     view! {
         <Title text=title.clone() />
-        <nav aria-label="Breadcrumb" class="breadcrumb"><a href="/">"Courses"</a>" / "<a href=course_href.clone()>{course_title}</a>" / "<span>{section_title}</span></nav>
+        <nav aria-label="Breadcrumb" class="breadcrumb" inner_html=crumbs_html></nav>
         <article class="module">
             <header>
-                <h1>{title.clone()}</h1>
-                <p class="meta">{format!("Reading time: about {}", hours(minutes))}</p>
+                <h1>{title}</h1>
+                <p class="meta">"Reading time: about "{hours(minutes)}</p>
                 <ProgressBar done=course_completed total=course_total label="Course progress".to_string() />
             </header>
             {body}
         </article>
-        <nav class="prev-next" aria-label="Modules">
-            {links}
-        </nav>
+        <nav class="prev-next" aria-label="Modules" inner_html=links_html></nav>
     }
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use super::fragments::ModuleFragments;
 use super::{TocEntry, Video};
 use crate::db::Db;
 use crate::error::AppError;
@@ -49,6 +50,8 @@ pub struct Course {
     pub labs: Vec<LabItem>,
     /// The exam, if the course has one.
     pub activities: Vec<ActivityRow>,
+    /// Each module's prebuilt HTML, in the order of `modules`.
+    pub fragments: Vec<ModuleFragments>,
 }
 
 pub struct Section {
@@ -194,6 +197,7 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
                 modules: Vec::new(),
                 labs: Vec::new(),
                 activities: Vec::new(),
+                fragments: Vec::new(),
             },
         );
     }
@@ -260,6 +264,11 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
                 minutes,
             });
         }
+    }
+    for c in by_course.values_mut() {
+        c.fragments = (0..c.modules.len())
+            .map(|i| super::fragments::module(c, i))
+            .collect();
     }
     Ok(Catalog {
         courses: order

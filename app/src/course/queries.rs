@@ -253,54 +253,26 @@ pub async fn module_page(
         .position(|m| m.slug == slug)
         .ok_or(AppError::NotFound)?;
     let m = &c.modules[idx];
+    let f = &c.fragments[idx];
     let locked = o.lock_reason(m);
-    let (body_html, toc, video) = if locked.is_some() {
-        ("".into(), Vec::new(), None)
+    let (body_html, practice_html) = if locked.is_some() {
+        ("".into(), "".into())
     } else {
-        (m.body_html.clone(), m.toc.clone(), m.video.clone())
+        (f.content.clone(), f.practice.clone())
     };
-    let section_title = c
-        .sections
-        .iter()
-        .find(|s| s.id == m.section_id)
-        .map(|s| s.title.clone())
-        .unwrap_or_default();
-    // A lab sits after the last module of its section whose position is not past its own.
-    let next_in_section = c
-        .modules
-        .get(idx + 1)
-        .filter(|n| n.section_id == m.section_id)
-        .map(|n| n.position);
-    let labs_after = c
-        .labs
-        .iter()
-        .filter(|l| {
-            l.section_id == m.section_id
-                && l.position >= m.position
-                && next_in_section.is_none_or(|n| l.position < n)
-        })
-        .map(|l| ModuleLink {
-            slug: l.slug.clone(),
-            title: l.title.clone(),
-        })
-        .collect();
     Ok(ModulePage {
-        labs_after,
         course_slug: c.slug.clone(),
-        course_title: c.title.clone(),
-        section_title,
         slug: m.slug.clone(),
         title: m.title.clone(),
         minutes: m.minutes,
-        video,
-        body_html,
-        toc,
         completed: o.is_done(m),
         locked,
-        prev: idx.checked_sub(1).map(|i| Outline::link(&c.modules[i])),
-        next: c.modules.get(idx + 1).map(Outline::link),
         course_completed: o.done_count(),
         course_total: o.total(),
+        crumbs_html: f.crumbs.clone(),
+        body_html,
+        practice_html,
+        links_html: f.links.clone(),
     })
 }
 
