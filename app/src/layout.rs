@@ -4,49 +4,78 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
-use crate::auth::{current_user, Logout};
+use crate::auth::{current_user, Logout, User};
 use crate::error::AppError;
 
 /// Site header: the name, the catalog, and who is signed in.
+///
+/// The server knows who is signed in before the page renders (see
+/// `session::load_for_page`) and sends it along with the page; in the browser
+/// the header asks again after each navigation or logout, so signing in or out
+/// shows at once.
 #[component]
 pub fn Header() -> impl IntoView {
     let location = use_location();
     let logout = ServerAction::<Logout>::new();
-    // Re-read on every navigation, so signing in or out shows at once.
-    let user = Resource::new(
-        move || (location.pathname.get(), logout.version().get()),
-        |_| current_user(),
-    );
+    let user = RwSignal::new(SharedValue::new(signed_in).into_inner());
+    let asked = StoredValue::new(0u64);
+    Effect::new(move |first: Option<()>| {
+        location.pathname.track();
+        logout.version().track();
+        if first.is_some() {
+            // Only the newest answer counts, whatever order they arrive in.
+            let n = asked.try_update_value(|n| {
+                *n += 1;
+                *n
+            });
+            leptos::task::spawn_local(async move {
+                if let Ok(u) = current_user().await {
+                    if asked.try_get_value() == n {
+                        user.try_set(u);
+                    }
+                }
+            });
+        }
+    });
     view! {
         <header class="site-header">
             <nav aria-label="Main">
                 <a class="brand" href="/">"Masterclass"</a>
                 <a href="/">"Courses"</a>
                 <span class="spacer"></span>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match user.await {
-                            Ok(Some(u)) => view! {
-                                {u.is_admin.then(|| view! {
-                                    <a href="/admin">"Admin"</a>
-                                    <a href="/admin/exam">"Exam admin"</a>
-                                    <a href="/admin/certificates">"Certificates admin"</a>
-                                })}
-                                <a href="/certificates">"My certificates"</a>
-                                <a href="/account" class="who">{u.display_name}</a>
-                                <ActionForm action=logout attr:class="inline">
-                                    <button type="submit" class="link-button">"Log out"</button>
-                                </ActionForm>
-                            }.into_any(),
-                            _ => view! {
-                                <a href="/login">"Log in"</a>
-                                <a href="/register" class="button">"Sign up"</a>
-                            }.into_any(),
-                        }
-                    })}
-                </Suspense>
+                {move || match user.get() {
+                    Some(u) => view! {
+                        {u.is_admin.then(|| view! {
+                            <a href="/admin">"Admin"</a>
+                            <a href="/admin/exam">"Exam admin"</a>
+                            <a href="/admin/certificates">"Certificates admin"</a>
+                        })}
+                        <a href="/certificates">"My certificates"</a>
+                        <a href="/account" class="who">{u.display_name}</a>
+                        <ActionForm action=logout attr:class="inline">
+                            <button type="submit" class="link-button">"Log out"</button>
+                        </ActionForm>
+                    }.into_any(),
+                    None => view! {
+                        <a href="/login">"Log in"</a>
+                        <a href="/register" class="button">"Sign up"</a>
+                    }.into_any(),
+                }}
             </nav>
         </header>
+    }
+}
+
+/// Who the server found signed in for this page; in the browser, only when the
+/// page came without it (the header then asks on the next navigation).
+fn signed_in() -> Option<User> {
+    #[cfg(feature = "ssr")]
+    {
+        crate::auth::session::known_user().flatten()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
     }
 }
 

@@ -284,7 +284,7 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         let state = state.clone();
         move || {
             leptos::prelude::provide_context(state.clone());
-            leptos::prelude::provide_context(app::auth::session::RequestUser::default());
+            leptos::prelude::provide_context(app::auth::session::RequestUser::for_page());
             leptos::nonce::provide_nonce();
         }
     };
@@ -307,6 +307,10 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
     let pages = Router::new()
         .leptos_routes_with_context(&page_state, routes, context, shell)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.db.clone(),
+            app::auth::session::load_for_page,
+        ))
         .with_state(page_state);
     Router::new()
         .route(

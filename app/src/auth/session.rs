@@ -16,6 +16,45 @@ const EPOCH_KEY: &str = "epoch";
 #[derive(Clone, Default)]
 pub struct RequestUser(Arc<OnceCell<Option<User>>>);
 
+impl RequestUser {
+    /// The cache for the page being rendered: filled already when
+    /// [`load_for_page`] found the user before rendering began.
+    pub fn for_page() -> Self {
+        let known = leptos::prelude::use_context::<axum::http::request::Parts>()
+            .and_then(|p| p.extensions.get::<SignedIn>().cloned());
+        match known {
+            Some(SignedIn(user)) => RequestUser(Arc::new(OnceCell::new_with(Some(user)))),
+            None => RequestUser::default(),
+        }
+    }
+}
+
+/// Who is signed in, as [`load_for_page`] found it.
+#[derive(Clone)]
+struct SignedIn(Option<User>);
+
+/// Middleware for pages: loads the signed-in user before the page renders, so
+/// the page can show it at once (the header needs no resource of its own). If
+/// the session cannot be read here, the page reads it as server functions do
+/// and reports the error there.
+pub async fn load_for_page(
+    axum::extract::State(db): axum::extract::State<crate::db::Db>,
+    session: Session,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if let Ok(user) = user_of(&session, &db).await {
+        req.extensions_mut().insert(SignedIn(user));
+    }
+    next.run(req).await
+}
+
+/// The signed-in user, if this page's user is already known (see
+/// [`load_for_page`]); never waits.
+pub fn known_user() -> Option<Option<User>> {
+    leptos::prelude::use_context::<RequestUser>().and_then(|c| c.0.get().cloned())
+}
+
 async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|e| {
         tracing::error!(error = %e, "no session layer");
