@@ -285,7 +285,6 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         move || {
             leptos::prelude::provide_context(state.clone());
             leptos::prelude::provide_context(app::auth::session::RequestUser::for_page());
-            leptos::nonce::provide_nonce();
         }
     };
     let shell = {

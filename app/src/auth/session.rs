@@ -33,18 +33,22 @@ impl RequestUser {
 #[derive(Clone)]
 struct SignedIn(Option<User>);
 
-/// Middleware for pages: loads the signed-in user before the page renders, so
+/// Middleware for pages: loads the signed-in user before a page renders, so
 /// the page can show it at once (the header needs no resource of its own). If
 /// the session cannot be read here, the page reads it as server functions do
-/// and reports the error there.
+/// and reports the error there. Only `GET`s: the pages' router also serves the
+/// server functions, and one that signs in or out must not find the user of
+/// before its change.
 pub async fn load_for_page(
     axum::extract::State(db): axum::extract::State<crate::db::Db>,
     session: Session,
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    if let Ok(user) = user_of(&session, &db).await {
-        req.extensions_mut().insert(SignedIn(user));
+    if req.method() == axum::http::Method::GET {
+        if let Ok(user) = user_of(&session, &db).await {
+            req.extensions_mut().insert(SignedIn(user));
+        }
     }
     next.run(req).await
 }
