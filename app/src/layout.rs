@@ -20,8 +20,9 @@ pub fn Header() -> impl IntoView {
     let user = RwSignal::new(SharedValue::new(signed_in).into_inner());
     let asked = StoredValue::new(0u64);
     Effect::new(move |first: Option<()>| {
-        location.pathname.track();
-        logout.version().track();
+        // Read, not only tracked: a memo nobody has read yet does not follow
+        // its own sources, so it would never announce a navigation.
+        let _ = (location.pathname.get(), logout.version().get());
         if first.is_some() {
             // Only the newest answer counts, whatever order they arrive in.
             let n = asked.try_update_value(|n| {

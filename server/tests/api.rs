@@ -298,6 +298,41 @@ async fn prerequisites(app: TestApp) {
 }
 on_both_backends!(prerequisites_lock_modules, prerequisites);
 
+/// The header is rendered with the page: it names who is signed in (also on a
+/// page that does not exist), and stops the moment they are signed out.
+async fn header_names_the_signed_in(app: TestApp) {
+    let signed_in = r#"<a href="/account" class="who">Learner</a>"#;
+    let p = app.learner("ned@example.com").await;
+    for path in ["/", &format!("/courses/{COURSE}/{FIRST}"), "/no/such/page"] {
+        let r = p.get(path).await;
+        let status = r.status();
+        let html = r.text().await.expect("body");
+        assert!(
+            html.contains(signed_in) && html.contains("Log out"),
+            "{path} ({status}): {html}"
+        );
+    }
+    let anon = app.person().text("/").await;
+    assert!(!anon.contains("Log out") && anon.contains(r#"<a href="/login">Log in</a>"#));
+
+    // Another device changes the password: this session is signed out.
+    let phone = app.person();
+    phone.login("ned@example.com", "learner password 1").await;
+    phone
+        .change_password("learner password 1", "new password 3333")
+        .await;
+    let html = p.text("/").await;
+    assert!(
+        !html.contains(signed_in) && html.contains("Log in"),
+        "{html}"
+    );
+    p.logout().await;
+    assert!(phone.text("/").await.contains(signed_in));
+    phone.logout().await;
+    assert!(!phone.text("/").await.contains(signed_in));
+}
+on_both_backends!(header_names_the_signed_in_user, header_names_the_signed_in);
+
 async fn passwords(app: TestApp) {
     let laptop = app.learner("hal@example.com").await;
     let phone = app.person();
