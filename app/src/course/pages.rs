@@ -235,7 +235,7 @@ fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl I
         <article class="module">
             <header>
                 <h1>{title}</h1>
-                <p class="meta">"Reading time: about "{hours(minutes)}</p>
+                <p class="meta">{format!("Reading time: about {}", hours(minutes))}</p>
                 <ProgressBar done=course_completed total=course_total label="Course progress".to_string() />
             </header>
             {body}
