@@ -72,7 +72,7 @@ pub fn Header() -> impl IntoView {
 fn signed_in() -> Option<User> {
     #[cfg(feature = "ssr")]
     {
-        crate::auth::session::known_user().flatten()
+        crate::auth::session::known_user()
     }
     #[cfg(not(feature = "ssr"))]
     {

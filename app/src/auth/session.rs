@@ -53,10 +53,10 @@ pub async fn load_for_page(
     next.run(req).await
 }
 
-/// The signed-in user, if this page's user is already known (see
-/// [`load_for_page`]); never waits.
-pub fn known_user() -> Option<Option<User>> {
-    leptos::prelude::use_context::<RequestUser>().and_then(|c| c.0.get().cloned())
+/// The signed-in user as far as it is known without waiting (see
+/// [`load_for_page`]): `None` for a visitor, or when nobody looked yet.
+pub fn known_user() -> Option<User> {
+    leptos::prelude::use_context::<RequestUser>().and_then(|c| c.0.get().cloned().flatten())
 }
 
 async fn session() -> Result<Session, AppError> {

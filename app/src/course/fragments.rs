@@ -36,12 +36,8 @@ pub fn module(course: &Course, idx: usize) -> ModuleFragments {
         .map(|s| s.title.clone())
         .unwrap_or_default();
     let labs = labs_after(course, idx);
-    let link = |m: &Module| ModuleLink {
-        slug: m.slug.clone(),
-        title: m.title.clone(),
-    };
-    let prev = idx.checked_sub(1).map(|i| link(&course.modules[i]));
-    let next = course.modules.get(idx + 1).map(link);
+    let prev = idx.checked_sub(1).map(|i| course.modules[i].link());
+    let next = course.modules.get(idx + 1).map(Module::link);
     let course_slug = course.slug.clone();
     let course_href = format!("/courses/{course_slug}");
     // Rendering needs a reactive owner; these views hold no signals, so a
@@ -53,7 +49,7 @@ pub fn module(course: &Course, idx: usize) -> ModuleFragments {
         content: html(view! {
             {m.video.clone().map(|v| video_player(v, m.title.clone()))}
             {toc(&m.toc)}
-            <div class="prose" inner_html=m.body_html.to_string()></div>
+            <div class="prose" inner_html=m.body_html.clone()></div>
         }),
         practice: if labs.is_empty() {
             "".into()

@@ -169,18 +169,11 @@ impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithou
             Ok(p) => {
                 let none: Arc<str> = Arc::from("");
                 serde_json::to_string(&Ok::<_, AppError>(ModulePage {
-                    course_slug: p.course_slug.clone(),
-                    slug: p.slug.clone(),
-                    title: p.title.clone(),
-                    minutes: p.minutes,
-                    completed: p.completed,
-                    locked: p.locked.clone(),
-                    course_completed: p.course_completed,
-                    course_total: p.course_total,
                     crumbs_html: none.clone(),
                     body_html: none.clone(),
                     practice_html: none.clone(),
                     links_html: none,
+                    ..p.clone()
                 }))
             }
             Err(_) => serde_json::to_string(page),

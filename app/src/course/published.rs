@@ -76,6 +76,16 @@ pub struct Module {
     pub video: Option<Video>,
 }
 
+impl Module {
+    /// A link to this module.
+    pub fn link(&self) -> super::ModuleLink {
+        super::ModuleLink {
+            slug: self.slug.clone(),
+            title: self.title.clone(),
+        }
+    }
+}
+
 /// A lab as the outline lists it.
 pub struct LabItem {
     pub id: i64,

@@ -91,13 +91,6 @@ impl Outline {
         }
     }
 
-    fn link(m: &Module) -> ModuleLink {
-        ModuleLink {
-            slug: m.slug.clone(),
-            title: m.title.clone(),
-        }
-    }
-
     /// The next module to read: the first open, unfinished one after the most
     /// recently completed; failing that, the first open, unfinished one.
     fn continue_to(&self) -> Option<ModuleLink> {
@@ -113,7 +106,7 @@ impl Outline {
         latest
             .and_then(|i| self.course.modules.iter().skip(i + 1).find(open))
             .or_else(|| self.course.modules.iter().find(open))
-            .map(Self::link)
+            .map(Module::link)
     }
 
     /// Modules completed plus labs passed.
