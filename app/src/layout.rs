@@ -10,7 +10,7 @@ use crate::error::AppError;
 /// Site header: the name, the catalog, and who is signed in.
 ///
 /// The server knows who is signed in before the page renders (see
-/// `session::load_for_page`) and sends it along with the page; in the browser
+/// `session::find_for_page`) and sends it along with the page; in the browser
 /// the header asks again after each navigation or logout, so signing in or out
 /// shows at once.
 #[component]

@@ -15,6 +15,7 @@ pub mod layout;
 pub mod mail;
 #[cfg(feature = "ssr")]
 pub mod row_cache;
+pub mod shared_html;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod time;

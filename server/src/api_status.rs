@@ -7,9 +7,7 @@
 //! [`AppError`] they carry (422 for a malformed form).
 
 use axum::body::Body;
-use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use app::error::AppError;
@@ -17,10 +15,9 @@ use app::error::AppError;
 /// Error bodies are one short JSON message; anything longer is left alone.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-pub async fn from_error(req: Request, next: Next) -> Response {
-    let api = req.uri().path().starts_with("/api/");
-    let res = next.run(req).await;
-    if !api || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+/// An answer from `/api/`, with the status its error carries.
+pub async fn from_error(res: Response) -> Response {
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR {
         return res;
     }
     let (mut parts, body) = res.into_parts();

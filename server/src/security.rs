@@ -3,7 +3,6 @@
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// The scheme-less `host[:port]` of an `Origin` or `Referer` value.
@@ -28,30 +27,27 @@ pub fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     }
 }
 
-/// Rejects cross-origin POST/PUT/PATCH/DELETE with 403.
-pub async fn csrf(
-    axum::extract::State(public_url): axum::extract::State<std::sync::Arc<str>>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// The 403 for a cross-origin POST/PUT/PATCH/DELETE; `None` lets the request through.
+pub fn cross_origin_rejection(req: &Request, public_url: &str) -> Option<Response> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && !same_origin(req.headers(), &public_url) {
-        tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request rejected");
-        return (
+    if safe || same_origin(req.headers(), public_url) {
+        return None;
+    }
+    tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-origin request rejected");
+    Some(
+        (
             StatusCode::FORBIDDEN,
             "Cross-site request rejected: this form must be sent from the Masterclass site itself.",
         )
-            .into_response();
-    }
-    next.run(req).await
+            .into_response(),
+    )
 }
 
 const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; media-src 'self'; \
      object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 /// Adds the security headers; a page that set its own policy (with a nonce) keeps it.
-pub async fn headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+pub fn add_headers(res: &mut Response) {
     let h = res.headers_mut();
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(DEFAULT_CSP));
@@ -72,7 +68,6 @@ pub async fn headers(req: Request, next: Next) -> Response {
         "cross-origin-opener-policy",
         HeaderValue::from_static("same-origin"),
     );
-    res
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use app::state::{AppState, Config};
 
 use crate::config::Settings;
 use crate::session_cache::SessionCache;
-use crate::{api_status, metrics, security, static_files};
+use crate::{metrics, pages, site, static_files};
 
 /// Session records kept in memory with SQLite (about 300 bytes each).
 const SESSIONS_CACHED: usize = 50_000;
@@ -308,7 +308,7 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.db.clone(),
-            app::auth::session::load_for_page,
+            pages::around,
         ))
         .with_state(page_state);
     Router::new()
@@ -323,19 +323,16 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         .merge(static_files::routes(static_files::load(&settings.site_dir)))
         .nest_service("/media", ServeDir::new(settings.media_dir()))
         .merge(pages)
-        .layer(axum::middleware::from_fn(api_status::from_error))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         // Uploads have limits of their own, by kind.
         .merge(app::admin::media::router(state.clone()))
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(
-            public_url,
-            security::csrf,
-        ))
-        .layer(axum::middleware::from_fn(security::headers))
-        .layer(axum::middleware::from_fn_with_state(
-            metrics,
-            metrics::track,
+            site::Site {
+                metrics,
+                public_url,
+            },
+            site::around,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }

@@ -18,10 +18,12 @@ pub struct RequestUser(Arc<OnceCell<Option<User>>>);
 
 impl RequestUser {
     /// The cache for the page being rendered: filled already when
-    /// [`load_for_page`] found the user before rendering began.
+    /// [`find_for_page`] found the user before rendering began.
     pub fn for_page() -> Self {
-        let known = leptos::prelude::use_context::<axum::http::request::Parts>()
-            .and_then(|p| p.extensions.get::<SignedIn>().cloned());
+        let known = leptos::prelude::with_context::<axum::http::request::Parts, _>(|p| {
+            p.extensions.get::<SignedIn>().cloned()
+        })
+        .flatten();
         match known {
             Some(SignedIn(user)) => RequestUser(Arc::new(OnceCell::new_with(Some(user)))),
             None => RequestUser::default(),
@@ -29,32 +31,30 @@ impl RequestUser {
     }
 }
 
-/// Who is signed in, as [`load_for_page`] found it.
+/// Who is signed in, as [`find_for_page`] found it.
 #[derive(Clone)]
 struct SignedIn(Option<User>);
 
-/// Middleware for pages: loads the signed-in user before a page renders, so
-/// the page can show it at once (the header needs no resource of its own). If
-/// the session cannot be read here, the page reads it as server functions do
-/// and reports the error there. Only `GET`s: the pages' router also serves the
-/// server functions, and one that signs in or out must not find the user of
-/// before its change.
-pub async fn load_for_page(
-    axum::extract::State(db): axum::extract::State<crate::db::Db>,
-    session: Session,
-    mut req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
+/// Loads the signed-in user before a page renders (called by the pages'
+/// middleware), so the page can show it at once (the header needs no resource
+/// of its own). If the session cannot be read here, the page reads it as
+/// server functions do and reports the error there. Only `GET`s: the pages'
+/// router also serves the server functions, and one that signs in or out must
+/// not find the user of before its change.
+pub async fn find_for_page(
+    req: &mut axum::extract::Request,
+    session: &Session,
+    db: &crate::db::Db,
+) {
     if req.method() == axum::http::Method::GET {
-        if let Ok(user) = user_of(&session, &db).await {
+        if let Ok(user) = user_of(session, db).await {
             req.extensions_mut().insert(SignedIn(user));
         }
     }
-    next.run(req).await
 }
 
 /// The signed-in user as far as it is known without waiting (see
-/// [`load_for_page`]): `None` for a visitor, or when nobody looked yet.
+/// [`find_for_page`]): `None` for a visitor, or when nobody looked yet.
 pub fn known_user() -> Option<User> {
     leptos::prelude::use_context::<RequestUser>().and_then(|c| c.0.get().cloned().flatten())
 }

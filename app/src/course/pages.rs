@@ -213,7 +213,7 @@ fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl I
             </div>
         }.into_any(),
         None => view! {
-            <div class="module-content" inner_html=body_html></div>
+            <div class="module-content" inner_html=crate::shared_html::by_reference(body_html)></div>
             <ActionForm action=mark attr:class="complete-form">
                 <input type="hidden" name="course" value=course_slug />
                 <input type="hidden" name="module" value=slug />

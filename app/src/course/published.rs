@@ -9,6 +9,7 @@
 //! [`Published::invalidate`] and shows at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -111,35 +112,58 @@ pub struct Published {
     current: RwLock<Option<(Instant, Arc<Catalog>)>>,
     /// Held while loading, so a burst of requests after expiry loads once.
     loading: tokio::sync::Mutex<()>,
+    /// Moved by every invalidation: a load that began before it keeps nothing.
+    generation: AtomicU64,
 }
 
 impl Published {
-    /// The catalog, from memory when fresh, else from the database.
+    /// The catalog, from memory when fresh, else from the database. Once it
+    /// is stale, one request reloads it while the others go on with the old
+    /// one, so a reload never holds up every request at once.
     pub async fn get(&self, db: &Db) -> Result<Arc<Catalog>, AppError> {
-        if let Some(c) = self.fresh() {
-            return Ok(c);
+        if let Some((at, old)) = self.current() {
+            if at.elapsed() < FRESH_FOR {
+                return Ok(old);
+            }
+            let Ok(_loading) = self.loading.try_lock() else {
+                return Ok(old);
+            };
+            return Ok(self.load_and_keep(db).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "reloading the published courses failed; serving the previous load");
+                old
+            }));
         }
         let _loading = self.loading.lock().await;
-        if let Some(c) = self.fresh() {
+        // Another request may have loaded it while this one waited.
+        if let Some((_, c)) = self.current() {
             return Ok(c);
         }
-        let catalog = Arc::new(load(db).await?);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
-            Some((Instant::now(), catalog.clone()));
-        Ok(catalog)
+        self.load_and_keep(db).await
     }
 
     /// Forgets the loaded catalog: the next request reads the database.
     pub fn invalidate(&self) {
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *current = None;
     }
 
-    fn fresh(&self) -> Option<Arc<Catalog>> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < FRESH_FOR)
-            .map(|(_, c)| c.clone())
+    fn current(&self) -> Option<(Instant, Arc<Catalog>)> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the catalog and keeps it, unless it was invalidated meanwhile.
+    async fn load_and_keep(&self, db: &Db) -> Result<Arc<Catalog>, AppError> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let catalog = Arc::new(load(db).await?);
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::SeqCst) == generation {
+            *current = Some((Instant::now(), catalog.clone()));
+        }
+        Ok(catalog)
     }
 }
 
