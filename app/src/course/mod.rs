@@ -152,32 +152,35 @@ pub struct ModulePage {
     pub links_html: Arc<str>,
 }
 
-/// How a module page travels inside its server-rendered HTML: without its
-/// prebuilt HTML. The page already holds it, hydration leaves server-rendered
-/// inner HTML as it is, and it would otherwise be sent twice, the second time
-/// escaped three times over (JSON, then `<`, then a JavaScript string). A page
-/// loaded later, by navigating in the browser, comes whole from the server
-/// function.
+/// How a module page travels inside its server-rendered HTML: only the
+/// learner's part, as a JSON array. The page already holds the prebuilt HTML,
+/// hydration leaves server-rendered inner HTML as it is, and it would otherwise
+/// be sent twice, the second time escaped three times over (JSON, then `<`,
+/// then a JavaScript string). A page loaded later, by navigating in the
+/// browser, comes whole from the server function.
 pub struct PageWithoutBody;
+
+/// The learner's part of a [`ModulePage`], in field order.
+type LearnerPart = (String, String, String, i64, bool, Option<String>, i64, i64);
 
 impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithoutBody {
     type Error = serde_json::Error;
     type Encoded = String;
 
     fn encode(page: &Result<ModulePage, AppError>) -> Result<String, serde_json::Error> {
-        match page {
-            Ok(p) => {
-                let none: Arc<str> = Arc::from("");
-                serde_json::to_string(&Ok::<_, AppError>(ModulePage {
-                    crumbs_html: none.clone(),
-                    body_html: none.clone(),
-                    practice_html: none.clone(),
-                    links_html: none,
-                    ..p.clone()
-                }))
-            }
-            Err(_) => serde_json::to_string(page),
-        }
+        let learner = page.as_ref().map(|p| {
+            (
+                &p.course_slug,
+                &p.slug,
+                &p.title,
+                p.minutes,
+                p.completed,
+                &p.locked,
+                p.course_completed,
+                p.course_total,
+            )
+        });
+        serde_json::to_string(&learner)
     }
 }
 
@@ -186,7 +189,35 @@ impl leptos::server::codee::Decoder<Result<ModulePage, AppError>> for PageWithou
     type Encoded = str;
 
     fn decode(text: &str) -> Result<Result<ModulePage, AppError>, serde_json::Error> {
-        serde_json::from_str(text)
+        let learner: Result<LearnerPart, AppError> = serde_json::from_str(text)?;
+        Ok(learner.map(
+            |(
+                course_slug,
+                slug,
+                title,
+                minutes,
+                completed,
+                locked,
+                course_completed,
+                course_total,
+            )| {
+                let none: Arc<str> = Arc::from("");
+                ModulePage {
+                    course_slug,
+                    slug,
+                    title,
+                    minutes,
+                    completed,
+                    locked,
+                    course_completed,
+                    course_total,
+                    crumbs_html: none.clone(),
+                    body_html: none.clone(),
+                    practice_html: none.clone(),
+                    links_html: none,
+                }
+            },
+        ))
     }
 }
 
@@ -243,4 +274,45 @@ pub async fn set_module_complete(
         }
         .await,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leptos::server::codee::{Decoder, Encoder};
+
+    #[test]
+    fn a_page_travels_without_its_prebuilt_html() {
+        let page = ModulePage {
+            course_slug: "c".into(),
+            slug: "m".into(),
+            title: "A \"quoted\" <title>".into(),
+            minutes: 12,
+            completed: true,
+            locked: Some("Complete the intro first.".into()),
+            course_completed: 3,
+            course_total: 9,
+            crumbs_html: "<a>crumbs</a>".into(),
+            body_html: "<p>body</p>".into(),
+            practice_html: "<a>lab</a>".into(),
+            links_html: "<a>next</a>".into(),
+        };
+        let text = PageWithoutBody::encode(&Ok(page.clone())).unwrap();
+        assert!(!text.contains("body") && !text.contains("crumbs"), "{text}");
+        let blank: Arc<str> = Arc::from("");
+        let expected = ModulePage {
+            crumbs_html: blank.clone(),
+            body_html: blank.clone(),
+            practice_html: blank.clone(),
+            links_html: blank,
+            ..page
+        };
+        assert_eq!(PageWithoutBody::decode(&text).unwrap(), Ok(expected));
+
+        let err = PageWithoutBody::encode(&Err(AppError::NotFound)).unwrap();
+        assert_eq!(
+            PageWithoutBody::decode(&err).unwrap(),
+            Err(AppError::NotFound)
+        );
+    }
 }
