@@ -119,7 +119,14 @@ const OWN_VIDEO: &str = support::FIRST;
 async fn module_html(learner: &support::Person, slug: &str) -> String {
     let r = learner.get(&format!("/courses/{COURSE}/{slug}")).await;
     assert_eq!(r.status(), reqwest::StatusCode::OK);
-    r.text().await.expect("html")
+    let html = r.text().await.expect("html");
+    // The body is sent by reference (app::shared_html): in place, whole.
+    assert!(
+        !html.contains("<!--shared-html-"),
+        "a placeholder was left in: {html}"
+    );
+    assert!(html.contains("<div class=\"module-content\"><"), "{html}");
+    html
 }
 
 async fn reimport(app: &TestApp) {
