@@ -40,6 +40,8 @@ pub mod ssr {
     static PREFIX: LazyLock<String> =
         LazyLock::new(|| format!("<!--shared-html-{:016x}-", rand::random::<u64>()));
     const SUFFIX: &str = "-->";
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(PREFIX.as_bytes()).into_owned());
 
     /// The fragments one page response sends by reference, in the order the
     /// page placed them. The page middleware puts one in the request's
@@ -87,11 +89,10 @@ pub mod ssr {
     /// `chunk` cut at its placeholders, with the fragments between the cuts.
     /// The cuts are views of `chunk`; nothing is copied.
     fn splice(chunk: Bytes, parts: &[Arc<str>]) -> Vec<Bytes> {
-        let finder = memchr::memmem::Finder::new(PREFIX.as_bytes());
         let mut out = Vec::new();
         let mut done = 0;
         let mut from = 0;
-        while let Some(at) = finder.find(&chunk[from..]).map(|i| from + i) {
+        while let Some(at) = FINDER.find(&chunk[from..]).map(|i| from + i) {
             let digits = at + PREFIX.len();
             let end = chunk[digits..]
                 .iter()

@@ -190,34 +190,21 @@ impl leptos::server::codee::Decoder<Result<ModulePage, AppError>> for PageWithou
 
     fn decode(text: &str) -> Result<Result<ModulePage, AppError>, serde_json::Error> {
         let learner: Result<LearnerPart, AppError> = serde_json::from_str(text)?;
-        Ok(learner.map(
-            |(
-                course_slug,
-                slug,
-                title,
-                minutes,
-                completed,
-                locked,
-                course_completed,
-                course_total,
-            )| {
-                let none: Arc<str> = Arc::from("");
-                ModulePage {
-                    course_slug,
-                    slug,
-                    title,
-                    minutes,
-                    completed,
-                    locked,
-                    course_completed,
-                    course_total,
-                    crumbs_html: none.clone(),
-                    body_html: none.clone(),
-                    practice_html: none.clone(),
-                    links_html: none,
-                }
-            },
-        ))
+        let none: Arc<str> = Arc::from("");
+        Ok(learner.map(|l| ModulePage {
+            course_slug: l.0,
+            slug: l.1,
+            title: l.2,
+            minutes: l.3,
+            completed: l.4,
+            locked: l.5,
+            course_completed: l.6,
+            course_total: l.7,
+            crumbs_html: none.clone(),
+            body_html: none.clone(),
+            practice_html: none.clone(),
+            links_html: none,
+        }))
     }
 }
 
