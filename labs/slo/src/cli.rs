@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::gate::{measure, EvaluationResult, SliFile, SloFile};
 use crate::promql::promqltest::{load_script_data, parse_duration_ms, run_test_file};
 use crate::promql::value::format_timestamp;
-use crate::promql::{format_api_float, Storage, Value};
+use crate::promql::{format_api_float, QueryContext, QueryLimits, Storage, Value};
 use crate::slo::{generate_rule_file, parse_slo_file};
 
 /// `masterclass promql …`
@@ -46,6 +47,14 @@ pub enum PromqlCommand {
         /// Print the result as Prometheus's HTTP API JSON.
         #[arg(long)]
         json: bool,
+        /// Give up on the query after this long (`30s`, `2m`; `0` for no
+        /// limit). Default: 10s, as for a learner's query.
+        #[arg(long)]
+        timeout: Option<String>,
+        /// The most samples the query may hold in memory at once.
+        /// Default: 5000000, as for a learner's query.
+        #[arg(long)]
+        max_samples: Option<usize>,
     },
 }
 
@@ -144,6 +153,16 @@ fn oldest_sample(storage: &Storage) -> i64 {
         .unwrap_or(0)
 }
 
+/// A query short enough to quote in a one-line error.
+fn abbreviated(query: &str) -> String {
+    const MAX: usize = 80;
+    if query.chars().count() <= MAX {
+        return query.to_string();
+    }
+    let head: String = query.chars().take(MAX - 1).collect();
+    format!("{head}…")
+}
+
 fn fail(msg: impl std::fmt::Display) -> i32 {
     eprintln!("error: {msg}");
     1
@@ -186,7 +205,23 @@ pub fn run_promql_command(cmd: PromqlCommand) -> i32 {
             end,
             step,
             json,
+            timeout,
+            max_samples,
         } => {
+            let mut limits = QueryLimits::default();
+            if let Some(t) = timeout {
+                match parse_time(&t, "timeout") {
+                    Ok(0) => limits.timeout = None,
+                    Ok(ms) => {
+                        limits.timeout = Some(Duration::from_millis(ms.unsigned_abs()));
+                    }
+                    Err(e) => return fail(e),
+                }
+            }
+            if let Some(n) = max_samples {
+                limits.max_samples = n;
+            }
+            let ctx = QueryContext::new(limits);
             let storage = match load_data_files(&data) {
                 Ok(s) => s,
                 Err(e) => return fail(e),
@@ -196,7 +231,9 @@ pub fn run_promql_command(cmd: PromqlCommand) -> i32 {
                     let times = parse_time(&s, "start")
                         .and_then(|s| Ok((s, parse_time(&e, "end")?, parse_time(&st, "step")?)));
                     match times {
-                        Ok((s, e, st)) => crate::promql::range_query(&storage, &query, s, e, st),
+                        Ok((s, e, st)) => {
+                            crate::promql::range_query_with(&storage, &query, s, e, st, &ctx)
+                        }
                         Err(e) => return fail(e),
                     }
                 }
@@ -205,7 +242,7 @@ pub fn run_promql_command(cmd: PromqlCommand) -> i32 {
                         Ok(t) => t.unwrap_or_else(|| newest_sample(&storage)),
                         Err(e) => return fail(e),
                     };
-                    crate::promql::instant_query(&storage, &query, t)
+                    crate::promql::instant_query_with(&storage, &query, t, &ctx)
                         .map(|v| (v, t))
                         .map(|(v, t)| {
                             if json {
@@ -226,7 +263,7 @@ pub fn run_promql_command(cmd: PromqlCommand) -> i32 {
                     }
                     0
                 }
-                Err(e) => fail(format!("{query}: {e}")),
+                Err(e) => fail(format!("{}: {e}", abbreviated(&query))),
             }
         }
     }

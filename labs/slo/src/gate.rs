@@ -526,16 +526,33 @@ impl SliFile {
 
 /// Evaluates each query at `t_ms` against the store: one series or a scalar
 /// gives the SLI value; no data or several series is an error for that SLI.
+/// Every query runs under the default limits.
 pub fn measure(
     storage: &crate::promql::Storage,
     queries: &BTreeMap<String, String>,
     t_ms: i64,
 ) -> BTreeMap<String, Result<f64, String>> {
+    measure_with(
+        storage,
+        queries,
+        t_ms,
+        &crate::promql::QueryContext::default(),
+    )
+}
+
+/// [`measure`] with every query under `ctx`'s limits, deadline and
+/// cancellation.
+pub fn measure_with(
+    storage: &crate::promql::Storage,
+    queries: &BTreeMap<String, String>,
+    t_ms: i64,
+    ctx: &crate::promql::QueryContext<'_>,
+) -> BTreeMap<String, Result<f64, String>> {
     use crate::promql::Value;
     queries
         .iter()
         .map(|(name, q)| {
-            let v = match crate::promql::instant_query(storage, q, t_ms) {
+            let v = match crate::promql::instant_query_with(storage, q, t_ms, ctx) {
                 Ok(Value::Scalar(v)) => Ok(v),
                 Ok(Value::Vector(els)) if els.len() == 1 => Ok(els[0].value),
                 Ok(Value::Vector(els)) if els.is_empty() => {

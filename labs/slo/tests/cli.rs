@@ -36,19 +36,34 @@ fn promql_test_exit_codes() {
 
 #[test]
 fn promql_eval_exit_codes() {
-    let eval = |q: &str| PromqlCommand::Eval {
-        query: q.into(),
-        data: vec![td("promql/basic.test")],
-        at: Some("10m".into()),
-        start: None,
-        end: None,
-        step: None,
-        json: false,
-    };
+    let eval_with =
+        |q: &str, timeout: Option<&str>, max_samples: Option<usize>| PromqlCommand::Eval {
+            query: q.into(),
+            data: vec![td("promql/basic.test")],
+            at: Some("10m".into()),
+            start: None,
+            end: None,
+            step: None,
+            json: false,
+            timeout: timeout.map(Into::into),
+            max_samples,
+        };
+    let eval = |q: &str| eval_with(q, None, None);
     assert_eq!(
         run_promql_command(eval("sum(rate(http_requests_total[5m]))")),
         0
     );
+    // Hostile queries get one line and exit 1, not a crash.
+    let chain = format!("1{}", "+1".repeat(20_000));
+    assert_eq!(run_promql_command(eval(&chain)), 1);
+    assert_eq!(
+        run_promql_command(eval("count_over_time(vector(1)[30d:1ms])")),
+        1
+    );
+    let heavy = eval_with("sum(rate(http_requests_total[5m]))", None, Some(1));
+    assert_eq!(run_promql_command(heavy), 1);
+    assert_eq!(run_promql_command(eval_with("1", Some("soon"), None)), 1);
+    assert_eq!(run_promql_command(eval_with("1", Some("0"), None)), 0);
     assert_eq!(run_promql_command(eval("sum(rate(")), 1);
     assert_eq!(run_promql_command(eval("nosuchfn(up)")), 1);
 }

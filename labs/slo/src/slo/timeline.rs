@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::rules::generate_rule_file;
 use super::spec::SloSpec;
 use crate::promql::labels::METRIC_NAME;
-use crate::promql::{format_float, instant_query, Storage, Value};
+use crate::promql::{format_float, instant_query_with, QueryContext, Storage, Value};
 
 /// The state of one SLO at one evaluation.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,8 +32,8 @@ pub struct TimelineRow {
     pub slos: Vec<SloState>,
 }
 
-fn single(storage: &Storage, q: &str, t: i64) -> Option<f64> {
-    match instant_query(storage, q, t) {
+fn single(storage: &Storage, q: &str, t: i64, ctx: &QueryContext<'_>) -> Option<f64> {
+    match instant_query_with(storage, q, t, ctx) {
         Ok(Value::Vector(v)) if !v.is_empty() => Some(v[0].value),
         Ok(Value::Scalar(v)) => Some(v),
         _ => None,
@@ -42,12 +42,26 @@ fn single(storage: &Storage, q: &str, t: i64) -> Option<f64> {
 
 /// Evaluates the rules of `slos` every `step` from `start` to `end`, writing
 /// recorded series back into `storage` as Prometheus's rule manager does.
+/// Every query runs under the default limits.
 pub fn replay(
     slos: &[SloSpec],
     storage: &mut Storage,
     start: i64,
     end: i64,
     step: i64,
+) -> Result<Vec<TimelineRow>, String> {
+    replay_with(slos, storage, start, end, step, &QueryContext::default())
+}
+
+/// [`replay`] with every query under `ctx`: its limits apply to each query,
+/// and its deadline and cancellation to the whole replay.
+pub fn replay_with(
+    slos: &[SloSpec],
+    storage: &mut Storage,
+    start: i64,
+    end: i64,
+    step: i64,
+    ctx: &QueryContext<'_>,
 ) -> Result<Vec<TimelineRow>, String> {
     if step <= 0 || end < start {
         return Err("the replay needs start <= end and a positive step".into());
@@ -59,8 +73,8 @@ pub fn replay(
         let mut firing: Vec<(String, String)> = Vec::new();
         for g in &file.groups {
             for r in &g.rules {
-                let v =
-                    instant_query(storage, &r.expr, t).map_err(|e| format!("{}: {e}", g.name))?;
+                let v = instant_query_with(storage, &r.expr, t, ctx)
+                    .map_err(|e| format!("{}: {e}", g.name))?;
                 let els = match v {
                     Value::Vector(els) => els,
                     Value::Scalar(x) => vec![crate::promql::Element {
@@ -93,7 +107,13 @@ pub fn replay(
             let sel = format!("{{sloth_id=\"{id}\"}}");
             let budget = slo.error_budget();
             let burn = |w: &str| {
-                single(storage, &format!("slo:sli_error:ratio_rate{w}{sel}"), t).map(|v| v / budget)
+                single(
+                    storage,
+                    &format!("slo:sli_error:ratio_rate{w}{sel}"),
+                    t,
+                    ctx,
+                )
+                .map(|v| v / budget)
             };
             let mut f: Vec<String> = firing
                 .iter()
@@ -102,11 +122,12 @@ pub fn replay(
                 .collect();
             f.dedup();
             states.push(SloState {
-                sli_error_5m: single(storage, &format!("slo:sli_error:ratio_rate5m{sel}"), t),
+                sli_error_5m: single(storage, &format!("slo:sli_error:ratio_rate5m{sel}"), t, ctx),
                 budget_remaining: single(
                     storage,
                     &format!("slo:period_error_budget_remaining:ratio{sel}"),
                     t,
+                    ctx,
                 ),
                 burn: [burn("5m"), burn("1h"), burn("6h"), burn("3d")],
                 firing: f,
