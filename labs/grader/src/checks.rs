@@ -4,10 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use lab_engine::runner::{Executor, Plan, RunSummary};
-use slo_toolkit::gate::{measure, EvaluationResult, SliFile, SloFile};
-use slo_toolkit::promql::{format_float, instant_query, range_query, Storage, Value};
+use slo_toolkit::gate::{measure_with, EvaluationResult, SliFile, SloFile};
+use slo_toolkit::promql::{
+    format_float, instant_query_with, range_query_with, QueryContext, Storage, Value,
+};
 use slo_toolkit::slo::timeline::TimelineRow;
 use slo_toolkit::slo::{burn_windows, parse_slo_str, SloSpec};
+use tokio_util::sync::CancellationToken;
 
 use crate::answers::{normalize_choice, parse_answers, parse_number};
 use crate::charts::{human_ms, run_report, short};
@@ -18,16 +21,21 @@ use crate::report::{
     Chart, CheckReport, LabReport, Line, Mark, Point, Reference, StepReport, Table,
 };
 
-/// Grades every check and assembles the outcome.
+/// Grades every check and assembles the outcome. Every query runs under the
+/// default [`QueryLimits`](slo_toolkit::promql::QueryLimits) and stops when
+/// `cancel` is cancelled; the checks left then say "cancelled".
 pub(crate) fn evaluate(
     lab: &Lab,
     files: &BTreeMap<String, String>,
     results: Vec<RunResult>,
     cancelled: bool,
+    cancel: &CancellationToken,
 ) -> Outcome {
+    let stop = || cancel.is_cancelled();
     let mut ctx = Ctx {
         lab,
         files,
+        queries: QueryContext::default().with_cancel(&stop),
         runs: &results,
         storages: HashMap::new(),
         replays: HashMap::new(),
@@ -55,6 +63,7 @@ pub(crate) fn evaluate(
         .filter(|c| c.passed)
         .count();
     let (charts, tables) = (ctx.charts, ctx.tables);
+    let cancelled = cancelled || cancel.is_cancelled();
     let report = LabReport {
         passed: score == max_score && !cancelled,
         score: i64::try_from(score).unwrap_or(i64::MAX),
@@ -167,6 +176,8 @@ type GateKey = (String, String, Vec<String>);
 struct Ctx<'a> {
     lab: &'a Lab,
     files: &'a BTreeMap<String, String>,
+    /// The limits and the cancellation every query runs under.
+    queries: QueryContext<'a>,
     runs: &'a [RunResult],
     storages: HashMap<String, Result<Rc<Storage>, String>>,
     replays: HashMap<(String, String), Result<Rc<Replay>, String>>,
@@ -177,11 +188,22 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn check(&mut self, c: &Check) -> CheckReport {
-        let cancelled = c.spec.runs().iter().any(|id| {
-            self.result(id)
-                .is_some_and(|r| matches!(r.end, RunEnd::Cancelled(_)))
-        });
-        if cancelled {
+        // Checks that read no run (answers, file validity) are still graded
+        // after a cancellation; the others query the runs' data, which stops.
+        let reads_runs = !c.spec.runs().is_empty();
+        let cancelled = (reads_runs && self.queries.is_cancelled())
+            || c.spec.runs().iter().any(|id| {
+                self.result(id)
+                    .is_some_and(|r| matches!(r.end, RunEnd::Cancelled(_)))
+            });
+        let v = if cancelled {
+            None
+        } else {
+            // A check cut short by cancellation says so, not that the
+            // learner's query failed.
+            Some(self.verdict(c)).filter(|_| !(reads_runs && self.queries.is_cancelled()))
+        };
+        let Some(v) = v else {
             return CheckReport {
                 id: c.id.clone(),
                 title: c.title.clone(),
@@ -190,8 +212,7 @@ impl Ctx<'_> {
                 expected: Some(self.expected(&c.spec)),
                 hint: None,
             };
-        }
-        let v = self.verdict(c);
+        };
         CheckReport {
             id: c.id.clone(),
             title: c.title.clone(),
@@ -817,7 +838,7 @@ impl Ctx<'_> {
         let (raw, v) = self.answer_number(file, field)?;
         let storage = self.storage(run)?;
         let t = at.map_or_else(|| newest(&storage), |s| (s * 1000.0).round() as i64);
-        let expected = match instant_query(&storage, query, t) {
+        let expected = match instant_query_with(&storage, query, t, &self.queries) {
             Ok(Value::Scalar(x)) => x,
             Ok(Value::Vector(els)) if els.len() == 1 => els[0].value,
             Ok(other) => {
@@ -846,8 +867,13 @@ impl Ctx<'_> {
         if q.trim().is_empty() {
             return Err(format!("{file} is empty: write your PromQL query there."));
         }
-        slo_toolkit::promql::parse(&q)
-            .map_err(|e| format!("Your query in {file} does not parse: {e}"))?;
+        slo_toolkit::promql::parse(&q).map_err(|e| {
+            if e.is_limit() {
+                format!("Your query in {file} cannot run: {e}")
+            } else {
+                format!("Your query in {file} does not parse: {e}")
+            }
+        })?;
         Ok(q)
     }
 
@@ -878,10 +904,11 @@ impl Ctx<'_> {
         );
         let start = (from * 1000.0).round() as i64;
         let end = crate::data::align_up(start, newest(&storage), step_ms.max(1));
-        let want = range_query(&storage, reference, start, end, step_ms).map_err(|e| {
-            format!("the lab's reference query failed ({e}); please tell the course team")
-        })?;
-        let got = match range_query(&storage, &q, start, end, step_ms) {
+        let want = range_query_with(&storage, reference, start, end, step_ms, &self.queries)
+            .map_err(|e| {
+                format!("the lab's reference query failed ({e}); please tell the course team")
+            })?;
+        let got = match range_query_with(&storage, &q, start, end, step_ms, &self.queries) {
             Ok(v) => v,
             Err(e) => return Ok(fail(format!("Your query fails on the run's data: {e}"))),
         };
@@ -913,7 +940,7 @@ impl Ctx<'_> {
         let storage = self.storage(run)?;
         let t = (at * 1000.0).round() as i64;
         let when = fmt_time(at);
-        let mut els = match instant_query(&storage, &q, t) {
+        let mut els = match instant_query_with(&storage, &q, t, &self.queries) {
             Ok(Value::Vector(els)) => els,
             Ok(Value::Scalar(_)) => {
                 return Ok(fail(format!(
@@ -988,12 +1015,13 @@ impl Ctx<'_> {
         let end = newest(&storage);
         // Prometheus evaluates rules every minute or so; the first minute
         // has too few samples for any rate.
-        let rows = slo_toolkit::slo::timeline::replay(
+        let rows = slo_toolkit::slo::timeline::replay_with(
             &slos,
             &mut storage,
             60_000,
             end.max(60_000),
             60_000,
+            &self.queries,
         )
         .map_err(|e| format!("Your SLO spec's rules fail on the run's data: {e}"))?;
         Ok(Replay { slos, rows })
@@ -1289,7 +1317,7 @@ impl Ctx<'_> {
         let storage = self.storage(run)?;
         let t = newest(&storage);
         let queries = sli.queries(window.round() as i64, &BTreeMap::new());
-        let measured = measure(&storage, &queries, t);
+        let measured = measure_with(&storage, &queries, t, &self.queries);
         let result = slo.evaluate(&measured, past);
         let title = if compared_with.is_empty() {
             format!("Quality gate on “{}”", self.title(run))
@@ -1541,6 +1569,106 @@ fn gate_table(title: String, slo: &SloFile, result: &EvaluationResult) -> Table 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::data::RunData;
+    use crate::grade::{RunEnd, RunResult};
+
+    /// Lab 03 with a made-up "lunch" run: ten minutes of pizza requests.
+    fn lab_03() -> (Lab, Vec<RunResult>) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../content/performance-engineering-masterclass/labs/03-slis-in-promql");
+        let lab = crate::load::load_lab(&dir, "labs/03").unwrap_or_else(|e| panic!("{e}"));
+        let summary = RunSummary {
+            exit_code: 0,
+            mode: lab_engine::Mode::Sim,
+            seed: 3,
+            scenario: "lunch-rush".into(),
+            duration: 600.0,
+            thresholds: Vec::new(),
+            aborted: None,
+            data: serde_json::Value::Null,
+            export: serde_json::Value::Null,
+            text: String::new(),
+            outputs: BTreeMap::new(),
+            series: Vec::new(),
+            scrapes: Vec::new(),
+            logs: Vec::new(),
+        };
+        let data = RunData {
+            run: "lunch".into(),
+            text: concat!(
+                "# masterclass run data: run=lunch step_ms=15000 end_ms=600000\n",
+                "load 15000ms\n",
+                "  http_requests_total{path=\"/api/pizza\",status=\"200\"} 0+100x40\n",
+                "  http_requests_total{path=\"/api/pizza\",status=\"500\"} 0+1x40\n",
+            )
+            .into(),
+        };
+        let results = lab
+            .runs
+            .iter()
+            .map(|spec| RunResult {
+                spec: spec.clone(),
+                plan: None,
+                end: RunEnd::Done(Box::new(summary.clone())),
+                data: Some(data.clone()),
+            })
+            .collect();
+        (lab, results)
+    }
+
+    fn message<'a>(o: &'a Outcome, id: &str) -> &'a str {
+        o.report
+            .steps
+            .iter()
+            .flat_map(|s| &s.checks)
+            .find(|c| c.id == id)
+            .map_or("", |c| c.message.as_str())
+    }
+
+    #[test]
+    fn hostile_learner_queries_fail_their_check_with_a_clear_message() {
+        let (lab, results) = lab_03();
+        let mut files = BTreeMap::new();
+        files.insert(
+            "availability.promql".to_owned(),
+            format!("1{}", "+1".repeat(20_000)),
+        );
+        files.insert(
+            "latency.promql".to_owned(),
+            "count_over_time(vector(1)[30d:1ms])".to_owned(),
+        );
+        let o = evaluate(&lab, &files, results, false, &CancellationToken::new());
+        let m = message(&o, "availability-matches");
+        assert!(m.contains("the limit is 16,384 bytes"), "{m}");
+        let m = message(&o, "latency-matches");
+        assert!(m.contains("11,000 points per timeseries"), "{m}");
+        assert!(!o.report.cancelled);
+    }
+
+    #[test]
+    fn cancelling_stops_the_checks() {
+        let (lab, results) = lab_03();
+        let mut files = BTreeMap::new();
+        // Hundreds of millions of steps at every step of the run if nothing
+        // stopped it.
+        files.insert(
+            "availability.promql".to_owned(),
+            "count_over_time(count_over_time(vector(1)[3h:1s])[3h:1s])".to_owned(),
+        );
+        let cancel = CancellationToken::new();
+        let o = std::thread::scope(|scope| {
+            let grading = scope.spawn(|| evaluate(&lab, &files, results, false, &cancel));
+            cancel.cancel();
+            grading.join().expect("no panic")
+        });
+        // Whether the token was cancelled before the check or during its
+        // query, the check says so.
+        assert_eq!(message(&o, "availability-matches"), "cancelled");
+        assert_eq!(message(&o, "latency-matches"), "cancelled");
+        assert!(o.report.cancelled);
+        assert!(!o.report.passed);
+    }
 
     #[test]
     fn times_read_naturally() {

@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use slo_toolkit::promql::store::parse_exposition;
-use slo_toolkit::promql::{format_float, Labels, Storage, Value};
+use slo_toolkit::promql::{format_float, range_query_with, Labels, Storage, Value};
+pub use slo_toolkit::promql::{QueryContext, QueryLimits};
 
 use crate::report::{Chart, Line, Point};
 
@@ -201,8 +202,21 @@ fn encode_values(values: &[Option<f64>]) -> String {
 }
 
 /// Evaluates `query` as a range query over the whole run, for the learner's
-/// "query the run's series" box.
+/// "query the run's series" box, under the default [`QueryLimits`] (a 10 s
+/// timeout, 5,000,000 samples, 11,000 points per series, 16 KiB and 200
+/// levels of nesting).
 pub fn query_chart(data: &RunData, query: &str) -> Result<Chart, String> {
+    query_chart_with(data, query, &QueryContext::default())
+}
+
+/// [`query_chart`] under `ctx`'s limits, deadline and cancellation (e.g.
+/// `QueryContext::default().with_cancel(&|| token.is_cancelled())` to stop
+/// when the learner's request goes away).
+pub fn query_chart_with(
+    data: &RunData,
+    query: &str,
+    ctx: &QueryContext<'_>,
+) -> Result<Chart, String> {
     let query = crate::checks::strip_promql_comments(query);
     if query.trim().is_empty() {
         return Err("the query is empty".into());
@@ -210,7 +224,7 @@ pub fn query_chart(data: &RunData, query: &str) -> Result<Chart, String> {
     let storage = data.storage()?;
     let end = data.end_ms().unwrap_or_else(|| newest(&storage));
     let step = chart_step(data.step_ms(), end);
-    let value = slo_toolkit::promql::range_query(&storage, &query, 0, align_up(0, end, step), step)
+    let value = range_query_with(&storage, &query, 0, align_up(0, end, step), step, ctx)
         .map_err(|e| e.to_string())?;
     let mut lines = matrix_lines(&value, "");
     let total = lines.len();
@@ -332,5 +346,42 @@ mod tests {
             "1+1x3"
         );
         assert_eq!(encode_values(&[None, None, None]), "_x3");
+    }
+
+    /// Ten minutes of one counter scraped every 5 s.
+    fn small_run() -> RunData {
+        RunData {
+            run: "r".into(),
+            text: "# masterclass run data: run=r step_ms=5000 end_ms=600000\nload 5000ms\n  http_requests_total{job=\"api\"} 0+10x120\n".into(),
+        }
+    }
+
+    #[test]
+    fn hostile_queries_in_the_query_box_get_clear_errors() {
+        let data = small_run();
+        assert!(query_chart(&data, "sum(rate(http_requests_total[1m]))").is_ok());
+        let chain = format!("1{}", "+1".repeat(20_000));
+        let e = query_chart(&data, &chain).expect_err("too long");
+        assert_eq!(
+            e,
+            "the query is 40,001 bytes long; the limit is 16,384 bytes"
+        );
+        let e = query_chart(&data, "count_over_time(vector(1)[30d:1ms])").expect_err("too fine");
+        assert!(e.contains("11,000 points per timeseries"), "{e}");
+        let stop = || true;
+        let cancelled = QueryContext::default().with_cancel(&stop);
+        assert_eq!(
+            query_chart_with(&data, "http_requests_total", &cancelled).expect_err("cancelled"),
+            "query cancelled"
+        );
+        let tight = QueryContext::new(QueryLimits {
+            max_samples: 10,
+            ..QueryLimits::default()
+        });
+        let e = query_chart_with(&data, "http_requests_total", &tight).expect_err("too many");
+        assert!(
+            e.starts_with("query processing would load too many samples into memory"),
+            "{e}"
+        );
     }
 }

@@ -103,8 +103,9 @@ pub async fn grade(
     // that belongs on the blocking pool, not on the server's async workers.
     let lab = lab.clone();
     let files = files.clone();
+    let stop = cancel.clone();
     let joined = tokio::task::spawn_blocking(move || {
-        crate::checks::evaluate(&lab, &files, results, cancelled)
+        crate::checks::evaluate(&lab, &files, results, cancelled, &stop)
     })
     .await;
     joined.unwrap_or_else(|e| Outcome {
