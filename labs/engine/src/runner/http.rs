@@ -235,6 +235,9 @@ pub fn request(
     let received = resp.received as f64;
     let vu_ro: &VuState = vu;
     world.with_store(&mut |store| {
+        // Past the budget the run stops (the world says so before the next
+        // request); this request's samples still count.
+        let _ = store.admit_request_tags(&spec.tags);
         // Tags matter only to sub-metrics (thresholds on tagged series):
         // without any on the HTTP metrics, skip building them.
         let tags = if store.http_tagged() {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use super::http::LiveClient;
-use super::metrics::{ids, Store};
+use super::metrics::{ids, Budget, Store};
 use super::options::{Executor, Plan};
 use super::schedule::{active_at, arrival_time, next_active, next_inactive, vu_steps};
 use super::vu::{Limits, Vu, VuSetup, VuState, World, WorldRequest, WorldResponse};
@@ -39,6 +39,8 @@ struct Shared {
     options_json: Mutex<String>,
     /// Unix time of `start`, milliseconds.
     epoch_ms: f64,
+    /// The run's metric budget (the store keeps within it).
+    budget: Arc<Budget>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -52,6 +54,7 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.cancel.is_cancelled()
+            || self.budget.exceeded().is_some()
             || lock(&self.abort).is_some()
             || lock(&self.fatal).is_some()
             || self.now() > self.wall_budget()
@@ -433,6 +436,7 @@ fn coordinate(
         fatal,
         logs,
         scrapes,
+        limit: shared.budget.exceeded().map(str::to_owned),
     }
     .summarize(|d| {
         if first.has_export("handleSummary") {
@@ -467,8 +471,12 @@ pub(crate) async fn run(
             ))
         }
     };
+    let budget = Budget::for_limits(&cfg.limits);
     let shared = Arc::new(Shared {
-        store: Mutex::new(Store::new(cfg.limits.max_test_seconds as usize + 120)),
+        store: Mutex::new(Store::with_budget(
+            cfg.limits.max_test_seconds as usize + 120,
+            Arc::clone(&budget),
+        )),
         logs: Mutex::new(Vec::new()),
         abort: Mutex::new(None),
         fatal: Mutex::new(None),
@@ -486,6 +494,7 @@ pub(crate) async fn run(
         epoch_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        budget,
     });
     let mut env = cfg.env.clone();
     env.entry("BASE_URL".into())
@@ -515,7 +524,11 @@ pub(crate) async fn run(
                 let elapsed = (shared.now() - shared.origin()).max(0.0);
                 let vus = shared.vus_active.load(Ordering::Relaxed);
                 if let Some(server) = server.as_ref().filter(|_| elapsed >= next_scrape) {
-                    lock(&scrapes).push(Scrape { t: elapsed, text: server.metrics_text() });
+                    let text = server.metrics_text();
+                    // Past the budget the VUs see the run stopping.
+                    if shared.budget.keep_scrape(text.len()) {
+                        lock(&scrapes).push(Scrape { t: elapsed, text });
+                    }
                     next_scrape += cfg.scrape_interval.max(1.0);
                 }
                 let p = {
@@ -546,20 +559,33 @@ pub(crate) async fn run(
             }
         }
     };
-    let final_text = match server {
+    let (final_text, refused) = match server {
         Some(server) => {
             let text = server.metrics_text();
+            let refused = server.refused_series();
             server.shutdown().await;
-            Some(text)
+            (Some(text), refused)
         }
-        None => None,
+        None => (None, 0),
     };
     let mut summary = result.map_err(|e| RunError::Script(format!("the run crashed: {e}")))??;
     if let Some(text) = final_text {
-        summary.scrapes.push(Scrape {
-            t: summary.duration,
-            text,
-        });
+        if shared.budget.keep_scrape(text.len()) {
+            summary.scrapes.push(Scrape {
+                t: summary.duration,
+                text,
+            });
+        } else if summary.aborted.is_none() {
+            // Only the last scrape did not fit: the run ends as if it had stopped there.
+            summary.aborted = shared.budget.exceeded().map(str::to_owned);
+            summary.exit_code = super::exit::SCRIPT_ABORTED;
+        }
+    }
+    if refused > 0 {
+        summary.logs.push(format!(
+            "[warn] the toy service's /metrics holds at most {} series; {refused} new series were not recorded",
+            crate::toy::metrics::MAX_SERIES
+        ));
     }
     Ok(summary)
 }

@@ -1,6 +1,9 @@
 //! Metric samples and sinks with k6's semantics.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -98,14 +101,176 @@ pub enum Sink {
         total: u64,
     },
     /// Trend: every value (k6 keeps them all for exact percentiles).
-    Trend {
-        /// Values, sorted lazily.
-        values: Vec<f64>,
-        /// Whether `values` is sorted.
-        sorted: bool,
-        /// Sum of values.
-        sum: f64,
-    },
+    Trend(Trend),
+}
+
+/// How many distinct recurring values a trend counts instead of keeping.
+const REPEATS: usize = 64;
+
+/// A Trend's values, for exact percentiles. Values that recur (a simulated
+/// connect time that is always 0, an empty iteration's 0.5 ms) are counted
+/// rather than kept one by one, so a trend's memory, and the run's sample
+/// budget, grow with what varies: a loop of empty iterations keeps a few
+/// dozen numbers, not one per iteration.
+#[derive(Debug, Clone)]
+pub struct Trend {
+    /// Values kept one by one, sorted lazily.
+    values: Vec<f64>,
+    /// Whether `values` is sorted.
+    sorted: bool,
+    /// Sum of all values, in the order they came.
+    sum: f64,
+    /// Recurring values and how often each came, in `total_cmp` order.
+    repeats: Vec<(f64, u64)>,
+    /// Values counted in `repeats`.
+    repeated: u64,
+}
+
+/// Where a trend puts a value.
+enum Slot {
+    /// Counted with a recurring value (at this index).
+    Repeat(usize),
+    /// A new recurring value (inserted at this index).
+    NewRepeat(usize),
+    /// Kept one by one.
+    Kept,
+}
+
+impl Default for Trend {
+    fn default() -> Self {
+        Self {
+            values: Vec::new(),
+            sorted: true,
+            sum: 0.0,
+            repeats: Vec::new(),
+            repeated: 0,
+        }
+    }
+}
+
+impl Trend {
+    fn slot(&self, v: f64) -> Slot {
+        // Counting pays while recurring values are at least as many as the
+        // others; past that (a latency, all different) values are kept
+        // without a search, which costs a comparison.
+        if self.repeated < self.values.len() as u64 {
+            return Slot::Kept;
+        }
+        match self.repeats.binary_search_by(|(c, _)| c.total_cmp(&v)) {
+            Ok(i) => Slot::Repeat(i),
+            Err(i) if self.repeats.len() < REPEATS => Slot::NewRepeat(i),
+            Err(_) => Slot::Kept,
+        }
+    }
+
+    /// Whether adding `v` keeps one more value (not a count).
+    fn keeps(&self, v: f64) -> bool {
+        matches!(self.slot(v), Slot::Kept)
+    }
+
+    fn add(&mut self, v: f64) {
+        match self.slot(v) {
+            Slot::Repeat(i) => {
+                self.repeats[i].1 += 1;
+                self.repeated += 1;
+            }
+            Slot::NewRepeat(i) => {
+                self.repeats.insert(i, (v, 1));
+                self.repeated += 1;
+            }
+            Slot::Kept => {
+                if self.values.last().is_some_and(|last| v < *last) {
+                    self.sorted = false;
+                }
+                self.values.push(v);
+            }
+        }
+        self.sum += v;
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> u64 {
+        self.values.len() as u64 + self.repeated
+    }
+
+    /// Whether the trend has no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Values kept one by one (what the run's sample budget counts).
+    pub fn kept(&self) -> usize {
+        self.values.len()
+    }
+
+    fn merge(&mut self, other: &Trend) {
+        for &(c, n) in &other.repeats {
+            match self.repeats.binary_search_by(|(x, _)| x.total_cmp(&c)) {
+                Ok(i) => self.repeats[i].1 += n,
+                // A merge may hold more recurring values than `add` counts.
+                Err(i) => self.repeats.insert(i, (c, n)),
+            }
+        }
+        self.repeated += other.repeated;
+        let ov = &other.values;
+        if !ov.is_empty() {
+            let joined_in_order = self
+                .values
+                .last()
+                .is_none_or(|l| ov.first().is_some_and(|f| l.total_cmp(f).is_le()));
+            let other_sorted = ov.is_sorted_by(|a, b| a.total_cmp(b).is_le());
+            self.sorted = self.sorted && joined_in_order && other_sorted;
+            self.values.extend_from_slice(ov);
+        }
+        self.sum += other.sum;
+    }
+
+    fn sort(&mut self) {
+        if !self.sorted {
+            sort_f64(&mut self.values);
+            self.sorted = true;
+        }
+    }
+
+    /// The `k`-th smallest value (from 0) of the sorted trend: kept values
+    /// and recurring ones interleave in `total_cmp` order.
+    fn kth(&self, k: u64) -> f64 {
+        debug_assert!(self.sorted);
+        // Recurring values before the current one.
+        let mut before = 0u64;
+        for &(c, n) in &self.repeats {
+            let kept_below = self.values.partition_point(|x| x.total_cmp(&c).is_lt()) as u64;
+            if k < kept_below + before {
+                break;
+            }
+            if k < kept_below + before + n {
+                return c;
+            }
+            before += n;
+        }
+        usize::try_from(k - before)
+            .ok()
+            .and_then(|i| self.values.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// [`percentile`] of the sorted trend: the same interpolation between
+    /// the same two values as over all of them in one sorted list.
+    fn percentile(&self, p: f64) -> f64 {
+        match self.len() {
+            0 => 0.0,
+            1 => self.kth(0),
+            n => {
+                let i = (p / 100.0) * (n as f64 - 1.0);
+                let lo = i.floor();
+                // `summaryTrendStats` takes any p(N): out of 0..=100, the ends.
+                let j = self.kth((lo.max(0.0) as u64).min(n - 1));
+                let k = self.kth((i.ceil().max(0.0) as u64).min(n - 1));
+                j + (k - j) * (i - lo)
+            }
+        }
+    }
 }
 
 impl Sink {
@@ -120,11 +285,7 @@ impl Sink {
                 set: false,
             },
             MetricType::Rate => Self::Rate { trues: 0, total: 0 },
-            MetricType::Trend => Self::Trend {
-                values: Vec::new(),
-                sorted: true,
-                sum: 0.0,
-            },
+            MetricType::Trend => Self::Trend(Trend::default()),
         }
     }
 
@@ -153,19 +314,16 @@ impl Sink {
                     *trues += 1;
                 }
             }
-            Self::Trend {
-                values,
-                sorted,
-                sum,
-            } => {
-                if let Some(last) = values.last() {
-                    if v < *last {
-                        *sorted = false;
-                    }
-                }
-                values.push(v);
-                *sum += v;
-            }
+            Self::Trend(t) => t.add(v),
+        }
+    }
+
+    /// Whether adding `v` keeps one more value one by one (a trend's value
+    /// that is not counted with a recurring one); the others keep none.
+    pub fn keeps(&self, v: f64) -> bool {
+        match self {
+            Self::Trend(t) => t.keeps(v),
+            _ => false,
         }
     }
 
@@ -200,36 +358,14 @@ impl Sink {
                 *trues += t;
                 *total += n;
             }
-            (
-                Self::Trend {
-                    values,
-                    sorted,
-                    sum,
-                },
-                Self::Trend {
-                    values: ov,
-                    sum: os,
-                    ..
-                },
-            ) if !ov.is_empty() => {
-                let joined_in_order = values
-                    .last()
-                    .is_none_or(|l| ov.first().is_some_and(|f| l.total_cmp(f).is_le()));
-                let other_sorted = ov.is_sorted_by(|a, b| a.total_cmp(b).is_le());
-                *sorted = *sorted && joined_in_order && other_sorted;
-                values.extend_from_slice(ov);
-                *sum += os;
-            }
+            (Self::Trend(t), Self::Trend(o)) => t.merge(o),
             _ => {}
         }
     }
 
     fn sort(&mut self) {
-        if let Self::Trend { values, sorted, .. } = self {
-            if !*sorted {
-                sort_f64(values);
-                *sorted = true;
-            }
+        if let Self::Trend(t) = self {
+            t.sort();
         }
     }
 
@@ -239,7 +375,7 @@ impl Sink {
             Self::Counter { sum } => *sum,
             Self::Gauge { set, .. } => f64::from(u8::from(*set)),
             Self::Rate { total, .. } => *total as f64,
-            Self::Trend { values, .. } => values.len() as f64,
+            Self::Trend(t) => t.len() as f64,
         }
     }
 
@@ -261,17 +397,18 @@ impl Sink {
                 }
             }
             (Self::Rate { total, .. }, Aggregation::Count) => *total as f64,
-            (Self::Trend { values, sum, .. }, agg) => {
-                if values.is_empty() {
+            (Self::Trend(t), agg) => {
+                let n = t.len();
+                if n == 0 {
                     return 0.0;
                 }
                 match agg {
-                    Aggregation::Avg => sum / values.len() as f64,
-                    Aggregation::Min => values[0],
-                    Aggregation::Max => values[values.len() - 1],
-                    Aggregation::Med => percentile(values, 50.0),
-                    Aggregation::Percentile(p) => percentile(values, p),
-                    Aggregation::Count => values.len() as f64,
+                    Aggregation::Avg => t.sum / n as f64,
+                    Aggregation::Min => t.kth(0),
+                    Aggregation::Max => t.kth(n - 1),
+                    Aggregation::Med => t.percentile(50.0),
+                    Aggregation::Percentile(p) => t.percentile(p),
+                    Aggregation::Count => n as f64,
                     _ => 0.0,
                 }
             }
@@ -450,6 +587,20 @@ impl GroupNode {
         }
     }
 
+    /// Sub-group `name`, made if it is new and `gate` admits it (its series
+    /// key is `key`); `None` when the run has no room for another series.
+    fn child_in(&mut self, name: &str, key: u64, gate: &mut Gate) -> Option<&mut GroupNode> {
+        let i = match self.groups.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None if gate.admit(key) => {
+                self.groups.push((name.to_owned(), GroupNode::default()));
+                self.groups.len() - 1
+            }
+            None => return None,
+        };
+        Some(&mut self.groups[i].1)
+    }
+
     fn child(&mut self, name: &str) -> &mut GroupNode {
         if let Some(i) = self.groups.iter().position(|(n, _)| n == name) {
             &mut self.groups[i].1
@@ -514,6 +665,254 @@ impl SecondAcc {
     }
 }
 
+/// What one run may keep in metric state, shared by the stores of its lanes.
+///
+/// The engine keeps every Trend value that varies (k6's percentiles are
+/// exact; values that recur are counted, see [`Trend`]), a node
+/// per group and check name, and a sink per threshold sub-metric; without a
+/// budget a script that feeds a Trend in a loop, or names checks after
+/// request ids, grows the process until the operating system stops it, and
+/// the learner reads "out of memory" instead of what to change. Series are
+/// counted the way k6 keys its time series: a metric with one distinct set
+/// of tags is one series, so a custom metric tagged with a new value per
+/// sample makes a new series per sample, which k6 itself warns about.
+///
+/// The budget is the run's, not a lane's: lanes take samples from it in
+/// batches (one atomic operation per batch, not per sample) and consult the
+/// shared set only for series new to them. A run that stays within its
+/// budget gives the same bytes on any number of threads; one that reaches
+/// it may stop at a slightly different sample, as with `max_requests`.
+#[derive(Debug)]
+pub struct Budget {
+    max_series: usize,
+    max_samples: u64,
+    max_scrape_bytes: u64,
+    /// Samples taken by the lanes (kept, or reserved in a lane's batch).
+    samples: AtomicU64,
+    /// Keys of the series admitted so far.
+    series: Mutex<HashSet<u64>>,
+    scrape_bytes: AtomicU64,
+    /// The first limit reached, as the learner reads it.
+    exceeded: OnceLock<String>,
+}
+
+impl Default for Budget {
+    /// No limits (tests, merged end-of-run stores).
+    fn default() -> Self {
+        Self::new(usize::MAX, u64::MAX, u64::MAX)
+    }
+}
+
+/// How every message of a [`Budget`] limit begins.
+pub const LIMIT_REACHED: &str = "the run reached its limit of";
+
+/// Samples a lane takes from the run's budget at a time: small beside any
+/// budget worth having, large enough that lanes rarely meet on the counter.
+const SAMPLE_BATCH: u64 = 4096;
+
+impl Budget {
+    /// A budget of `max_series` series, `max_samples` kept samples and
+    /// `max_scrape_bytes` bytes of scraped exposition text.
+    pub fn new(max_series: usize, max_samples: u64, max_scrape_bytes: u64) -> Self {
+        Self {
+            max_series,
+            max_samples,
+            max_scrape_bytes,
+            samples: AtomicU64::new(0),
+            series: Mutex::new(HashSet::new()),
+            scrape_bytes: AtomicU64::new(0),
+            exceeded: OnceLock::new(),
+        }
+    }
+
+    /// The budget `limits` give a run.
+    pub fn for_limits(limits: &super::vu::Limits) -> Arc<Self> {
+        Arc::new(Self::new(
+            usize::try_from(limits.max_series).unwrap_or(usize::MAX),
+            limits.max_samples,
+            u64::try_from(limits.max_scrape_bytes).unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// Why the run must stop, once a limit has been reached.
+    pub fn exceeded(&self) -> Option<&str> {
+        self.exceeded.get().map(String::as_str)
+    }
+
+    /// Series admitted so far.
+    pub fn series(&self) -> usize {
+        self.series
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Samples taken so far (kept, or reserved by a lane and not used yet),
+    /// never more than the limit.
+    pub fn samples(&self) -> u64 {
+        self.samples.load(Ordering::Relaxed).min(self.max_samples)
+    }
+
+    fn fail(&self, why: String) {
+        let _ = self.exceeded.set(why);
+    }
+
+    /// Takes up to `want` samples (at least `least`) from the budget: what
+    /// it grants, or 0 (and the run's reason to stop) when fewer than
+    /// `least` are left.
+    fn take_samples(&self, least: u64, want: u64) -> u64 {
+        if self.max_samples == u64::MAX {
+            return want;
+        }
+        // Once it is spent, the counter stays where it is.
+        let spent = self.samples.load(Ordering::Relaxed) >= self.max_samples;
+        let before = if spent {
+            self.max_samples
+        } else {
+            self.samples.fetch_add(want, Ordering::Relaxed)
+        };
+        let left = self.max_samples.saturating_sub(before);
+        if left < least {
+            self.fail(format!(
+                "{LIMIT_REACHED} {} kept metric samples (Trend values and request timings, kept for percentiles): a Trend fed in a loop, or far more requests than the lab needs, fills it; add fewer values or send fewer requests",
+                grouped(self.max_samples)
+            ));
+            return 0;
+        }
+        want.min(left)
+    }
+
+    /// Admits series `key`; `false` (and the run's reason to stop) when the
+    /// run already has as many series as it may.
+    fn admit_series(&self, key: u64) -> bool {
+        if self.max_series == usize::MAX {
+            return true;
+        }
+        let mut set = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        if set.contains(&key) {
+            return true;
+        }
+        if set.len() >= self.max_series {
+            drop(set);
+            self.fail(format!(
+                "{LIMIT_REACHED} {} metric series (k6 tags make a new series per distinct value: tag by route, not by URL, and name checks and groups by what they test, not by a request's id)",
+                grouped(self.max_series as u64)
+            ));
+            return false;
+        }
+        set.insert(key);
+        true
+    }
+
+    /// Counts a scrape of `bytes` of exposition text against the budget;
+    /// `false` (and the run's reason to stop) when it does not fit.
+    pub fn keep_scrape(&self, bytes: usize) -> bool {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        let before = self.scrape_bytes.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > self.max_scrape_bytes {
+            self.fail(format!(
+                "{LIMIT_REACHED} {} of the toy service's /metrics scrapes: a shorter test or a longer scrape interval keeps less",
+                bytes_text(self.max_scrape_bytes)
+            ));
+            return false;
+        }
+        true
+    }
+}
+
+/// A size as a person reads it: `128 MB`, `50 kB`, `900 bytes`.
+fn bytes_text(n: u64) -> String {
+    match n {
+        1_000_000.. => format!("{} MB", grouped(n / 1_000_000)),
+        1_000.. => format!("{} kB", n / 1_000),
+        _ => format!("{n} bytes"),
+    }
+}
+
+/// `12345678` as `12,345,678`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A store's view of the run's [`Budget`]: the series it has admitted
+/// already (so the shared set is consulted only for new ones) and the
+/// samples it has taken and not used yet.
+#[derive(Debug, Default)]
+struct Gate {
+    budget: Arc<Budget>,
+    known: HashSet<u64>,
+    reserved: u64,
+}
+
+impl Clone for Gate {
+    /// The same budget and series; the samples reserved stay with the
+    /// original (a copy spending them would keep more than the budget).
+    fn clone(&self) -> Self {
+        Self {
+            budget: Arc::clone(&self.budget),
+            known: self.known.clone(),
+            reserved: 0,
+        }
+    }
+}
+
+impl Gate {
+    fn admit(&mut self, key: u64) -> bool {
+        if self.budget.max_series == usize::MAX || self.known.contains(&key) {
+            return true;
+        }
+        if !self.budget.admit_series(key) {
+            return false;
+        }
+        self.known.insert(key);
+        true
+    }
+
+    /// Whether `n` more samples may be kept.
+    fn keep(&mut self, n: u64) -> bool {
+        if self.reserved < n {
+            let got = self
+                .budget
+                .take_samples(n - self.reserved, SAMPLE_BATCH.max(n));
+            if got == 0 {
+                return false;
+            }
+            self.reserved += got;
+        }
+        self.reserved -= n;
+        true
+    }
+}
+
+/// A series key: the metric (or kind of node) and its tags, in any order
+/// (k6 keys a time series by its tag set, not by the order tags were given).
+fn series_key(kind: &str, id: usize, tags: &[(String, String)]) -> u64 {
+    let mut set = 0u64;
+    for (k, v) in tags {
+        let mut h = DefaultHasher::new();
+        (k, v).hash(&mut h);
+        set = set.wrapping_add(h.finish());
+    }
+    let mut h = DefaultHasher::new();
+    (kind, id, set).hash(&mut h);
+    h.finish()
+}
+
+/// The key of a group or check node: its parent's key and its name.
+fn node_key(kind: &str, parent: u64, name: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    (kind, parent, name).hash(&mut h);
+    h.finish()
+}
+
 /// All metrics of a run.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
@@ -524,6 +923,8 @@ pub struct Store {
     seconds: Vec<SecondAcc>,
     max_series_seconds: usize,
     http_tagged: bool,
+    /// The run's budget of series and kept samples.
+    gate: Gate,
 }
 
 /// Well-known metric ids, registered first and in this order.
@@ -608,10 +1009,20 @@ pub enum MetricError {
 const MAX_METRICS: usize = 500;
 
 impl Store {
-    /// A store with k6's built-in metrics registered.
+    /// A store with k6's built-in metrics registered and no budget.
     pub fn new(max_series_seconds: usize) -> Self {
+        Self::with_budget(max_series_seconds, Arc::default())
+    }
+
+    /// A store with k6's built-in metrics registered that keeps series and
+    /// samples within `budget` (shared with the run's other stores).
+    pub fn with_budget(max_series_seconds: usize, budget: Arc<Budget>) -> Self {
         let mut s = Self {
             max_series_seconds,
+            gate: Gate {
+                budget,
+                ..Gate::default()
+            },
             ..Self::default()
         };
         for (name, kind, contains) in BUILTIN {
@@ -660,10 +1071,20 @@ impl Store {
         self.index.get(name).copied()
     }
 
-    /// Adds a tag-filtered sub-metric, tracked from now on.
-    pub fn add_submetric(&mut self, id: usize, sel: Selector, key: String) {
+    /// The run's budget this store keeps within.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.gate.budget
+    }
+
+    /// Adds a tag-filtered sub-metric, tracked from now on: a series of its
+    /// own (its sink keeps what its samples keep). `false` when the run has
+    /// no room for another series.
+    pub fn add_submetric(&mut self, id: usize, sel: Selector, key: String) -> bool {
         let m = &mut self.metrics[id];
         if !m.subs.iter().any(|(_, k, _)| *k == key) {
+            if !self.gate.admit(node_key("submetric", id as u64, &key)) {
+                return false;
+            }
             let kind = m.kind;
             m.subs.push((sel, key, Sink::new(kind)));
         }
@@ -682,6 +1103,7 @@ impl Store {
         ]
         .iter()
         .any(|&i| self.tagged(i));
+        true
     }
 
     /// Whether samples of metric `id` need their tags (it has sub-metrics).
@@ -722,15 +1144,30 @@ impl Store {
             }
             return;
         }
-        for (id, v) in counted.iter().chain(timed) {
+        for (id, v) in &counted {
             self.metrics[*id].sink.add(*v);
+        }
+        // Seven trends (those that vary) and the second's copy of the
+        // duration. Past the budget the request still counts; its timings
+        // are not kept.
+        let keep = r.timed && {
+            let kept = timed
+                .iter()
+                .filter(|(id, v)| self.metrics[*id].sink.keeps(*v))
+                .count();
+            self.gate.keep(kept as u64 + 1)
+        };
+        if keep {
+            for (id, v) in timed {
+                self.metrics[*id].sink.add(*v);
+            }
         }
         if let Some(acc) = self.second(t) {
             acc.reqs += 1;
             if !r.ok {
                 acc.errors += 1;
             }
-            if r.timed {
+            if keep {
                 acc.push_duration(r.duration_ms);
             }
         }
@@ -749,26 +1186,67 @@ impl Store {
         Some(&mut self.seconds[sec])
     }
 
-    /// Records a sample at `t` seconds into the run.
+    /// Records a sample at `t` seconds into the run. A Trend's sample is
+    /// kept (for percentiles) only while the run's budget allows; see
+    /// [`Store::add_tagged`] for samples whose tags the script chose.
     pub fn add(&mut self, id: usize, t: f64, value: f64, tags: &[(String, String)]) {
-        let Some(m) = self.metrics.get_mut(id) else {
-            return;
+        self.record(id, t, value, tags);
+    }
+
+    /// Records a sample whose tags the script chose (a custom metric's):
+    /// its tag set is a series of its own, as k6 keys time series, and is
+    /// admitted against the run's budget first. `false` when the budget
+    /// refused the series or the sample ([`Budget::exceeded`] says why).
+    pub fn add_tagged(&mut self, id: usize, t: f64, value: f64, tags: &[(String, String)]) -> bool {
+        self.gate.admit(series_key("metric", id, tags)) && self.record(id, t, value, tags)
+    }
+
+    /// Counts the tag set a script gave a request as a series of the HTTP
+    /// metrics (k6 makes one per distinct set); `false` when the budget
+    /// refused it. The engine keeps nothing per request tag set, but a script
+    /// that names each request differently is told here, as k6 would warn.
+    pub fn admit_request_tags(&mut self, tags: &[(String, String)]) -> bool {
+        tags.is_empty() || self.gate.admit(series_key("http", ids::HTTP_REQS, tags))
+    }
+
+    /// [`Store::add`], saying whether the sample was kept.
+    fn record(&mut self, id: usize, t: f64, value: f64, tags: &[(String, String)]) -> bool {
+        let Some(m) = self.metrics.get(id) else {
+            return true;
         };
-        m.sink.add(value);
-        for (sel, _, sink) in &mut m.subs {
-            if sel
-                .tags
+        let matches = |sel: &Selector| {
+            sel.tags
                 .iter()
                 .all(|(k, v)| tags.iter().any(|(tk, tv)| tk == k && tv == v))
-            {
-                sink.add(value);
+        };
+        // A trend keeps the value in its sink and in each matching
+        // sub-metric's, unless it counts it with a recurring one (and a
+        // request's duration is kept once more in its second).
+        let kept = if m.kind == MetricType::Trend {
+            let subs = m
+                .subs
+                .iter()
+                .filter(|(sel, _, sink)| matches(sel) && sink.keeps(value))
+                .count();
+            u64::from(m.sink.keeps(value)) + subs as u64 + u64::from(id == ids::HTTP_REQ_DURATION)
+        } else {
+            0
+        };
+        let keep = kept == 0 || self.gate.keep(kept);
+        if keep {
+            let m = &mut self.metrics[id];
+            m.sink.add(value);
+            for (sel, _, sink) in &mut m.subs {
+                if matches(sel) {
+                    sink.add(value);
+                }
             }
         }
         if !matches!(
             id,
             ids::HTTP_REQS | ids::HTTP_REQ_FAILED | ids::CHECKS | ids::HTTP_REQ_DURATION
         ) {
-            return;
+            return keep;
         }
         if let Some(acc) = self.second(t) {
             match id {
@@ -776,10 +1254,11 @@ impl Store {
                 ids::HTTP_REQ_FAILED if value != 0.0 => acc.errors += 1,
                 ids::CHECKS if value != 0.0 => acc.checks_ok += 1,
                 ids::CHECKS => acc.checks_failed += 1,
-                ids::HTTP_REQ_DURATION => acc.push_duration(value),
+                ids::HTTP_REQ_DURATION if keep => acc.push_duration(value),
                 _ => {}
             }
         }
+        keep
     }
 
     /// Records the VU count for second `sec`.
@@ -790,23 +1269,25 @@ impl Store {
         }
     }
 
-    /// Records a check result in the group tree.
+    /// Records a check result in the group tree. Each group and check name
+    /// is a series (k6 tags samples with them): a new one is admitted
+    /// against the run's budget, and past it the result is not kept.
     pub fn record_check<'a>(
         &mut self,
         group_path: impl IntoIterator<Item = &'a str>,
         name: &str,
         ok: bool,
     ) {
-        let mut node = &mut self.root;
-        for g in group_path {
-            node = node.child(g);
-        }
+        let Some((node, key)) = Self::group_in(&mut self.root, &mut self.gate, group_path) else {
+            return;
+        };
         let i = match node.checks.iter().position(|(n, _)| n == name) {
             Some(i) => i,
-            None => {
+            None if self.gate.admit(node_key("check", key, name)) => {
                 node.checks.push((name.to_owned(), CheckCount::default()));
                 node.checks.len() - 1
             }
+            None => return,
         };
         if ok {
             node.checks[i].1.passes += 1;
@@ -817,10 +1298,23 @@ impl Store {
 
     /// Makes sure a group exists in the tree (groups without checks still show).
     pub fn touch_group<'a>(&mut self, group_path: impl IntoIterator<Item = &'a str>) {
-        let mut node = &mut self.root;
+        let _ = Self::group_in(&mut self.root, &mut self.gate, group_path);
+    }
+
+    /// The node of `group_path` under `root` (made as needed, within the
+    /// budget) and its series key.
+    fn group_in<'n, 'a>(
+        root: &'n mut GroupNode,
+        gate: &mut Gate,
+        group_path: impl IntoIterator<Item = &'a str>,
+    ) -> Option<(&'n mut GroupNode, u64)> {
+        let mut node = root;
+        let mut key = 0;
         for g in group_path {
-            node = node.child(g);
+            key = node_key("group", key, g);
+            node = node.child_in(g, key, gate)?;
         }
+        Some((node, key))
     }
 
     /// All metrics, in registration order.
@@ -1101,6 +1595,194 @@ mod tests {
                 "p{p}"
             );
         }
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_series_is_its_metric_and_its_tag_set_in_any_order() {
+        let ab = tags(&[("a", "1"), ("b", "2")]);
+        let ba = tags(&[("b", "2"), ("a", "1")]);
+        assert_eq!(series_key("metric", 20, &ab), series_key("metric", 20, &ba));
+        assert_ne!(series_key("metric", 20, &ab), series_key("metric", 21, &ab));
+        assert_ne!(
+            series_key("metric", 20, &ab),
+            series_key("metric", 20, &tags(&[("a", "2"), ("b", "1")]))
+        );
+        assert_ne!(series_key("metric", 20, &ab), series_key("metric", 20, &[]));
+    }
+
+    #[test]
+    fn stores_of_one_run_share_its_budget() {
+        let budget = Arc::new(Budget::new(3, 10_000, 1000));
+        let mut a = Store::with_budget(10, Arc::clone(&budget));
+        let id = a
+            .register("t", MetricType::Trend, Contains::Default)
+            .expect("registers");
+        let mut b = a.clone();
+        // A series both lanes see is one series of the run.
+        for s in [&mut a, &mut b] {
+            assert!(s.add_tagged(id, 0.5, 1.0, &tags(&[("route", "/a")])));
+            assert!(s.add_tagged(id, 0.5, 1.0, &tags(&[("route", "/b")])));
+        }
+        assert!(a.add_tagged(id, 0.5, 1.0, &tags(&[("route", "/c")])));
+        assert_eq!(budget.series(), 3);
+        assert!(budget.exceeded().is_none());
+        assert!(!b.add_tagged(id, 0.5, 1.0, &tags(&[("route", "/d")])));
+        let why = budget.exceeded().expect("a reason");
+        assert!(
+            why.starts_with("the run reached its limit of 3 metric series"),
+            "{why}"
+        );
+        assert!(why.contains("tag by route, not by URL"), "{why}");
+        // Known series still take samples until the samples run out.
+        // Distinct values (recurring ones would be counted, not kept); the
+        // first few of each store are counted all the same, as they might
+        // recur, so a few more than the budget are added.
+        let mut added = 0u64;
+        for i in 0.. {
+            let v = f64::from(i) * 0.25;
+            let x = a.add_tagged(id, 0.5, v, &tags(&[("route", "/a")]));
+            let y = b.add_tagged(id, 0.5, v + 0.125, &tags(&[("route", "/b")]));
+            if !x && !y {
+                break;
+            }
+            added += u64::from(x) + u64::from(y);
+            assert!(added <= 10_000 + 2 * 64, "{added}");
+        }
+        let count = a.metrics()[id].sink.count() + b.metrics()[id].sink.count();
+        // The first few distinct values are counted, not kept: they may
+        // recur. So the trends hold a few more than the budget.
+        assert!(count <= 10_000.0 + 2.0 * 64.0 + 5.0, "{count}");
+        assert!(count > 10_000.0 - 2.0 * 4096.0, "{count}");
+        assert_eq!(budget.samples(), 10_000);
+        // Counters keep no samples: they still count past the sample budget.
+        a.add(ids::HTTP_REQS, 0.5, 1.0, &[]);
+        assert_eq!(a.aggregate(ids::HTTP_REQS, Aggregation::Count, 1.0), 1.0);
+        // The first limit reached is the reason given.
+        assert!(budget
+            .exceeded()
+            .is_some_and(|w| w.contains("metric series")));
+    }
+
+    #[test]
+    fn a_copied_store_does_not_spend_what_the_original_reserved() {
+        let budget = Arc::new(Budget::new(100, 5000, 1000));
+        let mut a = Store::with_budget(10, Arc::clone(&budget));
+        // The first values are counted (they might recur); the rest are kept.
+        let mut v = 0.0;
+        for _ in 0..200 {
+            v += 1.0;
+            a.add(ids::HTTP_REQ_WAITING, 0.5, v, &[]);
+        }
+        let mut copies: Vec<Store> = (0..10).map(|_| a.clone()).collect();
+        let mut kept = 0u64;
+        for c in copies.iter_mut().chain([&mut a]) {
+            loop {
+                v += 1.0;
+                if !c.record(ids::HTTP_REQ_WAITING, 0.5, v, &[]) {
+                    break;
+                }
+                kept += 1;
+                assert!(kept <= 5000, "{kept}");
+            }
+        }
+        let why = budget.exceeded().expect("a reason");
+        assert!(
+            why.starts_with("the run reached its limit of 5,000 kept metric samples"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn scrapes_are_kept_up_to_their_budget() {
+        let budget = Budget::new(10, 10, 2_500_000);
+        assert!(budget.keep_scrape(1_000_000));
+        assert!(budget.keep_scrape(1_500_000));
+        assert!(!budget.keep_scrape(1));
+        assert_eq!(
+            budget.exceeded(),
+            Some("the run reached its limit of 2 MB of the toy service's /metrics scrapes: a shorter test or a longer scrape interval keeps less")
+        );
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(10_000_000), "10,000,000");
+        assert_eq!(bytes_text(300_000), "300 kB");
+        assert_eq!(bytes_text(12), "12 bytes");
+    }
+
+    #[test]
+    fn trends_count_recurring_values_and_give_exact_percentiles() {
+        // Deterministic pseudo-random values: a few recurring ones among many.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (case, recurring) in [(0, 1.0), (1, 0.5), (2, 0.9), (3, 0.0), (4, 0.98)] {
+            let mut lanes = [Sink::new(MetricType::Trend), Sink::new(MetricType::Trend)];
+            let mut all = Vec::new();
+            for i in 0..20_000u32 {
+                let r = next();
+                let v = if (r % 1000) as f64 / 1000.0 < recurring {
+                    // 0, -0 and a handful of timings that recur.
+                    [0.0, -0.0, 0.5, 0.500_000_000_000_1, 1.25, 3.0, 8.0][(r >> 20) as usize % 7]
+                } else {
+                    (r >> 11) as f64 / (1u64 << 53) as f64 * 900.0 - 100.0
+                };
+                lanes[usize::from(i % 3 == 0)].add(v);
+                all.push(v);
+            }
+            let mut merged = lanes[0].clone();
+            merged.merge(&lanes[1]);
+            if let Sink::Trend(t) = &merged {
+                assert_eq!(t.len(), 20_000);
+                if recurring >= 0.9 {
+                    assert!(t.kept() < 4_000, "case {case}: {} kept", t.kept());
+                }
+            }
+            sort_f64(&mut all);
+            for p in [0.0, 1.0, 25.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0] {
+                assert_eq!(
+                    merged.aggregate(Aggregation::Percentile(p), 1.0).to_bits(),
+                    percentile(&all, p).to_bits(),
+                    "case {case}, p({p})"
+                );
+            }
+            assert_eq!(
+                merged.aggregate(Aggregation::Min, 1.0).to_bits(),
+                all[0].to_bits()
+            );
+            assert_eq!(
+                merged.aggregate(Aggregation::Max, 1.0).to_bits(),
+                all[all.len() - 1].to_bits()
+            );
+            assert_eq!(merged.aggregate(Aggregation::Count, 1.0), 20_000.0);
+            // Out-of-range percentiles (summaryTrendStats takes any) are the ends.
+            assert_eq!(
+                merged.aggregate(Aggregation::Percentile(150.0), 1.0),
+                all[all.len() - 1]
+            );
+            assert_eq!(merged.aggregate(Aggregation::Percentile(-5.0), 1.0), all[0]);
+        }
+        // A trend that never varies keeps nothing one by one.
+        let mut t = Sink::new(MetricType::Trend);
+        for _ in 0..1_000_000 {
+            t.add(0.5);
+        }
+        assert!(!t.keeps(0.5));
+        // A new value is counted too while there is room for it.
+        assert!(!t.keeps(0.25));
+        assert!(matches!(&t, Sink::Trend(t) if t.kept() == 0 && t.len() == 1_000_000));
+        assert_eq!(t.aggregate(Aggregation::Percentile(95.0), 1.0), 0.5);
     }
 
     #[test]

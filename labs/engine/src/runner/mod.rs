@@ -319,6 +319,8 @@ pub(crate) struct Finish<'a> {
     pub fatal: Option<String>,
     pub logs: Vec<String>,
     pub scrapes: Vec<Scrape>,
+    /// Why the run's metric budget ended it, if it did.
+    pub limit: Option<String>,
 }
 
 impl Finish<'_> {
@@ -360,6 +362,10 @@ impl Finish<'_> {
             exit::SCRIPT_EXCEPTION
         } else if self.cfg.cancel.is_cancelled() {
             exit::EXTERNAL_ABORT
+        } else if self.limit.is_some() {
+            // Thresholds over a run cut short by a sandbox limit say nothing:
+            // the limit is the outcome.
+            exit::SCRIPT_ABORTED
         } else if crossed {
             exit::THRESHOLDS_CROSSED
         } else if self.aborted.is_some() {
@@ -384,7 +390,7 @@ impl Finish<'_> {
                     ok: r.ok,
                 })
                 .collect(),
-            aborted: self.fatal.or(self.aborted),
+            aborted: self.fatal.or(self.limit).or(self.aborted),
             data,
             export,
             text,
@@ -459,8 +465,13 @@ pub(crate) fn prepare(
                 ));
             }
         }
-        if !t.selector.tags.is_empty() {
-            store.add_submetric(id, t.selector.clone(), t.key.clone());
+        if !t.selector.tags.is_empty()
+            && !store.add_submetric(id, t.selector.clone(), t.key.clone())
+        {
+            let why = store.budget().exceeded().unwrap_or("too many sub-metrics");
+            return Err(RunError::Sandbox(format!(
+                "the thresholds' sub-metrics (one per tag filter): {why}"
+            )));
         }
     }
     Ok(())

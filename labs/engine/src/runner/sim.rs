@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::{ids, Store};
+use super::metrics::{ids, Budget, Store};
 use super::options::{Executor, Plan};
 use super::schedule::{active_at, arrival_time, next_active, next_inactive, vu_steps};
 use super::vu::{Limits, Vu, VuSetup, VuState, World, WorldRequest, WorldResponse};
@@ -55,6 +55,31 @@ struct RunShared {
     vus_active: AtomicU64,
     vus_max: AtomicU64,
     options_json: Mutex<String>,
+    /// The run's metric budget (the lanes' stores keep within it).
+    budget: Arc<Budget>,
+}
+
+impl RunShared {
+    fn new(cfg: &RunConfig) -> Arc<Self> {
+        Arc::new(Self {
+            cancel: cfg.cancel.clone(),
+            wall_start: Instant::now(),
+            limits: cfg.limits.clone(),
+            requests: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            abort: Mutex::new(None),
+            iterations: AtomicU64::new(0),
+            vus_active: AtomicU64::new(0),
+            vus_max: AtomicU64::new(0),
+            options_json: Mutex::new("{}".into()),
+            budget: Budget::for_limits(&cfg.limits),
+        })
+    }
+
+    /// A store of this run, keeping within its budget.
+    fn store(&self, max_series_seconds: usize) -> Store {
+        Store::with_budget(max_series_seconds, Arc::clone(&self.budget))
+    }
 }
 
 /// What a lane shares with the coordinator: touched by the lane's thread
@@ -231,6 +256,7 @@ impl World for LaneWorld {
         if self.lane.aborted.load(Ordering::Relaxed)
             || self.run.stop.load(Ordering::Relaxed)
             || self.over_time.get()
+            || self.run.budget.exceeded().is_some()
         {
             return true;
         }
@@ -769,20 +795,9 @@ pub(crate) fn run(
     cfg: &RunConfig,
     progress: impl FnMut(Progress),
 ) -> Result<RunSummary, RunError> {
-    let run = Arc::new(RunShared {
-        cancel: cfg.cancel.clone(),
-        wall_start: Instant::now(),
-        limits: cfg.limits.clone(),
-        requests: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        abort: Mutex::new(None),
-        iterations: AtomicU64::new(0),
-        vus_active: AtomicU64::new(0),
-        vus_max: AtomicU64::new(0),
-        options_json: Mutex::new("{}".into()),
-    });
+    let run = RunShared::new(cfg);
     let lead = LaneShared::new(
-        Store::new(cfg.limits.max_test_seconds as usize + 120),
+        run.store(cfg.limits.max_test_seconds as usize + 120),
         ToyModel::new(cfg.scenario.clone(), cfg.seed),
     );
     let world = LaneWorld::new(&lead, &run);
@@ -922,6 +937,7 @@ pub(crate) fn run(
     }
     all_logs.append(&mut lock(&lead.logs));
     all_logs.truncate(MAX_LOGS);
+    let limit = run.budget.exceeded().map(str::to_owned);
     let aborted = lock(&run.abort).clone().or_else(|| {
         shared
             .iter()
@@ -949,6 +965,7 @@ pub(crate) fn run(
         fatal,
         logs: all_logs,
         scrapes,
+        limit,
     };
     let mut summary =
         finish.summarize(
@@ -1111,10 +1128,14 @@ fn coordinate(
         let mut stores: Vec<_> = shared.iter().map(|l| lock(&l.store)).collect();
         stores[0].set_vus(t - origin, i64::try_from(active).unwrap_or(0));
         if t >= next_scrape {
-            scrapes.push(Scrape {
-                t: t - origin,
-                text: render(shared, t),
-            });
+            let text = render(shared, t);
+            // Past the budget the run stops at the next meeting.
+            if run.budget.keep_scrape(text.len()) {
+                scrapes.push(Scrape {
+                    t: t - origin,
+                    text,
+                });
+            }
             next_scrape += cfg.scrape_interval.max(1.0);
         }
         for s in &mut stores {
@@ -1159,10 +1180,20 @@ fn coordinate(
     }
     let active: u64 = shared.iter().map(|l| lock(&l.report).active).sum();
     lock(&shared[0].store).set_vus((end - origin).max(0.0), i64::try_from(active).unwrap_or(0));
-    scrapes.push(Scrape {
-        t: (end - origin).max(0.0),
-        text: render(shared, end),
-    });
+    let text = render(shared, end);
+    if run.budget.keep_scrape(text.len()) {
+        scrapes.push(Scrape {
+            t: (end - origin).max(0.0),
+            text,
+        });
+    }
+    let refused: u64 = shared.iter().map(|l| lock(&l.model).refused_series()).sum();
+    if refused > 0 {
+        logs.push(format!(
+            "[warn] the toy service's /metrics holds at most {} series; {refused} new series were not recorded",
+            crate::toy::metrics::MAX_SERIES
+        ));
+    }
     Ok(Coordinated {
         end,
         scrapes,
@@ -1203,6 +1234,8 @@ pub(crate) fn classify(e: &str, interrupted: bool, reason: Option<&str>) -> Fail
         || text.contains("interrupted at the end of the scenario")
         || text.contains("the run was stopped")
         || text.contains("request budget")
+        // The metric budget: the run's own reason to stop says it once.
+        || text.contains(super::metrics::LIMIT_REACHED)
         || text == "interrupted"
     {
         Failure::Quiet
@@ -1214,19 +1247,8 @@ pub(crate) fn classify(e: &str, interrupted: bool, reason: Option<&str>) -> Fail
 /// Evaluates a script's init context and options without running it: the
 /// plan a run would follow, or the error that would stop it.
 pub(crate) fn inspect(script: &str, cfg: &RunConfig) -> Result<Plan, RunError> {
-    let run = Arc::new(RunShared {
-        cancel: cfg.cancel.clone(),
-        wall_start: Instant::now(),
-        limits: cfg.limits.clone(),
-        requests: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
-        abort: Mutex::new(None),
-        iterations: AtomicU64::new(0),
-        vus_active: AtomicU64::new(0),
-        vus_max: AtomicU64::new(0),
-        options_json: Mutex::new("{}".into()),
-    });
-    let lane = LaneShared::new(Store::new(1), ToyModel::new(cfg.scenario.clone(), cfg.seed));
+    let run = RunShared::new(cfg);
+    let lane = LaneShared::new(run.store(1), ToyModel::new(cfg.scenario.clone(), cfg.seed));
     let world = LaneWorld::new(&lane, &run);
     let mut env = cfg.env.clone();
     env.entry("BASE_URL".into())

@@ -20,8 +20,17 @@ use serde_json::json;
 
 use super::metrics::{ids, Contains, MetricType, Store, Tags};
 
-/// Limits applied to every VU.
+/// Limits of a run and of each of its VUs. Everything a script can grow
+/// has one: the JavaScript heap, VUs, requests, kept response bytes, and
+/// the metric state outside the heap (series, kept samples, scrapes).
+///
+/// The metric limits count in the run's memory next to the JavaScript heap:
+/// a kept sample is an `f64` (8 bytes, up to twice that while a trend grows
+/// and is sorted at the end), a series a key and a name or sink, a scrape
+/// its text. Their defaults let every course lab's solution pass with room
+/// to spare and keep a run's metric state to a few hundred MB at most.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Limits {
     /// JavaScript heap per VU, bytes.
     pub heap_bytes: usize,
@@ -45,6 +54,21 @@ pub struct Limits {
     pub total_heap_bytes: usize,
     /// Largest script accepted, bytes.
     pub max_script_bytes: usize,
+    /// Most metric series a run may track: each distinct tag set of a
+    /// custom metric's samples (k6 keys time series by tag set), each tag
+    /// set a script gives requests, each group and check name, and each
+    /// threshold sub-metric. Reaching it ends the run with a message that
+    /// says to tag by route, not by URL.
+    pub max_series: u64,
+    /// Most metric samples a run may keep: Trend values kept one by one.
+    /// A request keeps at most eight (seven timings and its duration once
+    /// more for the per-second series), a `Trend.add()` one; values that
+    /// recur are counted instead of kept, and counters, rates and gauges
+    /// keep none. Reaching it ends the run.
+    pub max_samples: u64,
+    /// Most bytes of the toy service's `/metrics` text a run keeps in its
+    /// scrapes. Reaching it ends the run.
+    pub max_scrape_bytes: usize,
 }
 
 impl Limits {
@@ -71,6 +95,14 @@ impl Default for Limits {
             max_test_seconds: 4.0 * 3600.0,
             total_heap_bytes: 2 << 30,
             max_script_bytes: 1 << 20,
+            // k6 warns at 100,000 series; a lab needs a few dozen.
+            max_series: 10_000,
+            // 80 MB of values: at least 1,250,000 requests, six times what
+            // the largest lab allows (find-the-knee, 200,000 requests).
+            max_samples: 10_000_000,
+            // The longest lab (80 minutes scraped every 30 s) keeps under
+            // 5 MB; a four-hour test scraped every 5 s about 100 MB.
+            max_scrape_bytes: 128_000_000,
         }
     }
 }
@@ -975,15 +1007,26 @@ fn install_natives<'js>(
                         &format!("metric {name:?}: the value must be a finite number"),
                     ));
                 }
-                let s = st.borrow();
+                let mut s = st.borrow_mut();
                 let t = w.now(&s);
                 let mut tg = s.sample_tags();
                 merge_tags(&mut tg, parse_tags(&tags));
+                let mut refused = None;
                 w.with_store(&mut |store| {
                     if let Some(id) = store.id(&name) {
-                        store.add(id, t, value, &tg);
+                        if !store.add_tagged(id, t, value, &tg) {
+                            refused = store.budget().exceeded().map(str::to_owned);
+                        }
                     }
                 });
+                // Past the budget the run ends: stop this VU with the reason
+                // (a script catching the exception is stopped by the
+                // interrupt handler, which sees the run stopping).
+                if let Some(why) = refused {
+                    s.stop.set(true);
+                    s.stop_reason.get_or_insert(why);
+                    return Err(js_err(&ctx, "interrupted"));
+                }
                 Ok(())
             },
         )?;

@@ -43,8 +43,14 @@ pub struct SeriesId {
     idx: u32,
 }
 
+/// Most series one registry holds. The toy service's labels are a fixed
+/// set (routes by template, methods, statuses, shards), a few hundred
+/// series; the cap only guarantees that no label value a request carries
+/// can grow the registry, and every scrape of it, without bound.
+pub const MAX_SERIES: usize = 10_000;
+
 /// A registry of metric families, kept in name order so renders are stable.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Registry {
     /// Families sorted by name.
     families: Vec<(&'static str, Family)>,
@@ -52,6 +58,25 @@ pub struct Registry {
     /// comparing long, common-prefixed names.
     by_ptr: std::collections::HashMap<usize, usize>,
     scratch: String,
+    /// Series in all families.
+    series: usize,
+    /// Most series (see [`MAX_SERIES`]).
+    limit: usize,
+    /// New series refused at the limit (their samples are dropped).
+    refused: u64,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            families: Vec::new(),
+            by_ptr: std::collections::HashMap::new(),
+            scratch: String::new(),
+            series: 0,
+            limit: MAX_SERIES,
+            refused: 0,
+        }
+    }
 }
 
 const SEP: char = '\u{1f}';
@@ -67,9 +92,27 @@ fn key_into(buf: &mut String, values: &[&str]) {
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry holding at most [`MAX_SERIES`] series.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry holding at most `limit` series.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Series in all families.
+    pub fn series_count(&self) -> usize {
+        self.series
+    }
+
+    /// New series refused because the registry was full.
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     fn family(
@@ -144,7 +187,8 @@ impl Registry {
     }
 
     /// Resolves (creating if needed) the series of `name` with these label
-    /// values; `None` for an undeclared family.
+    /// values; `None` for an undeclared family, or for a new series when the
+    /// registry is full.
     pub fn resolve(&mut self, name: &'static str, values: &[&str]) -> Option<SeriesId> {
         let fi = self.index(name)?;
         let fam = &mut self.families[fi].1;
@@ -152,7 +196,12 @@ impl Registry {
         // Look up without allocating; allocate the key only for a new series.
         let idx = match fam.keys.get(self.scratch.as_str()) {
             Some(&i) => i,
+            None if self.series >= self.limit => {
+                self.refused += 1;
+                return None;
+            }
             None => {
+                self.series += 1;
                 let fresh = match fam.kind {
                     "counter" => Series::Counter(0.0),
                     "gauge" => Series::Gauge(0.0),
@@ -213,6 +262,7 @@ impl Registry {
     /// left alone: they are levels, not sums). Both must declare the same
     /// families, as two models of the same service do.
     pub fn add_counts(&mut self, other: &Registry) {
+        self.refused += other.refused;
         for (name, fam) in &other.families {
             let Ok(fi) = self.families.binary_search_by(|(n, _)| (*n).cmp(name)) else {
                 continue;
@@ -402,6 +452,26 @@ mod tests {
         assert!(text.contains("h_bucket{path=\"/\",le=\"+Inf\"} 3\n"));
         assert!(text.contains("h_count{path=\"/\"} 3\n"));
         assert!(text.contains("# TYPE h histogram\n"));
+    }
+
+    #[test]
+    fn a_full_registry_refuses_new_series_and_keeps_the_old() {
+        let mut r = Registry::with_limit(3);
+        r.declare_counter("c_total", "help", &["path"]);
+        for i in 0..100 {
+            r.inc("c_total", &[&format!("/p/{i}")], 1.0);
+        }
+        r.inc("c_total", &["/p/0"], 1.0);
+        assert_eq!(r.series_count(), 3);
+        assert_eq!(r.refused(), 97);
+        assert_eq!(r.value("c_total", &["/p/0"]), Some(2.0));
+        assert_eq!(
+            r.render()
+                .lines()
+                .filter(|l| l.starts_with("c_total{"))
+                .count(),
+            3
+        );
     }
 
     #[test]

@@ -43,8 +43,91 @@ pub struct ToyResponse {
     pub body: Cow<'static, [u8]>,
     /// Time the service spends on this request, in seconds.
     pub latency: f64,
-    /// Route label used in metrics.
-    pub route: Cow<'static, str>,
+    /// Route label used in metrics: a route template (one of [`ROUTES`]) or
+    /// [`OTHER_ROUTE`], never the raw path, so the labels stay a fixed set.
+    pub route: &'static str,
+}
+
+/// The toy service's routes, as its metrics label them: QuickPizza's route
+/// templates. A label per raw path would make a series per distinct path,
+/// and a load test that asks for unique paths (`/api/ingredients/<random>`)
+/// would grow the registry, every scrape and the memory of the run without
+/// bound.
+pub const ROUTES: &[&str] = &[
+    "/",
+    "/api/pizza",
+    "/api/doughs",
+    "/api/tools",
+    "/api/quotes",
+    "/api/names",
+    "/api/adjectives",
+    "/api/ratings",
+    "/api/users/token/login",
+    "/api/ingredients/{type}",
+];
+
+/// The route label of every request whose path matches no route (a 404):
+/// one label for all of them, whatever the path.
+pub const OTHER_ROUTE: &str = "other";
+
+/// The methods the metrics name; any other method is labelled `other`
+/// (a script can send any token as a method).
+const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+];
+
+/// The route template `path` (without its query string) matches, if any:
+/// `/api/ingredients/olive_oil` matches `/api/ingredients/{type}`.
+pub fn route_template(path: &str) -> Option<&'static str> {
+    // A match, not a search of `ROUTES`: this runs for every request.
+    Some(match path {
+        "/" => "/",
+        "/api/pizza" => "/api/pizza",
+        "/api/doughs" => "/api/doughs",
+        "/api/tools" => "/api/tools",
+        "/api/quotes" => "/api/quotes",
+        "/api/names" => "/api/names",
+        "/api/adjectives" => "/api/adjectives",
+        "/api/ratings" => "/api/ratings",
+        "/api/users/token/login" => "/api/users/token/login",
+        p => {
+            let kind = p.strip_prefix("/api/ingredients/")?;
+            // One path segment, as QuickPizza's router matches `{type}`.
+            if kind.contains('/') {
+                return None;
+            }
+            "/api/ingredients/{type}"
+        }
+    })
+}
+
+/// The route label a metric gets for `label`: itself when it is a route
+/// template or [`OTHER_ROUTE`], [`OTHER_ROUTE`] otherwise.
+fn route_label(label: &str) -> &'static str {
+    ROUTES
+        .iter()
+        .copied()
+        .find(|r| *r == label)
+        .unwrap_or(OTHER_ROUTE)
+}
+
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .copied()
+        .find(|m| *m == method)
+        .unwrap_or("other")
+}
+
+/// A scenario's name for a route as the model keys it: scenarios written
+/// before routes were labelled by template say `/api/ingredients` (and
+/// `unmatched` for paths that match no route); both still work.
+pub(crate) fn scenario_route(name: &str) -> &str {
+    match name {
+        "/api/ingredients" => "/api/ingredients/{type}",
+        "unmatched" => OTHER_ROUTE,
+        other => other,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,7 +211,7 @@ pub struct ToyModel {
 #[derive(Debug, Default)]
 struct Ids {
     /// (method, route label, status) -> (requests counter, duration histogram).
-    http: Vec<(String, Cow<'static, str>, u16, SeriesId, SeriesId)>,
+    http: Vec<(&'static str, &'static str, u16, SeriesId, SeriesId)>,
     shards: Vec<ShardIds>,
     ranges: Vec<SeriesId>,
 }
@@ -150,7 +233,11 @@ fn micros(secs: f64) -> u64 {
 
 impl ToyModel {
     /// A model of `scenario` whose randomness comes from `seed`.
-    pub fn new(scenario: Scenario, seed: u64) -> Self {
+    pub fn new(mut scenario: Scenario, seed: u64) -> Self {
+        scenario.endpoints = std::mem::take(&mut scenario.endpoints)
+            .into_iter()
+            .map(|(k, v)| (scenario_route(&k).to_owned(), v))
+            .collect();
         let effects = scenario.effects.iter().map(ActiveEffect::resolve).collect();
         let mut registry = Registry::new();
         registry.declare_counter(
@@ -392,22 +479,6 @@ impl ToyModel {
         l.median_ms * (sigma * z).exp() / 1000.0
     }
 
-    fn route_of(path: &str) -> Option<&'static str> {
-        Some(match path {
-            "/" => "/",
-            "/api/pizza" => "/api/pizza",
-            "/api/doughs" => "/api/doughs",
-            "/api/tools" => "/api/tools",
-            "/api/quotes" => "/api/quotes",
-            "/api/names" => "/api/names",
-            "/api/adjectives" => "/api/adjectives",
-            "/api/ratings" => "/api/ratings",
-            "/api/users/token/login" => "/api/users/token/login",
-            p if p.starts_with("/api/ingredients/") => "/api/ingredients",
-            _ => return None,
-        })
-    }
-
     /// Answers `req` arriving at `now` seconds into the run. `concurrency` is
     /// the number of requests in flight including this one (measured by the
     /// live server); `None` lets the model estimate it from its own history, as
@@ -438,13 +509,8 @@ impl ToyModel {
                 .saturating_add(1)
                 .saturating_add(background)
         });
-        let route = Self::route_of(req.path);
-        let label: Cow<'static, str> = match route {
-            None => Cow::Borrowed("unmatched"),
-            Some("/api/ingredients") => Cow::Owned(req.path.to_owned()),
-            Some(r) => Cow::Borrowed(r),
-        };
-        let key = route.unwrap_or("unmatched");
+        let route = route_template(req.path);
+        let key = route.unwrap_or(OTHER_ROUTE);
 
         let (spec_latency, spec_errors) = if self.scenario.endpoints.is_empty() {
             (None, None)
@@ -530,7 +596,7 @@ impl ToyModel {
         latency += self.storage(reads, writes, concurrency, hot, storm);
 
         if record_http {
-            self.record_http_label(req.method, &label, status, latency);
+            self.record_http_labels(method_label(req.method), key, status, latency);
         }
         if estimated {
             self.in_flight.push(Reverse(micros(now + latency)));
@@ -540,27 +606,36 @@ impl ToyModel {
             content_type,
             body,
             latency,
-            route: label,
+            route: key,
         }
     }
 
-    /// Records one finished request in the HTTP metrics.
-    pub fn record_http(&mut self, method: &str, path_label: &str, status: u16, duration: f64) {
-        self.record_http_label(method, path_label, status, duration);
+    /// Records one finished request in the HTTP metrics. `route` is the
+    /// answer's [`ToyResponse::route`]; anything else that is not a route
+    /// template is counted as [`OTHER_ROUTE`], and an unknown method as
+    /// `other`, so the HTTP series stay a fixed, small set.
+    pub fn record_http(&mut self, method: &str, route: &str, status: u16, duration: f64) {
+        self.record_http_labels(method_label(method), route_label(route), status, duration);
     }
 
-    fn record_http_label(&mut self, method: &str, label: &str, status: u16, duration: f64) {
+    fn record_http_labels(
+        &mut self,
+        method: &'static str,
+        route: &'static str,
+        status: u16,
+        duration: f64,
+    ) {
         let hit = self
             .ids
             .http
             .iter()
-            .find(|(m, l, s, _, _)| *s == status && m == method && l == label)
+            .find(|(m, r, s, _, _)| *s == status && *m == method && *r == route)
             .map(|(_, _, _, c, h)| (*c, *h));
         let (c, h) = match hit {
             Some(ids) => ids,
             None => {
                 let st = status.to_string();
-                let labels = [method, label, st.as_str()];
+                let labels = [method, route, st.as_str()];
                 let (Some(c), Some(h)) = (
                     self.registry.resolve("http_requests_total", &labels),
                     self.registry
@@ -568,16 +643,10 @@ impl ToyModel {
                 ) else {
                     return;
                 };
-                // Only a bounded set of label values is remembered: ingredient
-                // paths are few, but a script could invent many methods.
+                // Statuses come from the scenario, so this stays small; the
+                // bound only keeps the lookup short.
                 if self.ids.http.len() < 256 {
-                    self.ids.http.push((
-                        method.to_owned(),
-                        Cow::Owned(label.to_owned()),
-                        status,
-                        c,
-                        h,
-                    ));
+                    self.ids.http.push((method, route, status, c, h));
                 }
                 (c, h)
             }
@@ -782,6 +851,16 @@ impl ToyModel {
         }
     }
 
+    /// Series in the model's registry (see [`super::metrics::MAX_SERIES`]).
+    pub fn metric_series(&self) -> usize {
+        self.registry.series_count()
+    }
+
+    /// New series the registry refused because it was full.
+    pub fn refused_series(&self) -> u64 {
+        self.registry.refused()
+    }
+
     /// Reads a counter or gauge (for tests and graders).
     pub fn metric_value(&self, name: &str, labels: &[&str]) -> Option<f64> {
         self.registry.value(name, labels)
@@ -832,7 +911,7 @@ impl ToyModel {
             "/api/quotes" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[2][..]), 1, 0),
             "/api/names" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[3][..]), 1, 0),
             "/api/adjectives" if get_only(method) => (200, JSON, Cow::Borrowed(&cat[4][..]), 1, 0),
-            "/api/ingredients" if get_only(method) => {
+            "/api/ingredients/{type}" if get_only(method) => {
                 let kind = req.path.trim_start_matches("/api/ingredients/");
                 match catalog::ingredients(kind) {
                     Some(list) => {
@@ -1179,6 +1258,74 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("scylla_storage_proxy_coordinator_read_latency_bucket"));
+    }
+
+    #[test]
+    fn paths_are_labelled_by_route_so_unique_paths_add_no_series() {
+        let mut m = ToyModel::new(Scenario::baseline(), 1);
+        m.handle(
+            &req("GET", "/api/ingredients/tomato", None, b""),
+            0.0,
+            None,
+            true,
+        );
+        m.handle(&req("GET", "/nope", None, b""), 0.0, None, true);
+        let before = m.metric_series();
+        for i in 0..5000 {
+            let ingredient = format!("/api/ingredients/x{i}");
+            let unknown = format!("/x/{i}");
+            for p in [
+                ingredient.as_str(),
+                unknown.as_str(),
+                "/api/ingredients/tomato",
+            ] {
+                m.handle(&req("GET", p, None, b""), 0.0, None, true);
+            }
+            // Labels from elsewhere (the live server passes its answer's) are
+            // held to the same set.
+            m.record_http(&format!("M{i}"), &format!("/raw/{i}"), 404, 0.001);
+        }
+        // Unknown ingredients (400) and invented methods add one label set
+        // each (a counter and a histogram series), whatever their number.
+        assert_eq!(m.metric_series(), before + 4);
+        assert_eq!(m.refused_series(), 0);
+        let text = m.render_metrics(1.0);
+        for line in [
+            "http_requests_total{method=\"GET\",path=\"/api/ingredients/{type}\",status=\"200\"} 5001\n",
+            "http_requests_total{method=\"GET\",path=\"/api/ingredients/{type}\",status=\"400\"} 5000\n",
+            "http_requests_total{method=\"GET\",path=\"other\",status=\"404\"} 5001\n",
+            "http_requests_total{method=\"other\",path=\"other\",status=\"404\"} 5000\n",
+        ] {
+            assert!(text.contains(line), "{line}{text}");
+        }
+        assert_eq!(text.matches("http_requests_total{").count(), 4, "{text}");
+        assert_eq!(route_template("/api/ingredients/a/b"), None);
+        for r in ROUTES {
+            let path = r.replace("{type}", "tomato");
+            assert_eq!(route_template(&path), Some(*r), "{r}");
+            assert_eq!(route_label(r), *r);
+        }
+        assert_eq!(route_template("/api/pizza"), Some("/api/pizza"));
+        assert_eq!(route_template("/api/pizza/1"), None);
+    }
+
+    #[test]
+    fn scenarios_may_name_routes_the_old_way() {
+        let yaml = "name: slow-ingredients\nendpoints:\n  /api/ingredients: { latency: { median_ms: 900, p99_ms: 1000 } }\neffects:\n  - { kind: errors, rate: 1, status: 503, endpoints: [unmatched] }\n";
+        let mut m = ToyModel::new(Scenario::from_yaml(yaml).expect("parses"), 1);
+        let slow = m.handle(
+            &req("GET", "/api/ingredients/tomato", None, b""),
+            0.0,
+            None,
+            true,
+        );
+        assert!(slow.latency > 0.5, "{}", slow.latency);
+        assert_eq!(slow.route, "/api/ingredients/{type}");
+        let quick = m.handle(&req("GET", "/api/doughs", None, b""), 0.0, None, true);
+        assert!(quick.latency < 0.5, "{}", quick.latency);
+        // Paths that match no route answer 404 whatever the effect says.
+        let other = m.handle(&req("GET", "/nope", None, b""), 0.0, None, true);
+        assert_eq!((other.status, other.route), (404, OTHER_ROUTE));
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub struct Latency {
     pub p99_ms: f64,
 }
 
-/// Per-endpoint overrides, keyed by route (`/api/pizza`, `/api/doughs`, ...).
+/// Per-endpoint overrides, keyed by route template (`/api/pizza`,
+/// `/api/ingredients/{type}`, ...; `other` for paths that match no route).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
@@ -311,7 +312,11 @@ impl ActiveEffect {
                 .as_deref()
                 .and_then(|d| parse_duration(d).ok())
                 .unwrap_or(f64::INFINITY),
-            endpoints: e.endpoints.clone(),
+            endpoints: e
+                .endpoints
+                .iter()
+                .map(|r| super::model::scenario_route(r).to_owned())
+                .collect(),
             kind: e.kind.clone(),
         }
     }

@@ -97,6 +97,14 @@ impl ToyServer {
             .render_metrics(now)
     }
 
+    /// New metric series the service refused because its registry was full.
+    pub fn refused_series(&self) -> u64 {
+        self.model
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .refused_series()
+    }
+
     /// Stops accepting connections and waits for the server task.
     pub async fn shutdown(self) {
         self.stop.cancel();
@@ -165,7 +173,7 @@ async fn handle(State(st): State<AppState>, req: Request) -> Response {
         .unwrap_or_else(PoisonError::into_inner)
         .record_http(
             &method,
-            &answer.route,
+            answer.route,
             answer.status,
             started.elapsed().as_secs_f64(),
         );

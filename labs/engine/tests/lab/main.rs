@@ -5,5 +5,6 @@
 mod common;
 mod hostile;
 mod k6_compat;
+mod limits;
 mod parallel;
 mod toy_http;
