@@ -63,6 +63,9 @@ pub enum Command {
     /// SLO specs to burn-rate rules, alert replays and quality gates.
     #[command(subcommand)]
     Slo(slo_toolkit::cli::SloCommand),
+    /// The server's grading child: one request on stdin, answers on stdout.
+    #[command(hide = true)]
+    LabSandbox(lab_grader::sandbox::ChildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,14 +96,24 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
-    /// Check a certificate's credential (a VC-JWT file): signature, issuer key, dates, revocation.
+    /// Check a certificate's credential (a VC-JWT file): issuer, signature, dates, revocation.
+    ///
+    /// The credential is checked as one from a platform you name (--issuer), or by
+    /// default from this platform: MASTERCLASS_PUBLIC_URL, with its keys and
+    /// revocations read from the local database when there is one. A credential
+    /// naming another issuer is refused, whatever keys it points at.
     Verify {
         /// The credential file (as downloaded from the certificate's page).
         file: std::path::PathBuf,
-        /// Check against this JWKS file instead of fetching the issuer's.
+        /// The platform that must have issued it, e.g. https://masterclass.example.org
+        /// (its keys come from there, or from --jwks).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Check against this JWKS file (the issuer's keys) instead of fetching them.
         #[arg(long)]
         jwks: Option<std::path::PathBuf>,
-        /// Do not fetch anything: needs --jwks; the revocation status is not checked.
+        /// Do not fetch anything: needs --jwks (or the local database); the revocation
+        /// status is not checked.
         #[arg(long)]
         offline: bool,
     },
@@ -185,13 +198,15 @@ pub async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Cert(CertCommand::Verify {
             file,
+            issuer,
             jwks,
             offline,
-        }) => return cert_verify(&file, jwks.as_deref(), offline).await,
+        }) => return cert_verify(&file, issuer.as_deref(), jwks.as_deref(), offline).await,
         Command::Lab(cmd) => return exit_code(lab_engine::cli::run_lab_command(cmd).await),
         Command::Toy(cmd) => return exit_code(lab_engine::cli::run_toy_command(cmd).await),
         Command::Promql(cmd) => return exit_code(slo_toolkit::cli::run_promql_command(cmd)),
         Command::Slo(cmd) => return exit_code(slo_toolkit::cli::run_slo_command(cmd)),
+        Command::LabSandbox(args) => return exit_code(lab_grader::sandbox::child_main(args).await),
         _ => {}
     }
     init_tracing();
@@ -250,7 +265,11 @@ async fn run_inner(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Cert(CertCommand::Verify { .. }) => Ok(0),
-        Command::Lab(_) | Command::Toy(_) | Command::Promql(_) | Command::Slo(_) => Ok(0),
+        Command::Lab(_)
+        | Command::Toy(_)
+        | Command::Promql(_)
+        | Command::Slo(_)
+        | Command::LabSandbox(_) => Ok(0),
         Command::Content(ContentCommand::Import { dir }) => {
             let mut settings = settings;
             if let Some(d) = dir {
@@ -359,72 +378,238 @@ async fn fetch_text(url: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot read {url}: {e}"))
 }
 
-/// `cert verify`: prints each check and exits 0 only for a valid, unrevoked credential.
-async fn cert_verify(file: &std::path::Path, jwks: Option<&std::path::Path>, offline: bool) -> u8 {
+/// Where `cert verify` takes the issuer's keys and revocations from.
+enum KeySource {
+    /// A JWKS file the person named.
+    File(std::path::PathBuf),
+    /// The local platform's database.
+    Database(app::db::Db),
+    /// The issuer's published JWKS and status list.
+    Fetch,
+}
+
+/// The issuer `cert verify` checks against when none is named: this platform's,
+/// when the environment describes one (MASTERCLASS_PUBLIC_URL, or a database
+/// beside it), with the database when there is one. `Ok(None)`: no platform here.
+async fn local_issuer() -> Result<Option<(String, Option<app::db::Db>)>, String> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    let settings = Settings::from_env().map_err(|e| format!("{e:#}"))?;
+    let database = set("DATABASE_URL")
+        || settings
+            .database_url
+            .strip_prefix("sqlite://")
+            .and_then(|rest| rest.split('?').next())
+            .is_some_and(|path| std::path::Path::new(path).is_file());
+    if !database && !set("MASTERCLASS_PUBLIC_URL") {
+        return Ok(None);
+    }
+    let db = if database {
+        Some(
+            app::db::connect(&settings.database_url, 1)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot open the platform's database ({}): {e}",
+                        startup::redact(&settings.database_url)
+                    )
+                })?,
+        )
+    } else {
+        None
+    };
+    Ok(Some((settings.public_url, db)))
+}
+
+/// The issuer's revocation list, fetched from the issuer's own address (never
+/// from one the credential names elsewhere). `Ok(None)`: the credential has no
+/// status entry.
+async fn fetch_status_list(
+    payload: &serde_json::Value,
+    issuer: Option<&str>,
+) -> Result<Option<String>, String> {
+    use app::certs::verify;
+    let Some(named) = verify::status_list_url(payload) else {
+        return Ok(None);
+    };
+    if let Some(issuer) = issuer {
+        let own = verify::status_list_url_for(issuer);
+        if named != own {
+            return Err(format!(
+                "the credential's status list {named} is not its issuer's ({own})"
+            ));
+        }
+    }
+    fetch_text(&named).await.map(Some)
+}
+
+/// `cert verify`: prints the issuer and each check, and exits 0 only for a
+/// valid, unrevoked credential of the issuer checked against. Everything it
+/// prints passes through [`app::certs::text::for_terminal`]: a credential is
+/// anyone's text, and must not drive the terminal showing it.
+async fn cert_verify(
+    file: &std::path::Path,
+    issuer: Option<&str>,
+    jwks: Option<&std::path::Path>,
+    offline: bool,
+) -> u8 {
+    use app::certs::text::for_terminal as clean;
     use app::certs::{jose, verify};
+    let fail = |message: String| {
+        eprintln!("error: {}", clean(&message));
+        1
+    };
     let token = match std::fs::read_to_string(file) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", file.display());
-            return 1;
-        }
+        Err(e) => return fail(format!("cannot read {}: {e}", file.display())),
     };
     let payload = jose::Jws::parse(&token).map(|j| j.payload);
-    let jwks_text = match (jwks, &payload) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display())),
-        (None, _) if offline => {
-            Err("--offline needs --jwks FILE (the issuer's published keys)".to_string())
+    let claimed = payload.as_ref().ok().and_then(verify::issuer_id);
+
+    // Which issuer, and where its keys come from.
+    let (expected, source) = match issuer {
+        Some(url) => {
+            let base = verify::issuer_base(url);
+            match reqwest::Url::parse(&base) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => {
+                    return fail(format!(
+                        "--issuer {url:?} is not a platform's address; expected something like https://masterclass.example.org"
+                    ))
+                }
+            }
+            (Some(verify::issuer_id_of(&base)), None)
         }
-        (None, Ok(p)) => match verify::issuer_id(p) {
-            Some(issuer) => fetch_text(&verify::jwks_url_for(&issuer)).await,
-            None => Err("the credential names no issuer to fetch keys from".to_string()),
+        None => match local_issuer().await {
+            Err(e) => return fail(e),
+            Ok(Some((public_url, db))) => (Some(verify::issuer_id_of(&public_url)), db),
+            Ok(None) if jwks.is_some() => (None, None),
+            Ok(None) => {
+                return fail(format!(
+                    "say which issuer this credential must come from: --issuer URL (the platform's address){}. \
+                     Beside a platform, MASTERCLASS_PUBLIC_URL (and its database) name it.",
+                    claimed
+                        .as_deref()
+                        .map(|c| format!("; the credential claims {c}, which proves nothing by itself"))
+                        .unwrap_or_default()
+                ))
+            }
         },
-        (None, Err(e)) => Err(e.clone()),
     };
-    let keys = jwks_text.and_then(|t| {
-        serde_json::from_str::<serde_json::Value>(&t)
-            .map_err(|_| "the JWKS is not valid JSON".to_string())
-            .and_then(|v| jose::keys_from_jwks(&v))
-    });
+    let source = match (jwks, source) {
+        (Some(path), _) => KeySource::File(path.to_path_buf()),
+        (None, Some(db)) => KeySource::Database(db),
+        (None, None) if offline => {
+            return fail(
+                "--offline needs --jwks FILE (the issuer's published keys) or the platform's database"
+                    .into(),
+            )
+        }
+        (None, None) => KeySource::Fetch,
+    };
+    println!(
+        "issuer      {}",
+        clean(claimed.as_deref().unwrap_or("(none named in the credential)"))
+    );
+    match &expected {
+        Some(e) => println!("checked as  {}", clean(e)),
+        None => println!(
+            "checked as  (not checked: no --issuer; the keys are the ones in {})",
+            clean(&jwks.map(|p| p.display().to_string()).unwrap_or_default())
+        ),
+    }
+
+    // A credential of another issuer is refused before anything is fetched for it.
+    if let (Some(e), Some(c)) = (&expected, &claimed) {
+        if e != c {
+            let report = verify::verify_issued_by(&token, e, &[], verify::StatusSource::Skipped(String::new()));
+            return print_report(&report);
+        }
+    }
+
+    let keys = match &source {
+        KeySource::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|t| {
+                serde_json::from_str::<serde_json::Value>(&t)
+                    .map_err(|_| "the JWKS is not valid JSON".to_string())
+            })
+            .and_then(|v| jose::keys_from_jwks(&v)),
+        KeySource::Database(db) => app::certs::keys::public_keys(db)
+            .await
+            .map(|k| k.into_iter().map(|(kid, key, _)| (kid, key)).collect())
+            .map_err(|e| format!("cannot read the platform's keys from its database: {e}")),
+        KeySource::Fetch => {
+            // Only from the issuer checked against; the credential's own claim is not asked.
+            let Some(e) = &expected else {
+                return fail("no issuer to fetch keys from".into());
+            };
+            match fetch_text(&verify::jwks_url_for(e)).await {
+                Ok(t) => serde_json::from_str::<serde_json::Value>(&t)
+                    .map_err(|_| "the issuer's JWKS is not valid JSON".to_string())
+                    .and_then(|v| jose::keys_from_jwks(&v)),
+                Err(e) => Err(e),
+            }
+        }
+    };
     let keys = match keys {
         Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
+        Err(e) => return fail(e),
     };
-    let status = match (&payload, offline) {
-        (_, true) => verify::StatusSource::Skipped("--offline".into()),
-        (Ok(p), false) => match verify::status_list_url(p) {
-            None => verify::StatusSource::Skipped("the credential has no status entry".into()),
-            Some(url) => match fetch_text(&url).await {
-                Ok(doc) => match verify::status_bits(&doc, &keys) {
-                    Ok(bits) => verify::StatusSource::Bits(bits),
-                    Err(e) => verify::StatusSource::Failed(e),
-                },
+    let status = match (&payload, &source, offline) {
+        (Err(e), _, _) => verify::StatusSource::Failed(e.clone()),
+        (Ok(_), KeySource::Database(db), _) => {
+            match app::certs::store::revoked_indices(db).await {
+                Ok(revoked) => {
+                    verify::StatusSource::Bits(app::certs::credential::bitstring(&revoked))
+                }
+                Err(e) => verify::StatusSource::Failed(format!(
+                    "cannot read revocations from the platform's database: {e}"
+                )),
+            }
+        }
+        (Ok(_), _, true) => verify::StatusSource::Skipped("--offline".into()),
+        (Ok(p), _, false) => match fetch_status_list(p, expected.as_deref()).await {
+            // Signed by the issuer's keys, or not believed.
+            Ok(Some(doc)) => match verify::status_bits(&doc, &keys) {
+                Ok(bits) => verify::StatusSource::Bits(bits),
                 Err(e) => verify::StatusSource::Failed(e),
             },
+            Ok(None) => {
+                verify::StatusSource::Skipped("the credential has no status entry".into())
+            }
+            Err(e) => verify::StatusSource::Failed(e),
         },
-        (Err(e), false) => verify::StatusSource::Failed(e.clone()),
     };
-    let report = verify::verify(&token, &keys, status);
+    let report = match &expected {
+        Some(e) => verify::verify_issued_by(&token, e, &keys, status),
+        None => verify::verify(&token, &keys, status),
+    };
+    print_report(&report)
+}
+
+/// Prints a verification report (each check, the recipient, the verdict) and
+/// returns the exit code.
+fn print_report(report: &app::certs::VerifyReport) -> u8 {
+    use app::certs::text::for_terminal as clean;
     for c in &report.checks {
         println!(
             "{:<11} {}  {}",
-            c.name,
+            clean(&c.name),
             if c.ok { "ok  " } else { "FAIL" },
-            c.detail
+            clean(&c.detail)
         );
     }
     if let (Some(n), Some(a)) = (&report.recipient_name, &report.achievement) {
-        println!("recipient   {n}\nachievement {a}");
+        println!("recipient   {}\nachievement {}", clean(n), clean(a));
     }
     if report.valid {
         println!("VALID");
         0
     } else {
-        println!("INVALID: {}", report.reason.unwrap_or_default());
+        println!(
+            "INVALID: {}",
+            clean(report.reason.as_deref().unwrap_or_default())
+        );
         1
     }
 }
@@ -593,17 +778,10 @@ async fn serve(settings: Settings) -> anyhow::Result<u8> {
     let addr = listener.local_addr().unwrap_or(settings.addr);
     println!("Masterclass is serving at http://{addr}");
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let http = std::future::IntoFuture::into_future(
-        axum::serve(
-            listener,
-            server
-                .router
-                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        }),
-    );
+    // Header, body and idle timeouts and a connection cap (see crate::serve).
+    let http = crate::serve::serve(listener, server.router, settings.http, async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    });
     tokio::pin!(http);
     tokio::select! {
         r = &mut http => r?,

@@ -373,7 +373,10 @@ async fn drain(app: TestApp) {
         .await
         .expect("finish");
     // ...another instance's worker grades the run from the start.
-    let other = std::sync::Arc::new(app::labs::worker::LabQueue::default());
+    let other = std::sync::Arc::new(app::labs::worker::LabQueue::new(
+        app::labs::worker::DEFAULT_LEASE,
+        support::sandbox(),
+    ));
     app::labs::worker::spawn(app.db.clone(), other.clone(), 1).await;
     let mut status = String::new();
     for _ in 0..1200 {

@@ -211,10 +211,12 @@ pub fn CodeEditor(
                         {move || (1..=lines.get()).map(|n| view! { <span>{n}</span> }).collect_view()}
                     </div>
                 })}
+                // Leptos does not escape a textarea's text child, and a learner's
+                // file may hold `</textarea>`: it goes in escaped, as markup.
                 <textarea id=id name=name node_ref=area rows=rows spellcheck="false" autocapitalize="off"
                     autocomplete="off" wrap="off" readonly=readonly data-kind=file.kind.clone()
                     on:input=on_input on:keydown=on_keydown on:scroll=on_scroll
-                    prop:value=file.body.clone()>{file.body.clone()}</textarea>
+                    prop:value=file.body.clone() inner_html=crate::escape::textarea_html(&file.body)></textarea>
             </div>
         </div>
     }

@@ -265,7 +265,7 @@ pub async fn query_run(run: i64, data: String, query: String) -> Result<Chart, A
         async move {
             let user = crate::auth::session::require_user().await?;
             let state = crate::state::app_state()?;
-            store::query(&state.db, run, &data, &query, &user).await
+            store::query(&state.db, state.labs.sandbox(), run, &data, &query, &user).await
         }
         .await,
     )

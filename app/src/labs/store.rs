@@ -682,9 +682,12 @@ pub async fn reveal(db: &Db, course: &str, slug: &str, user_id: i64) -> Result<(
 /// The longest PromQL query the query box accepts.
 const MAX_QUERY: usize = 2000;
 
-/// Evaluates a PromQL range query over one load test of a finished run.
+/// Evaluates a PromQL range query over one load test of a finished run, in a
+/// grading child (`sandbox`): a learner's query is as hostile as their script.
+/// A learner who leaves drops the child with the request.
 pub async fn query(
     db: &Db,
+    sandbox: &lab_grader::sandbox::Sandbox,
     run: i64,
     data_run: &str,
     q: &str,
@@ -715,15 +718,11 @@ pub async fn query(
         .into_iter()
         .find(|d| d.run == data_run)
         .ok_or(AppError::NotFound)?;
-    let q = q.to_owned();
-    let chart = tokio::task::spawn_blocking(move || lab_grader::query_chart(&d, &q))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "PromQL query crashed");
-            AppError::Internal
-        })?
-        .map_err(AppError::Validation)?;
-    Ok(chart)
+    let chart = sandbox.query(&d, q).await.map_err(|failure| {
+        tracing::warn!(run, error = %failure, "PromQL query stopped in its sandbox");
+        AppError::Validation(failure.message().replace("This run", "This query"))
+    })?;
+    chart.map_err(AppError::Validation)
 }
 
 /// What a worker needs to grade a claimed run.
@@ -752,12 +751,23 @@ pub async fn claim_next(db: &Db, owner: &str, lease_ms: i64) -> Result<Option<Cl
         crate::db::Backend::Sqlite => "",
     };
     let now = now_ms();
+    // A run whose lease ran out was being graded by an instance that died:
+    // that grading died with it. It goes back to the queue, counted, and a run
+    // that has now died twice is failed instead of crash-looping the graders.
+    sqlx::query(
+        "UPDATE lab_runs SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_until = NULL,
+             progress_json = NULL, grader_deaths = grader_deaths + 1
+         WHERE status = 'running' AND (lease_until IS NULL OR lease_until < $1)",
+    )
+    .bind(now)
+    .execute(db)
+    .await?;
+    fail_twice_dead(db).await?;
     let claimed: Option<(i64, i64, i64, String)> = sqlx::query_as(&format!(
         "UPDATE lab_runs SET status = 'running', started_at = $1, lease_owner = $2, lease_until = $3,
              claims = claims + 1, progress_json = NULL
          WHERE id = (SELECT id FROM lab_runs
-                     WHERE status = 'queued' OR (status = 'running' AND (lease_until IS NULL OR lease_until < $1))
-                     ORDER BY id LIMIT 1{lock})
+                     WHERE status = 'queued' ORDER BY id LIMIT 1{lock})
          RETURNING id, user_id, lab_id, files_json"
     ))
     .bind(now)
@@ -886,17 +896,7 @@ pub async fn finish(
 
 /// Marks a run whose grading broke; the learner's files stay with it.
 pub async fn fail(db: &Db, c: &Claimed, why: &str) -> Result<(), AppError> {
-    let report = LabReport {
-        passed: false,
-        score: 0,
-        max_score: 0,
-        cancelled: false,
-        error: Some(why.to_owned()),
-        steps: Vec::new(),
-        runs: Vec::new(),
-        charts: Vec::new(),
-        tables: Vec::new(),
-    };
+    let report = unanswered(Some(why.to_owned()), false);
     sqlx::query(
         "UPDATE lab_runs SET status = 'failed', report_json = $1, finished_at = $2, lease_until = NULL
          WHERE id = $3 AND lease_owner = $4 AND status = 'running'",
@@ -907,6 +907,62 @@ pub async fn fail(db: &Db, c: &Claimed, why: &str) -> Result<(), AppError> {
     .bind(&c.owner)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// The report of a run whose grading gave no answer: stopped with `why`, or
+/// cancelled before its grader answered.
+pub fn unanswered(why: Option<String>, cancelled: bool) -> LabReport {
+    LabReport {
+        passed: false,
+        score: 0,
+        max_score: 0,
+        cancelled,
+        error: why,
+        steps: Vec::new(),
+        runs: Vec::new(),
+        charts: Vec::new(),
+        tables: Vec::new(),
+    }
+}
+
+/// What a learner reads on a run whose grading died twice.
+pub const STOPPED_TWICE: &str = "This run stopped the grader twice, so it will not be graded again. \
+Your files are saved. Something in them crashes the grader (very deep nesting, a runaway loop or recursion): change it and run again.";
+
+/// The grading of a claimed run died without an answer (its child crashed):
+/// the run goes back to the queue for one more try, or fails if this was its
+/// second death. `why` is kept as the report's message until a try answers.
+pub async fn grader_died(db: &Db, c: &Claimed, why: &str) -> Result<(), AppError> {
+    let report = unanswered(Some(why.to_owned()), false);
+    sqlx::query(
+        "UPDATE lab_runs SET status = 'queued', started_at = NULL, lease_owner = NULL, lease_until = NULL,
+             progress_json = NULL, report_json = $1, grader_deaths = grader_deaths + 1
+         WHERE id = $2 AND lease_owner = $3 AND status = 'running'",
+    )
+    .bind(serde_json::to_string(&report).unwrap_or_default())
+    .bind(c.id)
+    .bind(&c.owner)
+    .execute(db)
+    .await?;
+    fail_twice_dead(db).await
+}
+
+/// Fails every queued run whose grading has died twice.
+async fn fail_twice_dead(db: &Db) -> Result<(), AppError> {
+    let report = unanswered(Some(STOPPED_TWICE.to_owned()), false);
+    let failed = sqlx::query(
+        "UPDATE lab_runs SET status = 'failed', report_json = $1, finished_at = $2
+         WHERE status = 'queued' AND grader_deaths >= 2",
+    )
+    .bind(serde_json::to_string(&report).unwrap_or_default())
+    .bind(now_ms())
+    .execute(db)
+    .await?
+    .rows_affected();
+    if failed > 0 {
+        tracing::warn!(failed, "lab runs failed after their grading died twice");
+    }
     Ok(())
 }
 

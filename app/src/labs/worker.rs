@@ -2,6 +2,13 @@
 //! queued run, grading it, and writing progress on the way. The queue lives in
 //! the database, so runs survive a restart and any instance may take them.
 //!
+//! Grading itself happens in a child process under OS limits
+//! ([`lab_grader::sandbox`]): a learner's run that exhausts its memory or CPU,
+//! or trips a bug nobody has found, ends that child, and the run fails with a
+//! message saying which limit it reached. A child that dies for no reason the
+//! sandbox can name counts as a grader death, like an instance that died while
+//! grading; a run whose grading died twice is failed and never taken again.
+//!
 //! Several instances share the queue: a worker leases the run it grades and
 //! renews the lease while grading. A run whose lease runs out (its instance
 //! died) is taken over by whichever worker looks next; a graceful stop hands
@@ -12,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lab_grader::sandbox::Sandbox;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -29,8 +37,10 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// This instance's side of the queue: a bell for idle workers, the runs it is
-/// grading (so a cancel reaches them at once), and the name its leases carry.
+/// grading (so a cancel reaches them at once), the name its leases carry, and
+/// how grading children are started.
 pub struct LabQueue {
+    sandbox: Sandbox,
     wake: Notify,
     running: Mutex<HashMap<i64, CancellationToken>>,
     instance: String,
@@ -39,18 +49,14 @@ pub struct LabQueue {
     idle: Notify,
 }
 
-impl Default for LabQueue {
-    fn default() -> Self {
-        Self::new(DEFAULT_LEASE)
-    }
-}
-
 impl LabQueue {
-    /// A queue whose leases last `lease` unless renewed (a third of it apart).
-    pub fn new(lease: Duration) -> Self {
+    /// A queue whose leases last `lease` unless renewed (a third of it apart),
+    /// grading in children started by `sandbox`.
+    pub fn new(lease: Duration, sandbox: Sandbox) -> Self {
         use rand::Rng;
         let tag: u32 = rand::thread_rng().gen();
         LabQueue {
+            sandbox,
             wake: Notify::new(),
             running: Mutex::default(),
             instance: format!("{}-{tag:08x}", std::process::id()),
@@ -58,6 +64,11 @@ impl LabQueue {
             stopping: AtomicBool::new(false),
             idle: Notify::new(),
         }
+    }
+
+    /// How this instance starts grading children (also for the query box).
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     /// The name this instance's leases carry.
@@ -158,31 +169,32 @@ async fn grade(db: &Db, queue: &LabQueue, claimed: Claimed) {
         .insert(run, token.clone());
     let latest: Arc<Mutex<Option<RunProgress>>> = Arc::default();
     let sink = latest.clone();
-    let lab = claimed.lab.clone();
-    let files = claimed.files.clone();
-    let grading = tokio::spawn({
+    let grading = {
         let token = token.clone();
-        async move {
-            lab_grader::grade(&lab, &files, token, move |g| {
-                let p = &g.progress;
-                *sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(RunProgress {
-                    status: "running".into(),
-                    position: None,
-                    index: g.index,
-                    runs: g.runs,
-                    run_title: g.run_title,
-                    elapsed: p.elapsed,
-                    total: p.total,
-                    vus: p.vus,
-                    rps: p.rps,
-                    p95_ms: p.p95_ms,
-                    errors: p.errors,
-                    requests: p.requests,
-                });
-            })
-            .await
-        }
-    });
+        let (lab, files) = (claimed.lab.clone(), claimed.files.clone());
+        let sandbox = queue.sandbox.clone();
+        tokio::spawn(async move {
+            sandbox
+                .grade(&lab, &files, token, move |g| {
+                    let p = &g.progress;
+                    *sink.lock().unwrap_or_else(|e| e.into_inner()) = Some(RunProgress {
+                        status: "running".into(),
+                        position: None,
+                        index: g.index,
+                        runs: g.runs,
+                        run_title: g.run_title,
+                        elapsed: p.elapsed,
+                        total: p.total,
+                        vus: p.vus,
+                        rps: p.rps,
+                        p95_ms: p.p95_ms,
+                        errors: p.errors,
+                        requests: p.requests,
+                    });
+                })
+                .await
+        })
+    };
     // Progress goes to the database, where every instance's pages read it; a
     // cancel asked through any instance comes back the same way.
     let (owner, lease_ms, renew_every) = (claimed.owner.clone(), queue.lease_ms(), queue.lease / 3);
@@ -222,13 +234,24 @@ async fn grade(db: &Db, queue: &LabQueue, claimed: Claimed) {
     let outcome = grading.await;
     reporter.abort();
     let stored = match outcome {
-        Ok(outcome) => store::finish(db, &claimed, &outcome.report, &outcome.data).await,
+        Ok(Ok(outcome)) => store::finish(db, &claimed, &outcome.report, &outcome.data).await,
+        // Stopped on purpose (a cancel, a lost lease, a graceful stop) before
+        // the child could answer: nothing to blame the run for.
+        Ok(Err(_)) if token.is_cancelled() => store::finish(db, &claimed, &store::unanswered(None, true), &[]).await,
+        Ok(Err(failure)) if failure.is_crash() => {
+            tracing::error!(run, error = %failure, "lab grader died");
+            store::grader_died(db, &claimed, &failure.message()).await
+        }
+        Ok(Err(failure)) => {
+            tracing::warn!(run, error = %failure, "lab run stopped at a sandbox limit");
+            store::fail(db, &claimed, &failure.message()).await
+        }
         Err(e) => {
-            tracing::error!(run, error = %e, "lab grading crashed");
-            store::fail(
+            tracing::error!(run, error = %e, "lab grading task crashed");
+            store::grader_died(
                 db,
                 &claimed,
-                "The lab engine stopped unexpectedly while grading this run. Your files are saved; run it again.",
+                "The grader stopped unexpectedly while grading this run. Your files are saved; run it again.",
             )
             .await
         }
@@ -244,3 +267,4 @@ async fn grade(db: &Db, queue: &LabQueue, claimed: Claimed) {
         .remove(&run);
     queue.idle.notify_waiters();
 }
+

@@ -17,6 +17,7 @@ mod grade;
 mod load;
 mod locate;
 pub mod model;
+pub mod sandbox;
 pub use lab_report as report;
 
 pub use data::{query_chart, RunData};
