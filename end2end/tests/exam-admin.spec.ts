@@ -1,5 +1,5 @@
 import { test, expect, type Page, type TestInfo } from '@playwright/test';
-import { COURSE, checkA11y, firstMinute, jsOn, newLearner, ready, shippedExam, watchConsole } from './helpers';
+import { COURSE, becomeEligible, checkA11y, firstMinute, jsOn, newLearner, ready, shippedExam, watchConsole } from './helpers';
 
 async function register(page: Page, info: TestInfo, next: string) {
   const me = newLearner(info);
@@ -16,6 +16,9 @@ async function register(page: Page, info: TestInfo, next: string) {
 
 async function startExam(page: Page, info: TestInfo) {
   const me = await register(page, info, `/courses/${COURSE}/exam`);
+  await becomeEligible(page);
+  await page.reload();
+  await ready(page, info);
   await page.getByRole('button', { name: 'Start the exam' }).click();
   await expect(page).toHaveURL(/\/exam\/\d+\/q\/1$/);
   await ready(page, info);
@@ -28,7 +31,7 @@ const saveStatus = (page: Page) => page.locator('p.save-status');
 
 test('autosave: typed answers are saved without pressing anything, and survive a reload', async ({ page }, info) => {
   test.skip(!jsOn(info), 'autosave is what JavaScript adds; without it the form saves on submit');
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   const errors = watchConsole(page);
   const { attempt } = await startExam(page, info);
 
@@ -87,7 +90,7 @@ test('autosave: typed answers are saved without pressing anything, and survive a
 });
 
 test('an administrator gives a learner extra time, then voids the attempt', async ({ page, browser }, info) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   const { me, attempt } = await startExam(page, info);
   await expect(page.getByRole('timer')).toContainText(firstMinute(shippedExam().seconds));
 

@@ -1,5 +1,5 @@
 import { test, expect, type Page, type TestInfo } from '@playwright/test';
-import { COURSE, checkA11y, firstMinute, jsOn, newLearner, ready, shippedExam, watchConsole } from './helpers';
+import { COURSE, becomeEligible, checkA11y, firstMinute, jsOn, newLearner, ready, shippedExam, watchConsole } from './helpers';
 
 /** The fixture course whose exam runs out after a few seconds (end2end/fixtures/content/exam-expiry). */
 const SHORT = 'exam-expiry';
@@ -67,13 +67,21 @@ async function answer(page: Page, info: TestInfo): Promise<() => Promise<void>> 
 const navTo = (page: Page, label: string) => page.getByRole('navigation', { name: 'Questions' }).getByRole('link', { name: label, exact: true });
 
 test('a learner takes the exam: answers, reloads, flags, reviews, submits, sees the result', async ({ page }, info) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   const errors = watchConsole(page);
   await register(page, info, `/courses/${COURSE}/exam`);
   await expect(page.getByRole('heading', { level: 1, name: 'Certification exam' })).toBeVisible();
   const exam = shippedExam();
   await expect(page.getByText(`${exam.questions} questions, ${exam.seconds / 60} minutes.`)).toBeVisible();
+  // A new account has done nothing the exam requires: the page says what, and offers no start.
+  await expect(page.getByRole('status').filter({ hasText: 'Complete these modules first' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Start the exam' })).toHaveCount(0);
   await checkA11y(page, info);
+
+  // The modules read and the labs passed, the exam can start.
+  await becomeEligible(page);
+  await page.reload();
+  await ready(page, info);
 
   await page.getByRole('button', { name: 'Start the exam' }).click();
   await expect(page).toHaveURL(/\/exam\/\d+\/q\/1$/);
@@ -134,6 +142,11 @@ test('a learner takes the exam: answers, reloads, flags, reviews, submits, sees 
   await expect(page.getByRole('heading', { name: 'By category' })).toBeVisible();
   await expect(page.locator('table.categories tbody tr')).toHaveCount(5);
   await expect(page.getByText('Your answer: (no answer)').first()).toBeVisible();
+  // Attempts are left: the review says what to read again, and keeps the keys back.
+  await expect(page.getByRole('heading', { name: 'What to review' })).toBeVisible();
+  await expect(page.getByText('To review:').first()).toBeVisible();
+  await expect(page.getByText('shown once you have no attempts left')).toBeVisible();
+  await expect(page.getByText('Right answer:')).toHaveCount(0);
   await ready(page, info);
   await checkA11y(page, info);
 

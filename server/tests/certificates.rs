@@ -16,6 +16,7 @@ use support::{Person, TestApp, COURSE};
 
 /// A submitted attempt of `p`, marked passed in the database (grading has its own tests).
 async fn passed_attempt(app: &TestApp, p: &Person) -> i64 {
+    app.make_eligible(p, COURSE).await;
     let r = p.call("exam/start", &[("course", COURSE)]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let id = Person::json(r).await.as_i64().expect("attempt id");
@@ -188,6 +189,7 @@ async fn lifecycle(app: TestApp) {
         mallory.issue_certificate(attempt, "Mallory").await.status(),
         StatusCode::NOT_FOUND
     );
+    app.make_eligible(&mallory, COURSE).await;
     let r = mallory.call("exam/start", &[("course", COURSE)]).await;
     let failed = Person::json(r).await.as_i64().expect("attempt");
     mallory

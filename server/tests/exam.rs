@@ -186,7 +186,7 @@ fn secrets(q: &Question) -> Vec<String> {
 }
 
 async fn full_attempt(app: TestApp) {
-    let alice = app.learner("alice@example.com").await;
+    let alice = app.exam_taker("alice@example.com").await;
     let anon = app.person();
     assert_eq!(
         anon.call("exam/overview", &[("course", COURSE)])
@@ -222,7 +222,7 @@ async fn full_attempt(app: TestApp) {
     .expect("count");
     assert_eq!(active, 1);
     // Even two starts at the same moment make one attempt.
-    let bob = app.learner("bob@example.com").await;
+    let bob = app.exam_taker("bob@example.com").await;
     let (a, b) = tokio::join!(start(&bob), start(&bob));
     let (a, b) = (Person::json(a).await, Person::json(b).await);
     assert_eq!(a, b, "concurrent starts agree");
@@ -357,7 +357,10 @@ async fn full_attempt(app: TestApp) {
     let review = result["review"].as_array().expect("review");
     assert_eq!(review[n as usize - 1]["your_answer"], "(no answer)");
     assert_eq!(review[0]["score_percent"], 100.0);
-    // Others cannot read it; an administrator can.
+    // Attempts are left: no keys yet (see hostile_exam.rs for the policies).
+    assert_eq!(result["keys_shown"], false);
+    assert!(review.iter().all(|it| it["key"].is_null()), "{result}");
+    // Others cannot read it; an administrator can, keys and all.
     assert_eq!(
         mallory
             .call("exam/result", &[("attempt", &id.to_string())])
@@ -365,14 +368,15 @@ async fn full_attempt(app: TestApp) {
             .status(),
         StatusCode::NOT_FOUND
     );
-    assert_eq!(
-        app.admin()
-            .await
-            .call("exam/result", &[("attempt", &id.to_string())])
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    let as_admin = app
+        .admin()
+        .await
+        .call("exam/result", &[("attempt", &id.to_string())])
+        .await;
+    assert_eq!(as_admin.status(), StatusCode::OK);
+    let as_admin = Person::json(as_admin).await;
+    assert_eq!(as_admin["keys_shown"], true);
+    assert!(as_admin["review"][0]["key"]["correct_answer"].is_string());
 
     // Submitted: answers are refused, submitting again is harmless, the cooldown applies.
     let r = save(&alice, id, n, Some(1), &[field(0, "x")]).await;
@@ -397,7 +401,7 @@ async fn full_attempt(app: TestApp) {
 on_both_backends!(taking_an_exam, full_attempt);
 
 async fn sequence_numbers(app: TestApp) {
-    let p = app.learner("seq@example.com").await;
+    let p = app.exam_taker("seq@example.com").await;
     let id = start_id(&p).await;
     // Find a short-answer or numeric question: its answer is free text.
     let mut pos = 0;
@@ -516,7 +520,7 @@ async fn set_deadline(app: &TestApp, id: i64, offset_ms: i64) {
 }
 
 async fn deadline(app: TestApp) {
-    let p = app.learner("late@example.com").await;
+    let p = app.exam_taker("late@example.com").await;
     let id = start_id(&p).await;
     // Within the network grace after the deadline a save still counts.
     set_deadline(&app, id, -5_000).await;
@@ -553,10 +557,10 @@ async fn submitted_by(app: &TestApp, id: i64) -> (String, Option<String>) {
 }
 
 async fn sweeper(app: TestApp) {
-    let p = app.learner("sweep@example.com").await;
+    let p = app.exam_taker("sweep@example.com").await;
     let id = start_id(&p).await;
     save(&p, id, 1, Some(1), &[field(0, "1")]).await;
-    let q = app.learner("fresh@example.com").await;
+    let q = app.exam_taker("fresh@example.com").await;
     let fresh = start_id(&q).await;
     set_deadline(&app, id, -60_000).await;
     // Nobody looks at the overdue attempt. A restarted server (a new instance on the
@@ -606,7 +610,7 @@ fn location(r: &reqwest::Response) -> String {
 /// The whole exam with JavaScript off: plain page loads and plain form posts.
 async fn pages_without_javascript(app: TestApp) {
     let (n, limit) = shipped_exam();
-    let p = app.learner("nojs@example.com").await;
+    let p = app.exam_taker("nojs@example.com").await;
     let home = p.get(&format!("/courses/{COURSE}/exam")).await;
     assert_eq!(home.status(), StatusCode::OK);
     let html = home.text().await.expect("html");

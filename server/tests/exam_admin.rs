@@ -104,7 +104,7 @@ fn blueprint_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
         ("cooldown_minutes".into(), "60".into()),
         ("opens_at".into(), String::new()),
         ("closes_at".into(), String::new()),
-        ("show_answers".into(), "on".into()),
+        ("show_answers".into(), shipped.show_answers.as_str().into()),
         ("shuffle_questions".into(), "on".into()),
         ("shuffle_options".into(), "on".into()),
     ];
@@ -176,6 +176,7 @@ async fn blueprint(app: TestApp) {
     assert_eq!(b["time_unit"], "minutes");
     assert_eq!(b["pass_mark_percent"], 70.0);
     assert_eq!(b["attempts_allowed"], 3);
+    assert_eq!(b["show_answers"], "after_last_attempt");
     assert_eq!(b["path"], "exam/blueprint.yaml");
     let (shipped_text, rev0) = blueprint_file(&admin).await;
     assert_eq!(b["revision"], rev0);
@@ -232,6 +233,7 @@ async fn blueprint(app: TestApp) {
             "from 1 to 120 months",
         ),
         (vec![("certificate_valid_months", "a year")], "whole number"),
+        (vec![("show_answers", "always")], "after_last_attempt, after_pass, never"),
     ] {
         let (status, body) =
             status_and_message(save_blueprint(&admin, &blueprint_form(&changes)).await).await;
@@ -339,7 +341,11 @@ async fn blueprint(app: TestApp) {
     assert_eq!(written.pass_mark_percent, 62.5);
     assert_eq!(written.attempts_allowed, 2);
     assert_eq!(written.cooldown_minutes, 0);
-    assert!(!written.shuffle_questions && written.shuffle_options && written.show_answers);
+    assert!(!written.shuffle_questions && written.shuffle_options);
+    assert_eq!(
+        written.show_answers,
+        app::exam::ShowAnswers::AfterLastAttempt
+    );
     assert_eq!(written.certificate_valid_months, Some(18));
     assert_eq!(written.eligibility.modules_completed, vec![support::FIRST]);
     assert_eq!(written.draw.len(), shipped.draw.len() - 1);
@@ -395,6 +401,8 @@ async fn blueprint(app: TestApp) {
         .as_i64()
         .expect("revision");
     assert_eq!(rev2, rev1 + 1);
+    // The labs the blueprint still requires (the form keeps them) done, the learner starts.
+    app.make_eligible(&learner, COURSE).await;
     let attempt = start(&learner, COURSE).await;
     let (started, due): (i64, i64) =
         sqlx::query_as("SELECT started_at, deadline_at FROM exam_attempts WHERE id = $1")
@@ -481,7 +489,7 @@ on_both_backends!(the_blueprint_is_edited_and_survives_reimport, blueprint);
 
 async fn extra_time(app: TestApp) {
     let admin = app.admin().await;
-    let lea = app.learner("lea@example.com").await;
+    let lea = app.exam_taker("lea@example.com").await;
     let other = app.learner("other@example.com").await;
     let id = start(&lea, COURSE).await;
     let ids = id.to_string();
@@ -603,7 +611,7 @@ on_both_backends!(extra_time_moves_the_deadline, extra_time);
 
 async fn extra_attempt(app: TestApp) {
     let admin = app.admin().await;
-    let lea = app.learner("lea@example.com").await;
+    let lea = app.exam_taker("lea@example.com").await;
     ok(save_blueprint(
         &admin,
         &blueprint_form(&[("attempts_allowed", "1"), ("cooldown_minutes", "0")]),

@@ -208,6 +208,7 @@ async fn a_learner_moves_between_instances_and_survives_one_dying() {
     assert_eq!(a_claim.id, run);
 
     // The exam, started on A, answered alternately on B and A.
+    support::make_eligible(&db, &on_a, COURSE).await;
     let r = on_a.call("exam/start", &[("course", COURSE)]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let attempt = Person::json(r).await.as_i64().expect("attempt");
@@ -339,6 +340,7 @@ async fn sweepers_on_several_instances_submit_each_attempt_once() {
             )
             .await;
         assert!(r.status().is_success() || r.status() == StatusCode::FOUND);
+        support::make_eligible(&db, &p, COURSE).await;
         let r = p.call("exam/start", &[("course", COURSE)]).await;
         attempts.push(Person::json(r).await.as_i64().expect("attempt"));
     }

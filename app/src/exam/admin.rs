@@ -52,7 +52,8 @@ pub struct BlueprintForm {
     pub cooldown_minutes: i64,
     pub opens_at: String,
     pub closes_at: String,
-    pub show_answers: bool,
+    /// When learners' reviews show the right answers and feedback.
+    pub show_answers: crate::exam::ShowAnswers,
     pub shuffle_questions: bool,
     pub shuffle_options: bool,
     /// How many months a certificate stays valid; `None`: it never expires.
@@ -190,7 +191,8 @@ pub async fn get_exam_blueprint(course: String) -> Result<BlueprintForm, AppErro
 /// publishes it, as the file editor does; returns the new revision. `category[i]`/
 /// `count[i]` are the draw; `module[i]` the modules required; the check boxes are
 /// present when ticked; `revision` is the file's revision the form was read at (empty:
-/// whatever is current). Numbers come as text so that a wrong one gets a message in
+/// whatever is current); `show_answers` is a policy's name (empty: the default,
+/// `after_last_attempt`). Numbers come as text so that a wrong one gets a message in
 /// words; every field has a default so that a caller who is not an administrator hears
 /// that first, whatever they sent.
 #[server(endpoint = "exam/admin/save-blueprint")]
@@ -204,7 +206,7 @@ pub async fn save_exam_blueprint(
     #[server(default)] cooldown_minutes: String,
     #[server(default)] opens_at: String,
     #[server(default)] closes_at: String,
-    show_answers: Option<String>,
+    #[server(default)] show_answers: String,
     shuffle_questions: Option<String>,
     shuffle_options: Option<String>,
     #[server(default)] certificate_valid_months: String,
@@ -224,7 +226,7 @@ pub async fn save_exam_blueprint(
                 cooldown_minutes,
                 opens_at,
                 closes_at,
-                show_answers: show_answers.is_some(),
+                show_answers,
                 shuffle_questions: shuffle_questions.is_some(),
                 shuffle_options: shuffle_options.is_some(),
                 certificate_valid_months,
@@ -377,7 +379,8 @@ pub struct BlueprintInput {
     pub cooldown_minutes: String,
     pub opens_at: String,
     pub closes_at: String,
-    pub show_answers: bool,
+    /// A [`crate::exam::ShowAnswers`] policy's name; empty: the default.
+    pub show_answers: String,
     pub shuffle_questions: bool,
     pub shuffle_options: bool,
     /// Empty: certificates never expire.
@@ -659,6 +662,15 @@ pub mod ops {
                 Some(m)
             }
         };
+        let show_answers = match input.show_answers.trim() {
+            "" => crate::exam::ShowAnswers::default(),
+            s => crate::exam::ShowAnswers::parse(s).map_err(|_| {
+                format!(
+                    "When to show the answers must be one of: {}.",
+                    crate::exam::ShowAnswers::ALL.map(|p| p.as_str()).join(", ")
+                )
+            })?,
+        };
         let opens_at = date(&input.opens_at, "Opens")?;
         let closes_at = date(&input.closes_at, "Closes")?;
         let mut draw = Vec::new();
@@ -708,7 +720,7 @@ pub mod ops {
             cooldown_minutes,
             opens_at,
             closes_at,
-            show_answers: input.show_answers,
+            show_answers,
             shuffle_questions: input.shuffle_questions,
             shuffle_options: input.shuffle_options,
             eligibility: Eligibility {
@@ -794,10 +806,11 @@ pub mod ops {
             None,
             "blueprint",
             &format!(
-                "revision {revision}: {} s, pass {}%, {} attempts, draw {}, certificates {}",
+                "revision {revision}: {} s, pass {}%, {} attempts, answers {}, draw {}, certificates {}",
                 b.time_limit_ms() / 1000,
                 b.pass_mark_percent,
                 b.attempts_allowed,
+                b.show_answers.as_str(),
                 draw.join(", "),
                 b.certificate_valid_months
                     .map_or("never expire".to_string(), |m| format!("valid {m} months"))

@@ -151,7 +151,17 @@ fn BlueprintBody(b: BlueprintForm, save: ServerAction<SaveExamBlueprint>) -> imp
                 <legend>"Taking the exam"</legend>
                 <label class="option"><input type="checkbox" name="shuffle_questions" value="on" checked=b.shuffle_questions />" Shuffle the order of questions"</label>
                 <label class="option"><input type="checkbox" name="shuffle_options" value="on" checked=b.shuffle_options />" Shuffle options (unless a question fixes them)"</label>
-                <label class="option"><input type="checkbox" name="show_answers" value="on" checked=b.show_answers />" Show the right answers and feedback in the result"</label>
+            </fieldset>
+            <fieldset>
+                <legend>"Review after an attempt"</legend>
+                <p class="muted">"Learners always see which questions they missed and the module to read again. The right answers and feedback give the keys away, so they wait until the learner can no longer use them."</p>
+                <label class="field">"Show the right answers and feedback"
+                    <select name="show_answers">
+                        {crate::exam::ShowAnswers::ALL.into_iter().map(|p| view! {
+                            <option value=p.as_str() selected=b.show_answers == p>{p.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
             </fieldset>
             <fieldset>
                 <legend>"Certificates"</legend>

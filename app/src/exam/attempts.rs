@@ -9,7 +9,8 @@ use super::model::Question;
 use super::store;
 use super::{
     Answer, AttemptRow, AttemptSummary, CategoryScore, ClaimedCertificate, ExamOverview,
-    ExamResult, ItemStatus, QuestionPage, QuestionView, ReviewItem, SaveAck, ViewKind,
+    ExamResult, ItemStatus, ModuleLink, QuestionPage, QuestionView, ReviewItem, ReviewKey,
+    SaveAck, ShowAnswers, ViewKind,
 };
 use crate::auth::User;
 use crate::db::{now_ms, Db};
@@ -17,6 +18,15 @@ use crate::error::AppError;
 
 /// Answers are accepted this long after the deadline, for requests already on their way.
 pub const GRACE_MS: i64 = 15_000;
+
+/// The largest sequence number a save may carry: JavaScript's largest exact integer,
+/// so a number survives any client; far above what any real exam reaches.
+pub const MAX_SEQ: i64 = (1 << 53) - 1;
+
+/// How far ahead of the stored sequence number a save may jump. A page numbers its
+/// saves one by one from the number it was loaded with, so a real save is a few steps
+/// ahead; a huge jump could only push the number out of reach of every later save.
+pub const SEQ_WINDOW: i64 = 1_000_000;
 
 /// How often the sweeper looks for overdue attempts.
 pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
@@ -33,7 +43,6 @@ struct Attempt {
     score_bp: Option<i64>,
     passed: Option<i64>,
     pass_mark_bp: i64,
-    show_answers: i64,
 }
 
 type AttemptTuple = (
@@ -48,10 +57,9 @@ type AttemptTuple = (
     Option<i64>,
     Option<i64>,
     i64,
-    i64,
 );
 
-const ATTEMPT_COLUMNS: &str = "id, user_id, course_id, status, started_at, deadline_at, submitted_at, submitted_by, score_bp, passed, pass_mark_bp, show_answers";
+const ATTEMPT_COLUMNS: &str = "id, user_id, course_id, status, started_at, deadline_at, submitted_at, submitted_by, score_bp, passed, pass_mark_bp";
 
 fn from_tuple(t: AttemptTuple) -> Attempt {
     Attempt {
@@ -66,7 +74,6 @@ fn from_tuple(t: AttemptTuple) -> Attempt {
         score_bp: t.8,
         passed: t.9,
         pass_mark_bp: t.10,
-        show_answers: t.11,
     }
 }
 
@@ -213,14 +220,13 @@ async fn blocked(
             )));
         }
     }
-    let extra: i64 = sqlx::query_scalar(
-        "SELECT extra_attempts FROM exam_grants WHERE user_id = $1 AND course_id = $2",
-    )
-    .bind(user_id)
-    .bind(course_id)
-    .fetch_optional(db)
-    .await?
-    .unwrap_or(0);
+    if bp.show_answers == ShowAnswers::AfterPass && attempts.iter().any(passed) {
+        return Ok(Some(
+            "You have passed this exam, and its answers are open to you now, so no further attempt can be started."
+                .into(),
+        ));
+    }
+    let extra = extra_attempts(db, course_id, user_id).await?;
     let used = attempts.iter().filter(|a| a.status != "voided").count() as i64;
     if used >= bp.attempts_allowed + extra {
         return Ok(Some(format!(
@@ -245,6 +251,68 @@ async fn blocked(
         }
     }
     Ok(None)
+}
+
+/// A submitted attempt that passed (a voided one never counts).
+fn passed(a: &Attempt) -> bool {
+    a.status == "submitted" && a.passed == Some(1)
+}
+
+/// The attempts an administrator granted `user_id` beyond the blueprint's.
+async fn extra_attempts(db: &Db, course_id: i64, user_id: i64) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT extra_attempts FROM exam_grants WHERE user_id = $1 AND course_id = $2",
+    )
+    .bind(user_id)
+    .bind(course_id)
+    .fetch_optional(db)
+    .await?
+    .unwrap_or(0))
+}
+
+/// Whether a learner's reviews may carry the right answers and feedback now (see
+/// [`ShowAnswers`]), and if not, when they will. Never while an attempt is in
+/// progress: otherwise a learner could start their last attempt and read the keys of
+/// an earlier one beside it.
+async fn keys_for_learner(
+    db: &Db,
+    course_id: i64,
+    bp: Option<&Blueprint>,
+    user_id: i64,
+) -> Result<(bool, Option<String>), AppError> {
+    let Some(bp) = bp else {
+        return Ok((false, Some("This exam does not show its answers.".into())));
+    };
+    let attempts = user_attempts(db, course_id, user_id).await?;
+    let active = attempts.iter().any(|a| a.status == "active");
+    let (open, note) = match bp.show_answers {
+        ShowAnswers::Never => (
+            false,
+            "This exam does not show its answers: the modules named below cover what you missed.",
+        ),
+        ShowAnswers::AfterPass => (
+            attempts.iter().any(passed),
+            "The right answers and feedback are shown once you have passed the exam.",
+        ),
+        ShowAnswers::AfterLastAttempt => {
+            let extra = extra_attempts(db, course_id, user_id).await?;
+            let used = attempts.iter().filter(|a| a.status != "voided").count() as i64;
+            (
+                used >= bp.attempts_allowed + extra,
+                "The right answers and feedback are shown once you have no attempts left.",
+            )
+        }
+    };
+    if open && !active {
+        Ok((true, None))
+    } else if open {
+        Ok((
+            false,
+            Some("The right answers and feedback are shown once your attempt in progress is submitted.".into()),
+        ))
+    } else {
+        Ok((false, Some(note.into())))
+    }
 }
 
 async fn user_attempts(db: &Db, course_id: i64, user_id: i64) -> Result<Vec<Attempt>, AppError> {
@@ -273,14 +341,7 @@ pub async fn overview(db: &Db, slug: &str, user_id: i64) -> Result<ExamOverview,
         None => blocked(db, cid, &bp, user_id, &attempts, now).await?,
     };
     let (opens_at, closes_at) = bp.window().unwrap_or((None, None));
-    let extra: i64 = sqlx::query_scalar(
-        "SELECT extra_attempts FROM exam_grants WHERE user_id = $1 AND course_id = $2",
-    )
-    .bind(user_id)
-    .bind(cid)
-    .fetch_optional(db)
-    .await?
-    .unwrap_or(0);
+    let extra = extra_attempts(db, cid, user_id).await?;
     let claimed: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
         "SELECT attempt_id, id, revoked_at FROM certificates WHERE user_id = $1 AND course_id = $2",
     )
@@ -383,7 +444,12 @@ pub async fn start(db: &Db, slug: &str, user_id: i64) -> Result<i64, AppError> {
     .bind(now)
     .bind(now + bp.time_limit_ms())
     .bind((bp.pass_mark_percent * 100.0).round() as i64)
-    .bind(i64::from(bp.show_answers))
+    // A record of the policy at the start only: reviews follow the blueprint in force.
+    .bind(match bp.show_answers {
+        ShowAnswers::Never => 0_i64,
+        ShowAnswers::AfterLastAttempt => 1,
+        ShowAnswers::AfterPass => 2,
+    })
     .fetch_one(&mut *tx)
     .await;
     let id = match inserted {
@@ -517,7 +583,7 @@ pub async fn question(
         remaining_seconds: remaining(a.deadline_at, now_ms()),
         view: grade::view(&it.question, &it.layout),
         answer: it.answer,
-        seq: it.seq,
+        seq: visible_seq(it.seq),
         flagged: it.flagged,
         items,
     })
@@ -609,6 +675,16 @@ pub fn answer_from_form(
     Ok(answer)
 }
 
+/// A stored sequence number as saves see it: one beyond [`MAX_SEQ`] (only ever stored
+/// before saves were bounded, and it would refuse every later save) counts as 0.
+fn visible_seq(stored: i64) -> i64 {
+    if stored > MAX_SEQ {
+        0
+    } else {
+        stored
+    }
+}
+
 /// Serializes answer writes on SQLite (see [`save`]).
 static SQLITE_SAVES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -673,19 +749,27 @@ pub async fn save(
             score_bp: None,
             passed: None,
             pass_mark_bp: 0,
-            show_answers: 0,
         }));
     }
     if let Some(s) = seq {
-        if s < 1 {
-            return Err(AppError::Validation(
-                "The save's sequence number must be positive.".into(),
-            ));
+        if !(1..=MAX_SEQ).contains(&s) {
+            return Err(AppError::Validation(format!(
+                "The save's sequence number must be a whole number from 1 to {MAX_SEQ}."
+            )));
         }
     }
     let (Some(body), Some(layout), Some(stored_seq)) = (body, layout, stored_seq) else {
         return Err(AppError::NotFound);
     };
+    // A number stored beyond the bounds (before they existed) counts as none at all.
+    let stored_seq = visible_seq(stored_seq);
+    if let Some(s) = seq {
+        if s > stored_seq + SEQ_WINDOW {
+            return Err(AppError::Validation(format!(
+                "The save's sequence number {s} is too far ahead of the saved answer's ({stored_seq}); reload the question."
+            )));
+        }
+    }
     let question = store::decode(&body)?;
     let layout: Layout = serde_json::from_str(&layout).map_err(|_| AppError::Internal)?;
     let view = grade::view(&question, &layout);
@@ -696,7 +780,7 @@ pub async fn save(
         .transpose()
         .map_err(|_| AppError::Internal)?;
     // Without a sequence number (a plain form post) the save is simply the newest.
-    let seq = seq.unwrap_or(stored_seq + 1);
+    let seq = seq.unwrap_or(stored_seq + 1).min(MAX_SEQ);
     // SQLite has one writer at a time; a second one waits in SQLite's busy handler,
     // which sleeps in steps of up to 100 ms. Queuing the saves here instead keeps
     // their latency to the time the writes really take.
@@ -707,7 +791,7 @@ pub async fn save(
     };
     let done = sqlx::query(
         "UPDATE exam_attempt_items SET answer_json = $1, seq = $2, saved_at = $3
-         WHERE attempt_id = $4 AND position = $5 AND seq < $2
+         WHERE attempt_id = $4 AND position = $5 AND (seq < $2 OR seq > $6)
            AND EXISTS (SELECT 1 FROM exam_attempts a WHERE a.id = $4 AND a.status = 'active')",
     )
     .bind(json)
@@ -715,6 +799,7 @@ pub async fn save(
     .bind(now)
     .bind(attempt)
     .bind(i64::from(position))
+    .bind(MAX_SEQ)
     .execute(db)
     .await?
     .rows_affected();
@@ -722,13 +807,15 @@ pub async fn save(
     let stored: i64 = if done == 1 {
         seq
     } else {
-        sqlx::query_scalar(
-            "SELECT seq FROM exam_attempt_items WHERE attempt_id = $1 AND position = $2",
+        visible_seq(
+            sqlx::query_scalar(
+                "SELECT seq FROM exam_attempt_items WHERE attempt_id = $1 AND position = $2",
+            )
+            .bind(attempt)
+            .bind(i64::from(position))
+            .fetch_one(db)
+            .await?,
         )
-        .bind(attempt)
-        .bind(i64::from(position))
-        .fetch_one(db)
-        .await?
     };
     Ok((
         SaveAck {
@@ -940,6 +1027,9 @@ pub(crate) fn describe(view: &QuestionView, answer: Option<&Answer>) -> String {
 }
 
 /// A submitted attempt's result; the learner's own or, for an administrator, anyone's.
+/// The review always says which questions were missed and which module teaches each;
+/// the right answers and the feedback come with it only when the blueprint's
+/// `show_answers` allows it for this learner now (administrators always see them).
 pub async fn result(db: &Db, attempt: i64, user: &User) -> Result<ExamResult, AppError> {
     let a = load(db, attempt).await?.ok_or(AppError::NotFound)?;
     if a.user_id != user.id && !user.is_admin {
@@ -952,6 +1042,18 @@ pub async fn result(db: &Db, attempt: i64, user: &User) -> Result<ExamResult, Ap
         ));
     }
     let (slug, title) = course_of(db, a.course_id).await?;
+    let (keys_shown, keys_note) = if user.is_admin {
+        (true, None)
+    } else {
+        let bp = store::blueprint(db, a.course_id).await?;
+        keys_for_learner(db, a.course_id, bp.as_ref(), a.user_id).await?
+    };
+    let modules: Vec<(String, String)> = sqlx::query_as(
+        "SELECT slug, title FROM modules WHERE course_id = $1 AND published = 1",
+    )
+    .bind(a.course_id)
+    .fetch_all(db)
+    .await?;
     let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT i.position, i.category, v.body_json, i.layout_json, i.answer_json
          FROM exam_attempt_items i JOIN exam_question_versions v ON v.id = i.question_version_id
@@ -979,16 +1081,32 @@ pub async fn result(db: &Db, attempt: i64, user: &User) -> Result<ExamResult, Ap
             None => cats.push((cat.clone(), 1, fraction)),
         }
         let view = grade::view(&q, &layout);
-        let mut feedback = feedback;
-        feedback.extend(q.general_feedback.clone());
+        // The keys never leave this function unless the policy shows them.
+        let key = keys_shown.then(|| {
+            let mut feedback = feedback;
+            feedback.extend(q.general_feedback.clone());
+            ReviewKey {
+                correct_answer,
+                feedback,
+            }
+        });
+        let module = q.module.as_ref().and_then(|m| {
+            modules
+                .iter()
+                .find(|(s, _)| s == m)
+                .map(|(s, t)| ModuleLink {
+                    title: t.clone(),
+                    href: format!("/courses/{slug}/{s}"),
+                })
+        });
         review.push(ReviewItem {
             position: pos as i32,
             category: cat,
             text: q.text.clone(),
             your_answer: describe(&view, answer.as_ref()),
-            correct_answer,
             score_percent: (fraction * 1000.0).round() / 10.0,
-            feedback,
+            module,
+            key,
         });
     }
     let score = a.score_bp.unwrap_or(0) as f64 / 100.0;
@@ -1010,6 +1128,8 @@ pub async fn result(db: &Db, attempt: i64, user: &User) -> Result<ExamResult, Ap
                 score_percent: (sum / n as f64 * 1000.0).round() / 10.0,
             })
             .collect(),
-        review: (a.show_answers != 0).then_some(review),
+        review,
+        keys_shown,
+        keys_note,
     })
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::model::{Kind, Question};
+use super::ShowAnswers;
 
 /// How an exam is put together and taken; `exam/blueprint.yaml` in a course folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,9 +29,10 @@ pub struct Blueprint {
     pub opens_at: Option<String>,
     #[serde(default)]
     pub closes_at: Option<String>,
-    /// Whether the result shows each question's right answer and feedback.
-    #[serde(default = "yes")]
-    pub show_answers: bool,
+    /// When a learner's review shows each question's right answer and feedback (see
+    /// [`ShowAnswers`]); by default once they have no attempt left.
+    #[serde(default)]
+    pub show_answers: ShowAnswers,
     /// Whether the drawn questions are put in random order (otherwise category by category).
     #[serde(default = "yes")]
     pub shuffle_questions: bool,
@@ -226,7 +228,7 @@ impl Blueprint {
         if let Some(c) = &self.closes_at {
             field("closes_at", &scalar(c));
         }
-        field("show_answers", &self.show_answers);
+        field("show_answers", &self.show_answers.as_str());
         field("shuffle_questions", &self.shuffle_questions);
         field("shuffle_options", &self.shuffle_options);
         if let Some(m) = self.certificate_valid_months {

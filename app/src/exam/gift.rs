@@ -6,8 +6,9 @@
 //! multiple numeric answers, matching `->`, and true/false. Three things Moodle's GIFT
 //! cannot say are written as comments Moodle ignores, so a bank still imports there:
 //! `// @options: fixed` (do not shuffle), `// @tolerance: relative` (numeric tolerances
-//! are fractions of the value) and `// @type: ordering` (a matching block `=1 -> first
-//! =2 -> second …` is an ordering question).
+//! are fractions of the value), `// @type: ordering` (a matching block `=1 -> first
+//! =2 -> second …` is an ordering question) and `// @module: slug` (the course module
+//! that teaches it, where a learner who missed it is sent).
 //!
 //! Parsing is all or nothing: every problem is reported as a line and a reason, and a
 //! file with any problem yields no questions.
@@ -28,11 +29,22 @@ impl std::fmt::Display for GiftError {
     }
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Directives {
     fixed: bool,
     relative: bool,
     ordering: bool,
+    module: Option<String>,
+}
+
+/// A module slug as `// @module:` may name it: lowercase letters, digits and dashes.
+fn module_slug(s: &str) -> Option<&str> {
+    let s = s.trim();
+    (!s.is_empty()
+        && s.len() <= 100
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+    .then_some(s)
 }
 
 /// Parses a GIFT file. Questions before any `$CATEGORY:` line go to `default_category`.
@@ -52,7 +64,11 @@ pub fn parse(src: &str, default_category: &str) -> Result<Vec<Question>, Vec<Gif
                      category: &str,
                      errors: &mut Vec<GiftError>| {
         if block.is_empty() {
-            if directives.fixed || directives.relative || directives.ordering {
+            if directives.fixed
+                || directives.relative
+                || directives.ordering
+                || directives.module.is_some()
+            {
                 errors.push(GiftError {
                     line: start,
                     message: "a `// @` directive must come right before a question".into(),
@@ -62,7 +78,7 @@ pub fn parse(src: &str, default_category: &str) -> Result<Vec<Question>, Vec<Gif
             return;
         }
         let text = block.join("\n");
-        match parse_question(&text, start, *directives, category) {
+        match parse_question(&text, start, directives, category) {
             Ok(q) => {
                 if !seen.insert(q.key()) {
                     errors.push(GiftError {
@@ -100,10 +116,27 @@ pub fn parse(src: &str, default_category: &str) -> Result<Vec<Question>, Vec<Gif
                     "options: fixed" => directives.fixed = true,
                     "tolerance: relative" => directives.relative = true,
                     "type: ordering" => directives.ordering = true,
+                    other if other.starts_with("module:") => {
+                        let raw = &other["module:".len()..];
+                        match (module_slug(raw), &directives.module) {
+                            (_, Some(_)) => errors.push(GiftError {
+                                line: line_no,
+                                message: "a question names its module once".into(),
+                            }),
+                            (Some(slug), None) => directives.module = Some(slug.to_string()),
+                            (None, None) => errors.push(GiftError {
+                                line: line_no,
+                                message: format!(
+                                    "`@module:` takes a module slug (lowercase letters, digits and dashes), not {:?}",
+                                    raw.trim()
+                                ),
+                            }),
+                        }
+                    }
                     other => errors.push(GiftError {
                         line: line_no,
                         message: format!(
-                            "unknown directive `@{other}` (known: `@options: fixed`, `@tolerance: relative`, `@type: ordering`)"
+                            "unknown directive `@{other}` (known: `@options: fixed`, `@tolerance: relative`, `@type: ordering`, `@module: slug`)"
                         ),
                     }),
                 }
@@ -240,7 +273,7 @@ fn opt(s: String) -> Option<String> {
 fn parse_question(
     src: &str,
     start_line: usize,
-    d: Directives,
+    d: &Directives,
     category: &str,
 ) -> Result<Question, GiftError> {
     let chars: Vec<char> = src.chars().collect();
@@ -322,6 +355,7 @@ fn parse_question(
         kind,
         general_feedback,
         fixed_order: d.fixed,
+        module: d.module.clone(),
     };
     q.check().map_err(|m| err(open, m))?;
     Ok(q)
@@ -362,7 +396,7 @@ fn split_feedback(s: &[char]) -> (String, Option<String>) {
     }
 }
 
-fn parse_answers(inner: &[char], d: Directives) -> Result<(Kind, Option<String>), String> {
+fn parse_answers(inner: &[char], d: &Directives) -> Result<(Kind, Option<String>), String> {
     let (body, general) = match find_unescaped(inner, 0, "####") {
         Some(i) => (&inner[..i], opt(clean(&inner[i + 4..]))),
         None => (inner, None),
@@ -539,7 +573,7 @@ fn parse_number(s: &[char]) -> Result<f64, String> {
 
 fn parse_numeric_answer(
     s: &[char],
-    d: Directives,
+    d: &Directives,
 ) -> Result<(NumericMatch, Option<String>), String> {
     let (value, feedback) = match find_unescaped(s, 0, "#") {
         Some(i) => (&s[..i], opt(clean(&s[i + 1..]))),
@@ -596,7 +630,7 @@ fn parse_numeric_answer(
     }
 }
 
-fn parse_numeric(body: &[char], d: Directives) -> Result<Kind, String> {
+fn parse_numeric(body: &[char], d: &Directives) -> Result<Kind, String> {
     let body = trim(body);
     if body.is_empty() {
         return Err("a numeric answer `{#…}` needs a value".into());
@@ -680,6 +714,9 @@ pub fn write(questions: &[Question]) -> Result<String, String> {
 
 fn write_one(q: &Question) -> Result<String, String> {
     let mut s = String::new();
+    if let Some(m) = &q.module {
+        s.push_str(&format!("// @module: {m}\n"));
+    }
     if q.fixed_order {
         s.push_str("// @options: fixed\n");
     }

@@ -169,6 +169,96 @@ pub struct CategoryScore {
     pub score_percent: f64,
 }
 
+/// When a learner's review shows the right answers and the feedback (the blueprint's
+/// `show_answers`), after Moodle's quiz review options. Whatever the policy, the review
+/// says which questions were missed and which module to read again; the policy decides
+/// only when the keys and the feedback (which give the keys away) come with it. It is
+/// read from the blueprint in force whenever a review is asked for, so tightening it
+/// takes effect at once, for past attempts too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShowAnswers {
+    /// Once the learner has no attempt left to start and none in progress (the default).
+    #[default]
+    AfterLastAttempt,
+    /// Once the learner has passed (and no attempt is in progress); a learner who has
+    /// passed starts no further attempt.
+    AfterPass,
+    /// Never: learners see what they missed, never the keys.
+    Never,
+}
+
+impl ShowAnswers {
+    /// Every policy, in the order the blueprint form offers them.
+    pub const ALL: [ShowAnswers; 3] = [
+        ShowAnswers::AfterLastAttempt,
+        ShowAnswers::AfterPass,
+        ShowAnswers::Never,
+    ];
+
+    /// The name written in `blueprint.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShowAnswers::AfterLastAttempt => "after_last_attempt",
+            ShowAnswers::AfterPass => "after_pass",
+            ShowAnswers::Never => "never",
+        }
+    }
+
+    /// What the policy means, in the words of the blueprint form.
+    pub fn label(self) -> &'static str {
+        match self {
+            ShowAnswers::AfterLastAttempt => "After the learner's last attempt",
+            ShowAnswers::AfterPass => "Once the learner has passed",
+            ShowAnswers::Never => "Never",
+        }
+    }
+
+    /// Reads a policy by its name; the booleans of older blueprints are read too:
+    /// `false` as `never`, `true` (answers after every attempt, which let learners
+    /// collect the keys with throw-away accounts) as the safe default.
+    pub fn parse(s: &str) -> Result<ShowAnswers, String> {
+        match s.trim() {
+            "after_last_attempt" | "true" => Ok(ShowAnswers::AfterLastAttempt),
+            "after_pass" => Ok(ShowAnswers::AfterPass),
+            "never" | "false" => Ok(ShowAnswers::Never),
+            other => Err(format!(
+                "show_answers {other:?} is not a policy: use after_last_attempt, after_pass or never"
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ShowAnswers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Name(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(ShowAnswers::AfterLastAttempt),
+            Raw::Flag(false) => Ok(ShowAnswers::Never),
+            Raw::Name(n) => ShowAnswers::parse(&n).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A module to read again, as the review links it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModuleLink {
+    pub title: String,
+    pub href: String,
+}
+
+/// What gives a question's answer away: sent only when the policy shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewKey {
+    pub correct_answer: String,
+    pub feedback: Vec<String>,
+}
+
 /// One question in the review after submission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReviewItem {
@@ -176,9 +266,11 @@ pub struct ReviewItem {
     pub category: String,
     pub text: String,
     pub your_answer: String,
-    pub correct_answer: String,
     pub score_percent: f64,
-    pub feedback: Vec<String>,
+    /// The module that teaches what the question asks, if the bank names one.
+    pub module: Option<ModuleLink>,
+    /// The right answer and the feedback; `None` while the policy keeps them back.
+    pub key: Option<ReviewKey>,
 }
 
 /// A submitted attempt's result.
@@ -194,8 +286,13 @@ pub struct ExamResult {
     pub submitted_at: i64,
     pub submitted_by_server: bool,
     pub categories: Vec<CategoryScore>,
-    /// Present when the blueprint shows answers after submission.
-    pub review: Option<Vec<ReviewItem>>,
+    /// Every question with the learner's answer, its marks and the module to review;
+    /// with the keys only when `keys_shown`.
+    pub review: Vec<ReviewItem>,
+    /// Whether the review carries the right answers and feedback.
+    pub keys_shown: bool,
+    /// When the right answers and feedback will be shown, while they are not.
+    pub keys_note: Option<String>,
 }
 
 /// Where a form goes after saving: `next`, `prev`, `summary` or a question number.

@@ -25,6 +25,11 @@ pub struct Question {
     pub general_feedback: Option<String>,
     /// Options are shown in the authored order instead of shuffled.
     pub fixed_order: bool,
+    /// The slug of the course module that teaches what the question asks (GIFT's
+    /// `// @module: slug`): a learner who misses it is sent there. Left out of the
+    /// stored form when absent, so questions stored before it existed keep their hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
 }
 
 /// An option of a choice question, with its weight in percent (negative for a penalty).

@@ -557,6 +557,19 @@ fn ResultBody(r: ExamResult) -> impl IntoView {
     } else {
         "verdict fail"
     };
+    // The modules that teach what was missed, each once, in the order first met.
+    let mut to_review: Vec<(super::ModuleLink, usize)> = Vec::new();
+    for m in r
+        .review
+        .iter()
+        .filter(|it| it.score_percent < 100.0)
+        .filter_map(|it| it.module.as_ref())
+    {
+        match to_review.iter_mut().find(|(seen, _)| seen.href == m.href) {
+            Some((_, n)) => *n += 1,
+            None => to_review.push((m.clone(), 1)),
+        }
+    }
     view! {
         <Title text="Exam result" />
         <nav aria-label="Breadcrumb" class="breadcrumb"><a href=format!("/courses/{}", r.course_slug)>{r.course_title.clone()}</a>" / "<a href=format!("/courses/{}/exam", r.course_slug)>"Certification exam"</a></nav>
@@ -575,23 +588,42 @@ fn ResultBody(r: ExamResult) -> impl IntoView {
                 {r.categories.into_iter().map(|c| view! { <tr><td>{c.category}</td><td>{c.questions}</td><td>{format!("{}%", c.score_percent)}</td></tr> }).collect_view()}
             </tbody>
         </table>
-        {r.review.map(|items| view! {
-            <h2>"Review"</h2>
-            <ol class="review">
-                {items.into_iter().map(|it| {
-                    let class = if it.score_percent >= 100.0 { "right" } else if it.score_percent > 0.0 { "partial" } else { "wrong" };
-                    view! {
-                    <li class=class>
-                        <p class="question-text">{it.text}</p>
-                        <p>"Your answer: "{it.your_answer}</p>
-                        <p>"Right answer: "{it.correct_answer}</p>
-                        <p class="meta">{format!("{}% of the marks · {}", it.score_percent, it.category)}</p>
-                        {it.feedback.into_iter().map(|f| view! { <p class="feedback">{f}</p> }).collect_view()}
-                    </li>
-                    }
+        {(!to_review.is_empty()).then(|| view! {
+            <h2>"What to review"</h2>
+            <ul class="to-review">
+                {to_review.into_iter().map(|(m, n)| view! {
+                    <li><a href=m.href>{m.title}</a>{format!(" ({n} {} missed)", if n == 1 { "question" } else { "questions" })}</li>
                 }).collect_view()}
-            </ol>
+            </ul>
         })}
+        <h2>"Review"</h2>
+        {r.keys_note.map(|note| view! { <p class="notice">{note}</p> })}
+        <ol class="review">
+            {r.review.into_iter().map(|it| {
+                let (class, mark) = if it.score_percent >= 100.0 {
+                    ("right", "Right")
+                } else if it.score_percent > 0.0 {
+                    ("partial", "Partly right")
+                } else {
+                    ("wrong", "Not right")
+                };
+                let missed = it.score_percent < 100.0;
+                view! {
+                <li class=class>
+                    <p class="question-text">{it.text}</p>
+                    <p>"Your answer: "{it.your_answer}</p>
+                    <p class="meta">{format!("{mark}: {}% of the marks · {}", it.score_percent, it.category)}</p>
+                    {missed.then(|| it.module.map(|m| view! {
+                        <p class="review-module">"To review: "<a href=m.href>{m.title}</a></p>
+                    }))}
+                    {it.key.map(|k| view! {
+                        <p>"Right answer: "{k.correct_answer}</p>
+                        {k.feedback.into_iter().map(|f| view! { <p class="feedback">{f}</p> }).collect_view()}
+                    })}
+                </li>
+                }
+            }).collect_view()}
+        </ol>
     }
 }
 

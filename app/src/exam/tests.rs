@@ -4,7 +4,7 @@ use super::draw::{self, Blueprint, Layout, Rng};
 use super::gift;
 use super::grade::{grade, normalize, parse_number, view};
 use super::model::{Kind, NumericMatch, Question};
-use super::Answer;
+use super::{Answer, ShowAnswers};
 
 fn one(src: &str) -> Question {
     let qs = gift::parse(src, "cat").unwrap_or_else(|e| panic!("{src}: {e:?}"));
@@ -271,6 +271,28 @@ fn broken_files_report_every_line_and_import_nothing() {
 }
 
 #[test]
+fn a_question_names_the_module_that_teaches_it() {
+    let src = "// @module: thresholds-are-slos\n// @options: fixed\n::m:: x {=a ~b}\n\n::plain:: y {T}\n";
+    let qs = gift::parse(src, "c").expect("parses");
+    assert_eq!(qs[0].module.as_deref(), Some("thresholds-are-slos"));
+    assert!(qs[0].fixed_order);
+    assert_eq!(qs[1].module, None, "a directive belongs to one question");
+    round_trip(&qs);
+    // A question without one is stored as before (its hash does not change).
+    let json = serde_json::to_string(&qs[1]).expect("json");
+    assert!(!json.contains("module"), "{json}");
+    for (bad, says) in [
+        ("// @module: Not A Slug\n::q:: x {T}", "module slug"),
+        ("// @module:\n::q:: x {T}", "module slug"),
+        ("// @module: a\n// @module: b\n::q:: x {T}", "once"),
+        ("// @module: a\n\n::q:: x {T}", "right before a question"),
+    ] {
+        let e = gift::parse(bad, "c").expect_err(bad);
+        assert!(e[0].message.contains(says), "{bad}: {e:?}");
+    }
+}
+
+#[test]
 fn the_error_line_is_where_the_block_is() {
     let e = gift::parse("\n\n::t::\nSome text\nover lines\n{=a ~b ~%120%c}", "c").expect_err("bad");
     assert_eq!(e[0].line, 6, "{e:?}");
@@ -474,6 +496,8 @@ fn the_blueprint_settings_shuffle_or_keep_the_order() {
     )
     .expect("old json");
     assert!(old.shuffle_questions && old.shuffle_options);
+    // Its `show_answers: true` (answers after every attempt) reads as the safe default.
+    assert_eq!(old.show_answers, ShowAnswers::AfterLastAttempt);
     assert!(Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\nopens_at: 2025-02-01\ncloses_at: 2025-01-01\ndraw: [{category: a, count: 1}]").is_err());
     assert!(Blueprint::parse("time_limit_minutes: 10\npass_mark_percent: 70\ndraw: [{category: a, count: 1}, {category: a, count: 1}]").is_err());
 }
@@ -517,7 +541,7 @@ fn admin_inputs_are_parsed_into_rules() {
         cooldown_minutes: "5".into(),
         opens_at: " ".into(),
         closes_at: "2030-01-01".into(),
-        show_answers: false,
+        show_answers: "never".into(),
         shuffle_questions: true,
         shuffle_options: false,
         category: map(&[("0", "a"), ("1", "b")]),
@@ -537,7 +561,17 @@ fn admin_inputs_are_parsed_into_rules() {
     assert_eq!(b.eligibility.labs_passed, vec!["first lab".to_string()]);
     assert_eq!(b.eligibility.modules_completed, vec!["intro".to_string()]);
     assert_eq!(b.opens_at, None);
-    assert!(!b.show_answers && !b.shuffle_options);
+    assert!(b.show_answers == ShowAnswers::Never && !b.shuffle_options);
+    let unsaid = BlueprintInput {
+        show_answers: " ".into(),
+        ..input.clone()
+    };
+    let b = parse_blueprint(&unsaid, &old, &avail, &modules).expect("valid");
+    assert_eq!(
+        b.show_answers,
+        ShowAnswers::AfterLastAttempt,
+        "no policy: the safe default"
+    );
     assert_eq!(b.certificate_valid_months, Some(24));
     let never = BlueprintInput {
         certificate_valid_months: " ".into(),
@@ -556,6 +590,44 @@ fn admin_inputs_are_parsed_into_rules() {
     assert!(bad(&|i| i.pass_mark_percent = "NaN".into()).contains("number from 0 to 100"));
     assert!(bad(&|i| i.certificate_valid_months = "0".into()).contains("from 1 to 120"));
     assert!(bad(&|i| i.certificate_valid_months = "twelve".into()).contains("whole number"));
+    assert!(bad(&|i| i.show_answers = "always".into()).contains("after_last_attempt"));
+    assert!(bad(&|i| i.show_answers = "on".into()).contains("after_pass"));
+}
+
+#[test]
+fn the_answers_policy_reads_its_names_and_the_old_booleans() {
+    let bp = |line: &str| {
+        Blueprint::parse(&format!(
+            "time_limit_minutes: 10\npass_mark_percent: 70\n{line}draw: [{{category: a, count: 1}}]"
+        ))
+    };
+    assert_eq!(
+        bp("").map(|b| b.show_answers),
+        Ok(ShowAnswers::AfterLastAttempt),
+        "absent: the safe default"
+    );
+    for p in ShowAnswers::ALL {
+        let b = bp(&format!("show_answers: {}\n", p.as_str())).expect("parses");
+        assert_eq!(b.show_answers, p);
+        assert!(b.to_yaml("#").contains(&format!("\nshow_answers: {}\n", p.as_str())));
+        let json = serde_json::to_string(&b).expect("json");
+        assert_eq!(
+            serde_json::from_str::<Blueprint>(&json).expect("back"),
+            b,
+            "{json}"
+        );
+    }
+    assert_eq!(
+        bp("show_answers: true\n").map(|b| b.show_answers),
+        Ok(ShowAnswers::AfterLastAttempt)
+    );
+    assert_eq!(
+        bp("show_answers: false\n").map(|b| b.show_answers),
+        Ok(ShowAnswers::Never)
+    );
+    let e = bp("show_answers: always\n").expect_err("not a policy");
+    assert!(e.contains("after_last_attempt, after_pass or never"), "{e}");
+    assert!(bp("show_answers: 3\n").is_err());
 }
 
 #[test]
@@ -570,7 +642,7 @@ fn a_blueprint_written_as_yaml_reads_back_equal() {
         cooldown_minutes: 90,
         opens_at: Some("2025-06-01".into()),
         closes_at: Some("2025-06-30T17:30:00Z".into()),
-        show_answers: false,
+        show_answers: ShowAnswers::AfterPass,
         shuffle_questions: false,
         shuffle_options: true,
         eligibility: Eligibility {
@@ -626,7 +698,7 @@ fn a_blueprint_written_as_yaml_reads_back_equal() {
         opens_at: None,
         closes_at: None,
         certificate_valid_months: None,
-        show_answers: true,
+        show_answers: ShowAnswers::Never,
         shuffle_questions: true,
         eligibility: Eligibility::default(),
         draw: vec![Draw {
