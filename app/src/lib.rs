@@ -8,6 +8,7 @@ pub mod course;
 #[cfg(feature = "ssr")]
 pub mod db;
 pub mod error;
+pub mod escape;
 pub mod exam;
 pub mod labs;
 pub mod layout;
@@ -59,7 +60,8 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <Title formatter=|t: String| if t.is_empty() { "Masterclass".to_string() } else { format!("{t} · Masterclass") } />
+        // leptos_meta writes the formatted title into the page unescaped: escape it here.
+        <Title formatter=|t: String| escape::title_text(if t.is_empty() { "Masterclass".to_string() } else { format!("{t} · Masterclass") }) />
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
             <layout::Header />

@@ -25,6 +25,14 @@ pub async fn send(config: &Config, to: &str, subject: &str, body: &str) {
     }
 }
 
+/// Sends in the background: the request that causes the mail answers at
+/// once, so how long it takes tells nothing about the address.
+pub fn send_later(config: std::sync::Arc<Config>, to: String, subject: String, body: String) {
+    tokio::spawn(async move {
+        send(&config, &to, &subject, &body).await;
+    });
+}
+
 async fn send_smtp(
     smtp: &SmtpConfig,
     to: &str,

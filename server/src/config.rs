@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use app::state::{SmtpConfig, SmtpTls};
 
+use crate::security::TrustedProxies;
+use crate::serve::HttpLimits;
+
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -27,6 +30,24 @@ pub struct Settings {
     /// How long a lab run stays leased to this instance without a renewal: a
     /// run whose instance died is taken over by another after this long.
     pub lab_lease: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` names the client (empty: none; the
+    /// socket's peer is the client).
+    pub trusted_proxies: TrustedProxies,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
+    /// Who may read `/metrics`, and where.
+    pub metrics: MetricsAccess,
+    /// How grading children are started and the OS limits they run under.
+    pub lab_sandbox: lab_grader::sandbox::Sandbox,
+}
+
+/// How `/metrics` is protected: a bearer token, a listen address of its own, both or neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    /// `MASTERCLASS_METRICS_TOKEN`: when set, `/metrics` wants `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+    /// `MASTERCLASS_METRICS_ADDR`: when set, `/metrics` is served there only.
+    pub addr: Option<SocketAddr>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -62,6 +83,82 @@ fn check_public_url(raw: &str) -> anyhow::Result<String> {
         return Err(bad("must not carry a query, a fragment or a user name"));
     }
     Ok(raw.trim().to_string())
+}
+
+/// A positive whole number of seconds from `name`, or `default`.
+fn seconds(name: &str, default: std::time::Duration) -> anyhow::Result<std::time::Duration> {
+    match var(name) {
+        None => Ok(default),
+        Some(n) => n
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| anyhow::anyhow!("{name} must be a positive whole number of seconds")),
+    }
+}
+
+/// The HTTP server's limits from the environment.
+fn http_limits() -> anyhow::Result<HttpLimits> {
+    let d = HttpLimits::default();
+    let max_connections = match var("MASTERCLASS_MAX_CONNECTIONS") {
+        None => d.max_connections,
+        Some(n) => n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            anyhow::anyhow!("MASTERCLASS_MAX_CONNECTIONS must be a positive whole number")
+        })?,
+    };
+    Ok(HttpLimits {
+        header_timeout: seconds("MASTERCLASS_HEADER_TIMEOUT_SECS", d.header_timeout)?,
+        body_timeout: seconds("MASTERCLASS_BODY_TIMEOUT_SECS", d.body_timeout)?,
+        idle_timeout: seconds("MASTERCLASS_IDLE_TIMEOUT_SECS", d.idle_timeout)?,
+        max_connections,
+    })
+}
+
+fn metrics_access() -> anyhow::Result<MetricsAccess> {
+    let token = var("MASTERCLASS_METRICS_TOKEN").map(|t| t.trim().to_string());
+    if token.as_ref().is_some_and(|t| t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control())) {
+        anyhow::bail!("MASTERCLASS_METRICS_TOKEN must be at least 16 characters without spaces");
+    }
+    let addr = match var("MASTERCLASS_METRICS_ADDR") {
+        None => None,
+        Some(a) => Some(a.trim().parse().map_err(|e| {
+            anyhow::anyhow!("MASTERCLASS_METRICS_ADDR must look like 127.0.0.1:9100 ({e})")
+        })?),
+    };
+    Ok(MetricsAccess { token, addr })
+}
+
+/// A whole number from `name`, or `default` when it is unset.
+fn positive(name: &str, default: u64, unit: &str) -> anyhow::Result<u64> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| anyhow::anyhow!("{name} must be a positive whole number of {unit}")),
+    }
+}
+
+/// Grading children are this very binary in its hidden `lab-sandbox` mode,
+/// under the limits an operator may set.
+fn sandbox_from_env() -> anyhow::Result<lab_grader::sandbox::Sandbox> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find this program to start lab graders: {e}"))?;
+    let mut sandbox = lab_grader::sandbox::Sandbox::new(exe, vec!["lab-sandbox".into()]);
+    let limits = &mut sandbox.grade_limits;
+    limits.memory_bytes =
+        positive("MASTERCLASS_LAB_MEMORY_MB", limits.memory_bytes >> 20, "megabytes")? << 20;
+    limits.cpu_secs = positive("MASTERCLASS_LAB_CPU_SECS", limits.cpu_secs, "seconds")?;
+    limits.wall = std::time::Duration::from_secs(positive(
+        "MASTERCLASS_LAB_WALL_SECS",
+        limits.wall.as_secs(),
+        "seconds",
+    )?);
+    Ok(sandbox)
 }
 
 impl Settings {
@@ -145,7 +242,15 @@ impl Settings {
                 })?,
             None => app::labs::worker::DEFAULT_LEASE,
         };
+        let trusted_proxies = TrustedProxies::parse(
+            &var("MASTERCLASS_TRUSTED_PROXIES").unwrap_or_default(),
+        )
+        .map_err(|e| anyhow::anyhow!("MASTERCLASS_TRUSTED_PROXIES: {e}"))?;
         Ok(Settings {
+            lab_sandbox: sandbox_from_env()?,
+            trusted_proxies,
+            http: http_limits()?,
+            metrics: metrics_access()?,
             lab_workers,
             lab_lease,
             signups_per_hour,

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod security;
+pub mod serve;
 pub mod session_cache;
 pub mod site;
 pub mod startup;

@@ -135,13 +135,71 @@ impl Metrics {
     }
 }
 
+/// What `/metrics` answers with: the numbers, and the token a scraper must show.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub metrics: Arc<Metrics>,
+    /// `MASTERCLASS_METRICS_TOKEN`; `None` lets anyone who can reach the route read it.
+    pub token: Option<Arc<str>>,
+}
+
+/// Whether `Authorization` holds `Bearer <token>`. Compared in constant time,
+/// so the answer's timing does not spell the token out.
+fn authorized(headers: &axum::http::HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+    else {
+        return false;
+    };
+    let (a, b) = (given.as_bytes(), token.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// `GET /metrics`
-pub async fn handler(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+pub async fn handler(
+    State(endpoint): State<Endpoint>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::http::{header, StatusCode};
+    if let Some(token) = &endpoint.token {
+        if !authorized(&headers, token) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\"")],
+                "This endpoint needs the metrics token (Authorization: Bearer …).\n",
+            )
+                .into_response();
+        }
+    }
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        metrics.render(),
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        endpoint.metrics.render(),
     )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::authorized;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn bearer_token() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", HeaderValue::from_static(v));
+            h
+        };
+        let token = "s3cret-token-for-metrics";
+        assert!(authorized(&with("Bearer s3cret-token-for-metrics"), token));
+        assert!(authorized(&with("bearer  s3cret-token-for-metrics "), token));
+        assert!(!authorized(&with("Bearer s3cret-token-for-metric"), token));
+        assert!(!authorized(&with("Basic s3cret-token-for-metrics"), token));
+        assert!(!authorized(&HeaderMap::new(), token));
+    }
 }

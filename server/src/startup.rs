@@ -5,7 +5,6 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::sync::{Arc, OnceLock};
-use tower_http::services::ServeDir;
 use tower_sessions::{CachingSessionStore, Expiry, SessionManagerLayer, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
@@ -19,6 +18,11 @@ use crate::{metrics, pages, site, static_files};
 
 /// Session records kept in memory with SQLite (about 300 bytes each).
 const SESSIONS_CACHED: usize = 50_000;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "masterclass_session";
+/// How the session cookie starts in a `Cookie` header.
+pub const SESSION_COOKIE_EQ: &str = "masterclass_session=";
 
 /// Largest request body accepted (forms and server calls are small).
 const BODY_LIMIT: usize = 1024 * 1024;
@@ -206,6 +210,9 @@ impl axum::extract::FromRef<PageOptions> for LeptosOptions {
 pub struct Server {
     pub router: Router,
     pub state: AppState,
+    /// Where `/metrics` is served when it has a listen address of its own
+    /// (`MASTERCLASS_METRICS_ADDR`; the port the system picked for port 0).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Builds the full application on an open, migrated database.
@@ -219,7 +226,10 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
         }),
         limiter: Arc::new(RateLimiter::new(limits)),
         published: Arc::default(),
-        labs: Arc::new(app::labs::worker::LabQueue::new(settings.lab_lease)),
+        labs: Arc::new(app::labs::worker::LabQueue::new(
+            settings.lab_lease,
+            settings.lab_sandbox.clone(),
+        )),
     };
     // Submits overdue exam attempts now (those that ran out while the server was down) and every 20 s.
     app::exam::attempts::spawn_sweeper(state.db.clone());
@@ -229,6 +239,32 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
     app::certs::keys::active(&state.db)
         .await
         .map_err(|e| anyhow::anyhow!("certificate signing key: {e}"))?;
+    let metrics = metrics::Endpoint {
+        metrics: metrics::Metrics::new(),
+        token: settings.metrics.token.as_deref().map(Arc::from),
+    };
+    // A listen address of its own: bound now, so a taken port stops start-up
+    // with a clear line rather than leaving the server without metrics.
+    let metrics_addr = match settings.metrics.addr {
+        None => None,
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("MASTERCLASS_METRICS_ADDR: cannot listen on {addr}: {e}"))?;
+            let bound = listener.local_addr().unwrap_or(addr);
+            let router = Router::new().route("/metrics", get(metrics::handler).with_state(metrics.clone()));
+            let limits = settings.http;
+            tokio::spawn(async move {
+                if let Err(e) =
+                    crate::serve::serve(listener, router, limits, std::future::pending()).await
+                {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+            tracing::info!(addr = %bound, "metrics served on their own address");
+            Some(bound)
+        }
+    };
     let router = match Backend::from_url(&settings.database_url) {
         Some(Backend::Postgres) => {
             let pool = sqlx::PgPool::connect(&settings.database_url).await?;
@@ -238,7 +274,7 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
                 .map_err(|e| anyhow::anyhow!("session schema: {e}"))?;
             store.migrate().await?;
             spawn_expiry(store.clone());
-            router(settings, state.clone(), store)
+            router(settings, state.clone(), store, metrics)
         }
         _ => {
             // No ping before each use: the file cannot drop the connection (see app::db::connect).
@@ -250,10 +286,14 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
             store.migrate().await?;
             spawn_expiry(store.clone());
             let cached = CachingSessionStore::new(SessionCache::new(SESSIONS_CACHED), store);
-            router(settings, state.clone(), cached)
+            router(settings, state.clone(), cached, metrics)
         }
     };
-    Ok(Server { router, state })
+    Ok(Server {
+        router,
+        state,
+        metrics_addr,
+    })
 }
 
 fn spawn_expiry<S: tower_sessions::ExpiredDeletion + Clone>(store: S) {
@@ -277,7 +317,12 @@ fn routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
 }
 
-fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: S) -> Router {
+fn router<S: SessionStore + Clone>(
+    settings: &Settings,
+    state: AppState,
+    store: S,
+    metrics: metrics::Endpoint,
+) -> Router {
     let page_state = PageOptions(Arc::new(leptos_options(settings)));
     let routes = routes();
     let context = {
@@ -292,16 +337,24 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
         move || app::shell(&page_state.0)
     };
     let not_found = leptos_axum::render_app_async_with_context(context.clone(), shell.clone());
-    let metrics = metrics::Metrics::new();
     let sessions = SessionManagerLayer::new(store)
-        .with_name("masterclass_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
         .with_secure(settings.secure_cookies())
         .with_expiry(Expiry::OnInactivity(
             tower_sessions::cookie::time::Duration::days(14),
         ));
-    let public_url: Arc<str> = settings.public_url.clone().into();
+    let site = site::Site {
+        metrics: metrics.metrics.clone(),
+        // Checked at start-up; were it unreadable, only the request's own
+        // address would count as this site.
+        public_origin: Arc::new(
+            crate::security::WebOrigin::of_url(&settings.public_url).unwrap_or_default(),
+        ),
+        hsts: settings.secure_cookies(),
+        trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+    };
 
     let pages = Router::new()
         .leptos_routes_with_context(&page_state, routes, context, shell)
@@ -311,29 +364,24 @@ fn router<S: SessionStore + Clone>(settings: &Settings, state: AppState, store: 
             pages::around,
         ))
         .with_state(page_state);
-    Router::new()
-        .route(
-            "/metrics",
-            get(metrics::handler).with_state(metrics.clone()),
-        )
-        .route("/healthz", get(|| async { "ok" }))
+    // With an address of its own, /metrics is not on the public one at all.
+    let main = if settings.metrics.addr.is_some() {
+        Router::new()
+    } else {
+        Router::new().route("/metrics", get(metrics::handler).with_state(metrics))
+    };
+    main.route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz).with_state(state.db.clone()))
         .merge(app::certs::http::router(state.clone()))
         .merge(app::labs::events::router(state.clone()))
         .merge(static_files::routes(static_files::load(&settings.site_dir)))
-        .nest_service("/media", ServeDir::new(settings.media_dir()))
+        .nest_service("/media", static_files::media(&settings.media_dir()))
         .merge(pages)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         // Uploads have limits of their own, by kind.
         .merge(app::admin::media::router(state.clone()))
         .layer(sessions)
-        .layer(axum::middleware::from_fn_with_state(
-            site::Site {
-                metrics,
-                public_url,
-            },
-            site::around,
-        ))
+        .layer(axum::middleware::from_fn_with_state(site, site::around))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 

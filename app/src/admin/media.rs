@@ -124,36 +124,191 @@ fn vtt(b: &[u8]) -> Result<(), String> {
         .map_err(|(line, m)| format!("not valid WebVTT (line {line}: {m})"))
 }
 
-/// An SVG is served as an image, but opened on its own it is a document: refuse
-/// anything that could run script or load another document.
+/// Elements that run script, embed another document, or change attributes (and
+/// so links) after the filter has looked at them.
+const SVG_REFUSED_ELEMENTS: &[&str] = &[
+    "script",
+    "foreignobject",
+    "iframe",
+    "embed",
+    "object",
+    "handler",
+    "listener",
+    "animate",
+    "set",
+    "animatetransform",
+    "animatemotion",
+    "animatecolor",
+    // XHTML's elements that navigate or load on their own.
+    "meta",
+    "link",
+    "base",
+    "frame",
+    "frameset",
+    "portal",
+    "form",
+];
+
+/// The text `s` means once character references are read: `&#106;`, `&#x6A;`
+/// and the five predefined entities. Any other entity is an error (an SVG has
+/// no DTD to define it, and one with a DTD is refused before this).
+fn svg_decode(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '#'))
+            .unwrap_or(after.len());
+        let name = &after[..end];
+        if name.is_empty() {
+            return Err("a bare & in an SVG must be written &amp;".into());
+        }
+        let decoded = if let Some(num) = name.strip_prefix('#') {
+            let value = match num.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                None => num.parse::<u32>().ok(),
+            };
+            value.and_then(char::from_u32)
+        } else {
+            match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => {
+                    return Err(format!(
+                        "an SVG may not use entities (&{name};): write the character itself"
+                    ))
+                }
+            }
+        };
+        out.push(decoded.ok_or_else(|| format!("&{name}; is not a valid character reference"))?);
+        rest = after[end..].strip_prefix(';').unwrap_or(&after[end..]);
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One start or end tag found by [`svg_tags`]: its name and its attributes' names.
+struct SvgTag<'a> {
+    name: &'a str,
+    attributes: Vec<&'a str>,
+}
+
+/// Every tag of `text`, read the way an XML parser would find them (comments and
+/// character data are read as markup too: a false alarm there only refuses a
+/// file, it never lets one through).
+fn svg_tags(text: &str) -> Vec<SvgTag<'_>> {
+    let name_end = |s: &str| {
+        s.find(|c: char| c.is_whitespace() || matches!(c, '/' | '>' | '=' | '<'))
+            .unwrap_or(s.len())
+    };
+    let mut tags = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('<') {
+        let mut tag = &rest[at + 1..];
+        tag = tag.strip_prefix('/').unwrap_or(tag);
+        let n = name_end(tag);
+        let name = &tag[..n];
+        let mut attrs = Vec::new();
+        let mut inside = &tag[n..];
+        loop {
+            inside = inside.trim_start_matches(|c: char| c.is_whitespace() || c == '/');
+            if inside.is_empty() || inside.starts_with(['>', '<']) {
+                break;
+            }
+            let n = name_end(inside).max(1);
+            attrs.push(&inside[..n]);
+            inside = inside[n..].trim_start();
+            if let Some(v) = inside.strip_prefix('=') {
+                let v = v.trim_start();
+                inside = match v.chars().next() {
+                    Some(q @ ('"' | '\'')) => v[1..].find(q).map_or("", |e| &v[e + 2..]),
+                    _ => &v[name_end(v)..],
+                };
+            }
+        }
+        tags.push(SvgTag {
+            name,
+            attributes: attrs,
+        });
+        rest = &rest[at + 1..];
+    }
+    tags
+}
+
+/// An SVG is served as an image, but opened on its own it is a document. It is
+/// served with a sandboxing Content-Security-Policy (see the server's media
+/// routes), which is what stops script; this filter refuses, besides, anything
+/// that could run script, load another document or rewrite a link: DTDs and
+/// entities, namespace-prefixed elements (`<s:script>` is a script to an XML
+/// parser), `foreignObject`, animation, event handlers and `javascript:` URLs
+/// however they are spelt.
 fn svg(b: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(b).map_err(|_| "an SVG must be UTF-8 text".to_string())?;
     let lower = text.to_ascii_lowercase();
     if !lower.contains("<svg") {
         return Err("this is not an SVG image".into());
     }
-    let mut handler = false;
-    for (i, _) in lower.match_indices("on") {
-        let before = lower[..i].chars().last();
-        let rest = &lower[i + 2..];
-        let name_len = rest.chars().take_while(|c| c.is_ascii_alphabetic()).count();
-        if matches!(before, Some(c) if c.is_whitespace())
-            && name_len > 0
-            && rest[name_len..].trim_start().starts_with('=')
-        {
-            handler = true;
+    if ["<!doctype", "<!entity", "<!element", "<!attlist"]
+        .iter()
+        .any(|d| lower.contains(d))
+    {
+        return Err("an SVG may not contain a DTD (<!DOCTYPE …> or <!ENTITY …>)".into());
+    }
+    for pi in lower.match_indices("<?").map(|(i, _)| &lower[i + 2..]) {
+        let declaration = pi.strip_prefix("xml").is_some_and(|r| r.starts_with(char::is_whitespace));
+        if !declaration {
+            return Err("an SVG may not contain processing instructions such as <?xml-stylesheet?>".into());
+        }
+        let decl = &pi[..pi.find("?>").unwrap_or(pi.len())];
+        if let Some(enc) = decl.split("encoding").nth(1) {
+            let enc = enc.trim_start().trim_start_matches('=').trim_start();
+            let enc = enc.trim_start_matches(['"', '\'']);
+            if !(enc.starts_with("utf-8") || enc.starts_with("utf8")) {
+                return Err("an SVG must be UTF-8 and say so, if it names an encoding".into());
+            }
         }
     }
-    let bad = [
-        "<script",
-        "javascript:",
-        "<foreignobject",
-        "<iframe",
-        "<embed",
-        "<object",
-    ];
-    if handler || bad.iter().any(|b| lower.contains(b)) {
-        return Err("an SVG may not contain scripts, event handlers or embedded documents".into());
+    let decoded = svg_decode(text)?;
+    for tag in svg_tags(text) {
+        if tag.name.starts_with(['!', '?']) || tag.name.is_empty() {
+            continue;
+        }
+        if tag.name.contains(':') {
+            return Err(format!(
+                "an SVG may not contain namespace-prefixed elements (<{}>); save it as a plain SVG",
+                tag.name
+            ));
+        }
+        let local = tag.name.to_ascii_lowercase();
+        if SVG_REFUSED_ELEMENTS.contains(&local.as_str()) {
+            return Err(format!(
+                "an SVG may not contain <{}> (scripts, embedded documents and animation are refused)",
+                tag.name
+            ));
+        }
+        for a in &tag.attributes {
+            let local = a.rsplit(':').next().unwrap_or(a).to_ascii_lowercase();
+            if local.starts_with("on") {
+                return Err(format!("an SVG may not contain event handlers ({a})"));
+            }
+        }
+    }
+    // Browsers drop ASCII whitespace and controls inside a URL's scheme.
+    let squeezed: String = decoded
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control())
+        .flat_map(char::to_lowercase)
+        .collect();
+    if ["javascript:", "vbscript:", "data:text/html", "data:application/xhtml"]
+        .iter()
+        .any(|u| squeezed.contains(u))
+    {
+        return Err("an SVG may not contain javascript: (or HTML data:) addresses".into());
     }
     Ok(())
 }
@@ -350,6 +505,12 @@ async fn download(
                         format!("attachment; filename=\"{name}\""),
                     ),
                     (header::CACHE_CONTROL, "no-store".to_string()),
+                    // Opened anyway (an SVG, say), it runs nothing.
+                    (
+                        header::CONTENT_SECURITY_POLICY,
+                        "sandbox; default-src 'none'".to_string(),
+                    ),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
                 ],
                 body,
             )
@@ -423,5 +584,43 @@ mod tests {
         }
         // "on" inside words and attribute values is fine.
         assert!(svg(b"<svg><text font-family='mono'>Iron condition</text></svg>").is_ok());
+    }
+
+    /// The five ways past the first filter, and their neighbours.
+    #[test]
+    fn svg_bypasses_are_refused() {
+        let ok = r#"<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 10 10">
+  <!-- a comment -->
+  <style>rect { fill: #333; }</style>
+  <a xlink:href="https://example.org/?a=1&amp;b=2"><rect width="10" height="10" xml:space="preserve"/></a>
+  <text x="1" y="5">Tom &amp; Jerry &#8212; &lt;3</text>
+</svg>"#;
+        assert_eq!(svg(ok.as_bytes()), Ok(()));
+        for bad in [
+            // A namespace prefix makes a script an XML parser still runs.
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:s="http://www.w3.org/2000/svg"><s:script>alert(1)</s:script></svg>"#,
+            // An entity from a DTD expands to markup or a URL.
+            r#"<!DOCTYPE svg [<!ENTITY x "javascript:alert(1)">]><svg xmlns="http://www.w3.org/2000/svg"><a href="&x;"><text>x</text></a></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><a href="&x;"><text>x</text></a></svg>"#,
+            // Character references spell out the scheme.
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><a href="&#x6A;ava&#115;cript&#x3A;alert(1)"><text>x</text></a></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><a href="java&#x09;script:alert(1)"><text>x</text></a></svg>"#,
+            // foreignObject carries XHTML, however it is spelt.
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><iframe xmlns="http://www.w3.org/1999/xhtml" src="https://evil.example"/></foreignObject></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:v="http://www.w3.org/2000/svg"><v:foreignObject><p>x</p></v:foreignObject></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><g><meta xmlns="http://www.w3.org/1999/xhtml" http-equiv="refresh" content="0;url=https://evil.example"/></g></svg>"#,
+            // SMIL animation rewrites a link after the filter has read it.
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><a><set attributeName="href" to="https://evil.example"/><text>x</text></a></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><a><animate attributeName="href" values="https://evil.example"/><text>x</text></a></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><g><animateTransform attributeName="transform" type="rotate"/><animateMotion path="M0 0"/></g></svg>"#,
+            // Handlers, stylesheets by processing instruction, other encodings.
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><rect/onclick="alert(1)"/></svg>"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg"><rect xlink:onclick="alert(1)"/></svg>"#,
+            r#"<?xml-stylesheet type="text/xsl" href="https://evil.example/x.xsl"?><svg xmlns="http://www.w3.org/2000/svg"/>"#,
+            r#"<?xml version="1.0" encoding="ISO-2022-JP"?><svg xmlns="http://www.w3.org/2000/svg"/>"#,
+        ] {
+            assert!(svg(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 }

@@ -84,16 +84,26 @@ pub async fn check_credentials(
     Ok(if ok { ids } else { None })
 }
 
-/// Stores a new password and moves the session epoch, signing out other sessions.
+/// Stores a new password and moves the session epoch, signing out other
+/// sessions. Every reset link issued before it stops working: a link that
+/// leaked (a forwarded mail, a shared inbox) must not outlive the password
+/// it was meant to replace.
 pub async fn set_password(db: &Db, user_id: i64, password: &NewPassword) -> Result<i64, AppError> {
     let hash = password::hash(password.as_str().to_string()).await?;
+    let mut tx = db.begin().await?;
     let (epoch,): (i64,) = sqlx::query_as(
         "UPDATE users SET password_hash = $1, session_epoch = session_epoch + 1 WHERE id = $2 RETURNING session_epoch",
     )
     .bind(hash)
     .bind(user_id)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now_ms())
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     crate::row_cache::USERS.forget(db, user_id);
     Ok(epoch)
 }

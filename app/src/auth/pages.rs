@@ -8,9 +8,11 @@ use leptos_router::hooks::use_query_map;
 use super::{current_user, ChangePassword, Login, Register, RequestPasswordReset, ResetPassword};
 use crate::layout::form_error;
 
+/// The page to come back to: the `next` query parameter when it is a path on
+/// this site (see [`super::safe_next`]), otherwise `/`.
 fn next_param() -> impl Fn() -> String + Copy {
     let query = use_query_map();
-    move || query.read().get("next").unwrap_or_else(|| "/".into())
+    move || super::safe_next(query.read().get("next").as_deref())
 }
 
 /// `/login`
@@ -31,7 +33,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="button primary">"Log in"</button>
             </ActionForm>
             {form_error(login.value())}
-            <p>"New here? "<a href=move || format!("/register?next={}", next())>"Create an account"</a>". "
+            <p>"New here? "<a href=move || format!("/register?next={}", super::query_value(&next()))>"Create an account"</a>". "
                <a href="/forgot-password">"Forgot your password?"</a></p>
         </div>
     }
@@ -59,7 +61,7 @@ pub fn RegisterPage() -> impl IntoView {
                 <button type="submit" class="button primary">"Create account"</button>
             </ActionForm>
             {form_error(register.value())}
-            <p>"Already have an account? "<a href=move || format!("/login?next={}", next())>"Log in"</a></p>
+            <p>"Already have an account? "<a href=move || format!("/login?next={}", super::query_value(&next()))>"Log in"</a></p>
         </div>
     }
 }

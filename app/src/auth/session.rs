@@ -10,6 +10,8 @@ use crate::state::app_state;
 
 const USER_KEY: &str = "uid";
 const EPOCH_KEY: &str = "epoch";
+/// Marks a session that a sign-up answered without signing anyone in.
+const SIGNED_UP_KEY: &str = "signed_up";
 
 /// Caches the current user for one request, so a page with several
 /// server calls looks the session up once.
@@ -144,6 +146,18 @@ pub async fn sign_in(user_id: i64, epoch: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Gives the browser a fresh session with nobody signed in: what a sign-up
+/// with an email that already has an account answers, so that its cookie
+/// looks like the one a new account gets.
+pub async fn sign_in_nobody() -> Result<(), AppError> {
+    let session = session().await?;
+    session.cycle_id().await?;
+    session.remove::<i64>(USER_KEY).await?;
+    session.remove::<i64>(EPOCH_KEY).await?;
+    session.insert(SIGNED_UP_KEY, true).await?;
+    Ok(())
+}
+
 /// Keeps this session valid after the user's epoch moved (password change).
 pub async fn refresh_epoch(epoch: i64) -> Result<(), AppError> {
     let session = session().await?;
@@ -158,10 +172,22 @@ pub async fn sign_out() -> Result<(), AppError> {
     Ok(())
 }
 
-/// The client's address, for rate limits.
+/// The client's address as the server resolved it: the socket peer, or the
+/// address a trusted proxy (`MASTERCLASS_TRUSTED_PROXIES`) forwarded. The
+/// server puts it on every request; each per-address limit keys on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// The client's address as rate limits count it (see [`ClientIp`] and
+/// [`super::ratelimit::address_key`]).
 pub async fn client_ip() -> String {
+    if let Ok(axum::Extension(ClientIp(ip))) =
+        leptos_axum::extract::<axum::Extension<ClientIp>>().await
+    {
+        return super::ratelimit::address_key(ip);
+    }
     leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
-        .map(|ci| ci.0.ip().to_string())
+        .map(|ci| super::ratelimit::address_key(ci.0.ip()))
         .unwrap_or_else(|_| "unknown".into())
 }

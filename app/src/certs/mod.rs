@@ -18,6 +18,8 @@ pub mod pdf;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
+pub mod text;
+#[cfg(feature = "ssr")]
 pub mod verify;
 
 use leptos::prelude::*;

@@ -207,7 +207,7 @@ pub fn VerifyPage() -> impl IntoView {
         {move || upload_error().map(|m| view! { <p class="form-error" role="alert">{m}</p> })}
         <form method="get" action="/certificates/verify" class="verify-form">
             <label class="field" for="verify-jwt">"Credential (VC-JWT)"</label>
-            <textarea id="verify-jwt" name="jwt" rows="8" required spellcheck="false" prop:value=jwt>{jwt}</textarea>
+            <textarea id="verify-jwt" name="jwt" rows="8" required spellcheck="false" prop:value=jwt inner_html=move || crate::escape::textarea_html(&jwt())></textarea>
             <button type="submit" class="button primary">"Verify"</button>
         </form>
         <form method="post" action="/certificates/verify/upload" enctype="multipart/form-data" class="verify-form">

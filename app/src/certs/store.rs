@@ -24,7 +24,8 @@ fn new_id() -> String {
     hex::encode(b)
 }
 
-/// The name as it will be printed: trimmed, 1 to 100 characters, no control characters.
+/// The name as it will be printed: trimmed, 1 to 100 characters, nothing hidden
+/// (no control, format, zero-width or text-direction characters; see [`super::text`]).
 fn parse_name(name: &str) -> Result<String, AppError> {
     let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() {
@@ -37,10 +38,14 @@ fn parse_name(name: &str) -> Result<String, AppError> {
             "The name can be at most 100 characters long.".into(),
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::Validation(
-            "The name contains characters that cannot be printed.".into(),
-        ));
+    if let Some((c, kind)) = name
+        .chars()
+        .find_map(|c| super::text::hidden(c).map(|k| (c, k)))
+    {
+        return Err(AppError::Validation(format!(
+            "The name contains {kind} (U+{:04X}), which would print invisibly or change how the name reads. Type the name without it.",
+            c as u32
+        )));
     }
     Ok(name)
 }
