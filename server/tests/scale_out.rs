@@ -310,9 +310,11 @@ async fn a_learner_moves_between_instances_and_survives_one_dying() {
     assert_eq!(owner.as_deref(), Some(b.instance.as_str()));
     assert_eq!(claims, 1);
     let passes: i64 = sqlx::query_scalar(
-        "SELECT CAST(COUNT(*) AS BIGINT) FROM lab_passes p JOIN users u ON u.id = p.user_id WHERE u.email = $1",
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM lab_passes p JOIN users u ON u.id = p.user_id
+         WHERE u.email = $1 AND p.lab_id = (SELECT lab_id FROM lab_runs WHERE id = $2)",
     )
     .bind("roaming@example.com")
+    .bind(run)
     .fetch_one(&db)
     .await
     .expect("passes");

@@ -146,8 +146,9 @@ pub struct ModulePage {
     pub crumbs_html: Arc<str>,
     /// Video, table of contents and body; empty while the module is locked.
     pub body_html: Arc<str>,
-    /// The labs that practise this module; empty when none do, or it is locked.
-    pub practice_html: Arc<str>,
+    /// The labs that practise this module; `None` when none do, or it is
+    /// locked. After hydration `Some` of an empty text: the box is on the page.
+    pub practice_html: Option<Arc<str>>,
     /// The links to the previous and next modules.
     pub links_html: Arc<str>,
 }
@@ -160,8 +161,9 @@ pub struct ModulePage {
 /// browser, comes whole from the server function.
 pub struct PageWithoutBody;
 
-/// The learner's part of a [`ModulePage`], in field order.
-type LearnerPart = (String, String, String, i64, bool, Option<String>, i64, i64);
+/// The learner's part of a [`ModulePage`], in field order, and whether the page
+/// has the practice box (hydration must build the same elements the server did).
+type LearnerPart = (String, String, String, i64, bool, Option<String>, i64, i64, bool);
 
 impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithoutBody {
     type Error = serde_json::Error;
@@ -178,6 +180,7 @@ impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithou
                 &p.locked,
                 p.course_completed,
                 p.course_total,
+                p.practice_html.is_some(),
             )
         });
         serde_json::to_string(&learner)
@@ -202,7 +205,7 @@ impl leptos::server::codee::Decoder<Result<ModulePage, AppError>> for PageWithou
             course_total: l.7,
             crumbs_html: none.clone(),
             body_html: none.clone(),
-            practice_html: none.clone(),
+            practice_html: l.8.then(|| none.clone()),
             links_html: none,
         }))
     }
@@ -281,7 +284,7 @@ mod tests {
             course_total: 9,
             crumbs_html: "<a>crumbs</a>".into(),
             body_html: "<p>body</p>".into(),
-            practice_html: "<a>lab</a>".into(),
+            practice_html: Some("<a>lab</a>".into()),
             links_html: "<a>next</a>".into(),
         };
         let text = PageWithoutBody::encode(&Ok(page.clone())).unwrap();
@@ -290,11 +293,18 @@ mod tests {
         let expected = ModulePage {
             crumbs_html: blank.clone(),
             body_html: blank.clone(),
-            practice_html: blank.clone(),
+            practice_html: Some(blank.clone()),
             links_html: blank,
             ..page
         };
-        assert_eq!(PageWithoutBody::decode(&text).unwrap(), Ok(expected));
+        assert_eq!(PageWithoutBody::decode(&text).unwrap(), Ok(expected.clone()));
+        // A page without the practice box hydrates without it.
+        let bare = ModulePage {
+            practice_html: None,
+            ..expected
+        };
+        let text = PageWithoutBody::encode(&Ok(bare.clone())).unwrap();
+        assert_eq!(PageWithoutBody::decode(&text).unwrap(), Ok(bare));
 
         let err = PageWithoutBody::encode(&Err(AppError::NotFound)).unwrap();
         assert_eq!(

@@ -224,7 +224,7 @@ fn ModuleBody(page: ModulePage, mark: ServerAction<SetModuleComplete>) -> impl I
                 {completed.then(|| view! { <span class="status done">"✓ You completed this module."</span> })}
             </ActionForm>
             {form_error(mark.value())}
-            {(!practice_html.is_empty()).then(|| view! {
+            {practice_html.map(|practice_html| view! {
                 <aside class="practice" aria-label="Practise it" inner_html=practice_html></aside>
             })}
         }.into_any(),

@@ -249,9 +249,9 @@ pub async fn module_page(
     let f = &c.fragments[idx];
     let locked = o.lock_reason(m);
     let (body_html, practice_html) = if locked.is_some() {
-        ("".into(), "".into())
+        ("".into(), None)
     } else {
-        (f.content.clone(), f.practice.clone())
+        (f.content.clone(), (!f.practice.is_empty()).then(|| f.practice.clone()))
     };
     Ok(ModulePage {
         course_slug: c.slug.clone(),

@@ -64,7 +64,8 @@ pub enum Reply {
 /// The OS limits one child runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Address space (`RLIMIT_AS`), bytes.
+    /// Address space (`RLIMIT_AS`) the child may add to what it maps when it
+    /// starts (its program image and runtime), bytes.
     pub memory_bytes: u64,
     /// CPU time (`RLIMIT_CPU`), seconds; the kernel stops the child after it.
     pub cpu_secs: u64,
@@ -465,10 +466,23 @@ fn memchr(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|b| *b == b'\n')
 }
 
+/// The address space this process maps now, bytes (`VmSize`; 0 where
+/// `/proc` cannot tell, which only makes the limit tighter).
+fn address_space_in_use() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmSize:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(0)
+}
+
 /// The child's command-line arguments (after the hidden subcommand's name).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChildArgs {
-    /// Address space limit, bytes.
+    /// Address space the child may map beyond what it maps at start, bytes.
     #[arg(long)]
     pub memory_bytes: u64,
     /// CPU time limit, seconds.
@@ -482,9 +496,12 @@ pub struct ChildArgs {
 pub async fn child_main(args: ChildArgs) -> i32 {
     use rlimit::Resource;
     // No core files of a hostile run; then the two limits that bound it.
+    // The budget is on top of what the program already maps (its image, the
+    // runtime's threads and reservations), which differs between builds.
+    let address_space = address_space_in_use().saturating_add(args.memory_bytes);
     let limited = Resource::CORE
         .set(0, 0)
-        .and_then(|()| Resource::AS.set(args.memory_bytes, args.memory_bytes))
+        .and_then(|()| Resource::AS.set(address_space, address_space))
         .and_then(|()| Resource::CPU.set(args.cpu_secs, args.cpu_secs.saturating_add(5)));
     if let Err(e) = limited {
         // Never grade without the limits.
