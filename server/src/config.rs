@@ -87,27 +87,14 @@ fn check_public_url(raw: &str) -> anyhow::Result<String> {
 
 /// A positive whole number of seconds from `name`, or `default`.
 fn seconds(name: &str, default: std::time::Duration) -> anyhow::Result<std::time::Duration> {
-    match var(name) {
-        None => Ok(default),
-        Some(n) => n
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|n| *n > 0)
-            .map(std::time::Duration::from_secs)
-            .ok_or_else(|| anyhow::anyhow!("{name} must be a positive whole number of seconds")),
-    }
+    positive(name, default.as_secs(), "seconds").map(std::time::Duration::from_secs)
 }
 
 /// The HTTP server's limits from the environment.
 fn http_limits() -> anyhow::Result<HttpLimits> {
     let d = HttpLimits::default();
-    let max_connections = match var("MASTERCLASS_MAX_CONNECTIONS") {
-        None => d.max_connections,
-        Some(n) => n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-            anyhow::anyhow!("MASTERCLASS_MAX_CONNECTIONS must be a positive whole number")
-        })?,
-    };
+    let max_connections =
+        positive("MASTERCLASS_MAX_CONNECTIONS", d.max_connections as u64, "connections")? as usize;
     Ok(HttpLimits {
         header_timeout: seconds("MASTERCLASS_HEADER_TIMEOUT_SECS", d.header_timeout)?,
         body_timeout: seconds("MASTERCLASS_BODY_TIMEOUT_SECS", d.body_timeout)?,
@@ -130,7 +117,7 @@ fn metrics_access() -> anyhow::Result<MetricsAccess> {
     Ok(MetricsAccess { token, addr })
 }
 
-/// A whole number from `name`, or `default` when it is unset.
+/// A positive whole number from `name`, or `default` when it is unset.
 fn positive(name: &str, default: u64, unit: &str) -> anyhow::Result<u64> {
     match var(name) {
         None => Ok(default),
@@ -153,11 +140,7 @@ fn sandbox_from_env() -> anyhow::Result<lab_grader::sandbox::Sandbox> {
     limits.memory_bytes =
         positive("MASTERCLASS_LAB_MEMORY_MB", limits.memory_bytes >> 20, "megabytes")? << 20;
     limits.cpu_secs = positive("MASTERCLASS_LAB_CPU_SECS", limits.cpu_secs, "seconds")?;
-    limits.wall = std::time::Duration::from_secs(positive(
-        "MASTERCLASS_LAB_WALL_SECS",
-        limits.wall.as_secs(),
-        "seconds",
-    )?);
+    limits.wall = seconds("MASTERCLASS_LAB_WALL_SECS", limits.wall)?;
     Ok(sandbox)
 }
 

@@ -6,10 +6,11 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::answers::{field, right_fields};
 use support::{Person, TestApp, COURSE};
 
 use app::exam::draw::Layout;
-use app::exam::model::{Kind, NumericMatch, Question};
+use app::exam::model::{Kind, Question};
 
 async fn start(p: &Person) -> reqwest::Response {
     p.call("exam/start", &[("course", COURSE)]).await
@@ -77,9 +78,6 @@ fn countdown(secs: i64) -> String {
     }
 }
 
-fn field(i: usize, v: impl ToString) -> (String, String) {
-    (format!("answer[{i}]"), v.to_string())
-}
 
 /// The stored question and layout of one item, read straight from the database.
 async fn item(app: &TestApp, attempt: i64, pos: i32) -> (Question, Layout) {
@@ -97,68 +95,6 @@ async fn item(app: &TestApp, attempt: i64, pos: i32) -> (Question, Layout) {
     )
 }
 
-/// The form fields of a fully right answer, in display terms.
-fn right_fields(q: &Question, l: &Layout) -> Vec<(String, String)> {
-    let display_of = |orig: usize| l.order.iter().position(|o| *o == orig).expect("shown");
-    match &q.kind {
-        Kind::SingleChoice { options } => {
-            let right = options
-                .iter()
-                .position(|o| o.weight >= 100.0)
-                .expect("right");
-            vec![field(0, display_of(right))]
-        }
-        Kind::MultipleResponse { options } => (0..options.len())
-            .filter(|i| options[*i].weight > 0.0)
-            .map(|i| {
-                let d = display_of(i);
-                field(d, d)
-            })
-            .collect(),
-        Kind::TrueFalse { answer, .. } => vec![field(0, answer)],
-        Kind::Numeric { answers } => vec![field(
-            0,
-            match answers[0].matcher {
-                NumericMatch::Absolute { value, .. } | NumericMatch::Relative { value, .. } => {
-                    value
-                }
-                NumericMatch::Range { min, .. } => min,
-            },
-        )],
-        Kind::ShortAnswer { answers } => vec![field(
-            0,
-            &answers
-                .iter()
-                .find(|a| a.weight >= 100.0 && !a.text.contains('*'))
-                .expect("plain")
-                .text,
-        )],
-        // Display item d gets the rank of its authored position.
-        Kind::Ordering { .. } => l
-            .order
-            .iter()
-            .enumerate()
-            .map(|(d, orig)| field(d, orig + 1))
-            .collect(),
-        Kind::Matching { pairs } => {
-            let rights = app::exam::grade::match_rights(pairs);
-            l.order
-                .iter()
-                .enumerate()
-                .map(|(d, left)| {
-                    let r = rights
-                        .iter()
-                        .position(|r| *r == pairs[*left].right)
-                        .expect("r");
-                    field(
-                        d,
-                        l.right_order.iter().position(|x| *x == r).expect("shown"),
-                    )
-                })
-                .collect()
-        }
-    }
-}
 
 /// Strings only a grader may know: feedback, and the accepted short answers.
 fn secrets(q: &Question) -> Vec<String> {

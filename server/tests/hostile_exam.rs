@@ -7,11 +7,12 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::answers::{field, right_fields};
 use support::{Person, TestApp, COURSE};
 
 use app::exam::attempts::{MAX_SEQ, SEQ_WINDOW};
 use app::exam::draw::Layout;
-use app::exam::model::{Kind, NumericMatch, Question};
+use app::exam::model::{Kind, Question};
 use app::exam::Answer;
 
 async fn ok(r: reqwest::Response) -> Value {
@@ -62,9 +63,6 @@ fn location(r: &reqwest::Response) -> String {
         .to_string()
 }
 
-fn field(i: usize, v: impl ToString) -> (String, String) {
-    (format!("answer[{i}]"), v.to_string())
-}
 
 async fn attempts_of(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar(
@@ -122,67 +120,6 @@ fn wrong(q: &Question, l: &Layout) -> Option<(Vec<(String, String)>, Answer, Str
     }
 }
 
-/// The form fields of a fully right answer, in display terms.
-fn right_fields(q: &Question, l: &Layout) -> Vec<(String, String)> {
-    let display_of = |orig: usize| l.order.iter().position(|o| *o == orig).expect("shown");
-    match &q.kind {
-        Kind::SingleChoice { options } => {
-            let right = options
-                .iter()
-                .position(|o| o.weight >= 100.0)
-                .expect("right");
-            vec![field(0, display_of(right))]
-        }
-        Kind::MultipleResponse { options } => (0..options.len())
-            .filter(|i| options[*i].weight > 0.0)
-            .map(|i| {
-                let d = display_of(i);
-                field(d, d)
-            })
-            .collect(),
-        Kind::TrueFalse { answer, .. } => vec![field(0, answer)],
-        Kind::Numeric { answers } => vec![field(
-            0,
-            match answers[0].matcher {
-                NumericMatch::Absolute { value, .. } | NumericMatch::Relative { value, .. } => {
-                    value
-                }
-                NumericMatch::Range { min, .. } => min,
-            },
-        )],
-        Kind::ShortAnswer { answers } => vec![field(
-            0,
-            &answers
-                .iter()
-                .find(|a| a.weight >= 100.0 && !a.text.contains('*'))
-                .expect("plain")
-                .text,
-        )],
-        Kind::Ordering { .. } => l
-            .order
-            .iter()
-            .enumerate()
-            .map(|(d, orig)| field(d, orig + 1))
-            .collect(),
-        Kind::Matching { pairs } => {
-            let rights = app::exam::grade::match_rights(pairs);
-            l.order
-                .iter()
-                .enumerate()
-                .map(|(d, left)| {
-                    let r = rights
-                        .iter()
-                        .position(|r| *r == pairs[*left].right)
-                        .expect("r");
-                    field(
-                        d,
-                        l.right_order.iter().position(|x| *x == r).expect("shown"),
-                    )
-                })
-                .collect()
-        }
-    }
-}
 
 /// What a learner who sat an attempt may see in its review whatever the policy: the
 /// questions, what they answered, the categories and the modules to review.

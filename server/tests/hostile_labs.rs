@@ -56,25 +56,6 @@ async fn start(p: &Person, lab: &lab_grader::Lab, files: &[(String, String)]) ->
     Person::json(r).await.as_i64().expect("run id")
 }
 
-async fn run_view(p: &Person, run: i64) -> Value {
-    let r = p.call("labs/run-view", &[("run", &run.to_string())]).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    Person::json(r).await
-}
-
-/// Polls until the run has left the queue and the workers (bounded in count).
-async fn finished(p: &Person, run: i64) -> Value {
-    for _ in 0..3000 {
-        let v = run_view(p, run).await;
-        let status = v["status"].as_str().unwrap_or_default().to_string();
-        if status != "queued" && status != "running" {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("run {run} did not finish");
-}
-
 /// The server still answers, and this process (the server) stayed bounded.
 async fn server_alive_and_bounded(app: &TestApp) {
     let r = app.person().get("/healthz").await;
@@ -116,7 +97,7 @@ export default function () {
 "#;
     let learner = app.learner("paths@example.com").await;
     let run = start(&learner, &lab, &with_file(&lab, "load.js", script)).await;
-    let v = finished(&learner, run).await;
+    let v = learner.finished_run(run).await;
     assert_eq!(v["status"], "done", "{v}");
     server_alive_and_bounded(&app).await;
     // The run's data holds a bounded number of series however many URLs it hit.
@@ -153,7 +134,7 @@ export default function () {
 "#;
     let learner = app.learner("trend@example.com").await;
     let run = start(&learner, &lab, &with_file(&lab, "load.js", script)).await;
-    let v = finished(&learner, run).await;
+    let v = learner.finished_run(run).await;
     let text = report_text(&v);
     assert!(
         text.contains("limit"),
@@ -169,7 +150,7 @@ async fn deep_promql_in_a_file(app: TestApp) {
     let deep = format!("{}1", "1+".repeat(20_000));
     let learner = app.learner("deep@example.com").await;
     let run = start(&learner, &lab, &with_file(&lab, "availability.promql", &deep)).await;
-    let v = finished(&learner, run).await;
+    let v = learner.finished_run(run).await;
     assert_eq!(v["report"]["passed"], false);
     let text = report_text(&v);
     assert!(
@@ -185,7 +166,7 @@ async fn query_box_bombs(app: TestApp) {
     let lab = lab("01-");
     let learner = app.learner("bombs@example.com").await;
     let run = start(&learner, &lab, &with_file(&lab, "load.js", &lab.files[1].solution)).await;
-    let v = finished(&learner, run).await;
+    let v = learner.finished_run(run).await;
     let data = v["data_runs"][0][0].as_str().expect("a run with data").to_string();
     for q in [
         "count_over_time(vector(1)[30d:1ms])",
@@ -243,15 +224,15 @@ export default function () { for (let i = 0; i < 1e9; i++) t.add(i); }
         .map(|f| (f.name.clone(), f.solution.clone()))
         .collect();
     let c = start(&innocent, &first, &solution).await;
-    let v = finished(&innocent, c).await;
+    let v = innocent.finished_run(c).await;
     eprintln!(
         "innocent learner graded {:.1} s after two hostile runs were queued",
         began.elapsed().as_secs_f64()
     );
     assert_eq!(v["status"], "done", "{v}");
     assert_eq!(v["report"]["passed"], true, "{}", report_text(&v));
-    finished(&hog, a).await;
-    finished(&deep, b).await;
+    hog.finished_run(a).await;
+    deep.finished_run(b).await;
     server_alive_and_bounded(&app).await;
 }
 
@@ -297,7 +278,7 @@ async fn crash_loop_ends(app: TestApp) {
         aborting_grader(dir.path()),
     ));
     app::labs::worker::spawn(app.db.clone(), queue.clone(), 1).await;
-    let v = finished(&learner, run).await;
+    let v = learner.finished_run(run).await;
     assert_eq!(v["status"], "failed", "{v}");
     assert!(
         report_text(&v).contains("stopped the grader twice"),
@@ -330,7 +311,7 @@ async fn aborting_child_twice(app: TestApp) {
         aborting_grader(dir.path()),
     ));
     app::labs::worker::spawn(app.db.clone(), queue.clone(), 1).await;
-    let v = finished(&learner, run).await;
+    let v = learner.finished_run(run).await;
     assert_eq!(v["status"], "failed", "{v}");
     assert!(report_text(&v).contains("stopped the grader twice"));
     let (_, claims, deaths) = run_row(&app, run).await;

@@ -15,7 +15,6 @@ mod support;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 use support::{first_lab, Backend, Person, TestApp, COURSE};
 
 /// Markup a learner would like the page to run: it must arrive as text.
@@ -103,21 +102,6 @@ fn lab_form(lab: &lab_grader::Lab, body: impl Fn(&lab_grader::LabFile) -> String
     form
 }
 
-/// Polls a run until it has left the queue and the worker; bounded in count.
-async fn finished(p: &Person, run: i64) -> Value {
-    for _ in 0..1200 {
-        let r = p.call("labs/run-view", &[("run", &run.to_string())]).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let v = Person::json(r).await;
-        let status = v["status"].as_str().unwrap_or_default();
-        if status != "queued" && status != "running" {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("run {run} did not finish");
-}
-
 /// Learner text on every page that shows it, as the learner and as an administrator.
 async fn learner_text_is_escaped(app: TestApp) {
     let lab = first_lab();
@@ -148,7 +132,7 @@ async fn learner_text_is_escaped(app: TestApp) {
     let r = call_owned(&lea, "labs/run", &lab_form(&lab, |_| HOSTILE.to_string())).await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
     let broken = Person::json(r).await.as_i64().expect("run id");
-    let v = finished(&lea, broken).await;
+    let v = lea.finished_run(broken).await;
     assert_eq!(v["status"], "done", "{v}");
     let run_page = format!("{lab_page}/runs/{broken}");
     shows(&lea, &run_page, "the learner").await;
@@ -174,7 +158,7 @@ async fn learner_text_is_escaped(app: TestApp) {
     .await;
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
     let printing = Person::json(r).await.as_i64().expect("run id");
-    let v = finished(&lea, printing).await;
+    let v = lea.finished_run(printing).await;
     assert_eq!(v["status"], "done", "{v}");
     let report = v["report"].to_string();
     assert!(

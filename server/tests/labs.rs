@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -46,25 +45,6 @@ async fn start(p: &Person, lab: &str, files: &[(String, String)]) -> reqwest::Re
     call_owned(p, "labs/run", &files_form(COURSE, lab, files)).await
 }
 
-async fn run_view(p: &Person, run: i64) -> Value {
-    let r = p.call("labs/run-view", &[("run", &run.to_string())]).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    Person::json(r).await
-}
-
-/// Polls until the run has left the queue and the worker; bounded in count.
-async fn finished(p: &Person, run: i64) -> Value {
-    for _ in 0..1200 {
-        let v = run_view(p, run).await;
-        let status = v["status"].as_str().unwrap_or_default().to_string();
-        if status != "queued" && status != "running" {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("run {run} did not finish");
-}
-
 fn failing_checks(report: &Value) -> Vec<Value> {
     report["steps"]
         .as_array()
@@ -95,7 +75,7 @@ async fn grading(app: TestApp) {
     let r = start(&alice, &lab.slug, &starter(&lab)).await;
     assert_eq!(r.status(), StatusCode::OK);
     let run = Person::json(r).await.as_i64().expect("run id");
-    let v = finished(&alice, run).await;
+    let v = alice.finished_run(run).await;
     assert_eq!(v["status"], "done", "{v}");
     let report = &v["report"];
     assert_eq!(report["passed"], false);
@@ -191,7 +171,7 @@ async fn grading(app: TestApp) {
     let before = Person::json(alice.overview(COURSE).await).await;
     let r = start(&alice, &lab.slug, &solution(&lab)).await;
     let run2 = Person::json(r).await.as_i64().expect("run id");
-    let v = finished(&alice, run2).await;
+    let v = alice.finished_run(run2).await;
     assert_eq!(v["report"]["passed"], true, "{}", v["report"]);
     assert!(failing_checks(&v["report"]).is_empty());
     let after = Person::json(alice.overview(COURSE).await).await;
@@ -347,7 +327,7 @@ async fn drafts(app: TestApp) {
             .await
             .as_i64()
             .expect("run");
-        finished(&alice, run).await;
+        alice.finished_run(run).await;
     }
     assert_eq!(
         alice
@@ -406,7 +386,7 @@ async fn queue(app: TestApp) {
             .status(),
         StatusCode::OK
     );
-    assert_eq!(run_view(&alice, a).await["status"], "cancelled");
+    assert_eq!(alice.run_view(a).await["status"], "cancelled");
     let pb = Person::json(bob.call("labs/progress", &[("run", &b.to_string())]).await).await;
     assert_eq!(pb["position"], 1);
     assert_eq!(
@@ -417,7 +397,7 @@ async fn queue(app: TestApp) {
     // A worker that starts later (another instance, or this one after a
     // restart) finds the queue as it was.
     app::labs::worker::spawn(app.db.clone(), app.state.labs.clone(), 1).await;
-    let v = finished(&bob, b).await;
+    let v = bob.finished_run(b).await;
     assert_eq!(v["status"], "done");
     assert_eq!(v["report"]["passed"], true);
 }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use masterclass::config::Settings;
 
+pub mod answers;
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -242,6 +244,27 @@ pub struct Person {
 }
 
 impl Person {
+    /// A lab run as its page shows it (`labs/run-view`).
+    pub async fn run_view(&self, run: i64) -> Value {
+        let r = self.call("labs/run-view", &[("run", &run.to_string())]).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        Person::json(r).await
+    }
+
+    /// Polls a lab run until it has left the queue and the workers (for at
+    /// most five minutes), and returns its view.
+    pub async fn finished_run(&self, run: i64) -> Value {
+        for _ in 0..3000 {
+            let v = self.run_view(run).await;
+            let status = v["status"].as_str().unwrap_or_default();
+            if status != "queued" && status != "running" {
+                return v;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("run {run} did not finish");
+    }
+
     /// POSTs a server function the way `fetch` from the hydrated page does.
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> Response {
         self.client
