@@ -8,10 +8,12 @@ use super::{Chart, Line};
 
 const W: f64 = 640.0;
 const H: f64 = 220.0;
-const LEFT: f64 = 56.0;
+// The axis labels are HTML beside and below the SVG (see the style sheet's
+// `.chart .plot`), so the plot needs only a little room for its own edges.
+const LEFT: f64 = 8.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
-const BOTTOM: f64 = 28.0;
+const BOTTOM: f64 = 4.0;
 
 /// A "nice" step for about `n` ticks over `span`.
 fn nice_step(span: f64, n: f64) -> f64 {
@@ -31,6 +33,44 @@ fn nice_step(span: f64, n: f64) -> f64 {
         10.0
     };
     nice * mag
+}
+
+/// A time step for about `n` ticks over `span` seconds: whole seconds and the
+/// steps a clock reads (15 s, 30 s, 1 m, 5 m, …), so no two ticks read alike.
+fn nice_time_step(span: f64, n: f64) -> f64 {
+    const STEPS: [f64; 16] = [
+        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+        7200.0, 21600.0, 86400.0,
+    ];
+    let raw = if span.is_finite() { span / n } else { 1.0 };
+    STEPS
+        .iter()
+        .copied()
+        .find(|s| *s >= raw)
+        .unwrap_or_else(|| (raw / 86400.0).ceil() * 86400.0)
+}
+
+/// A value-axis label: as many decimals as the step needs and no more
+/// (`0.5`, not `0.5000`), with the unit when it is short.
+fn fmt_tick(v: f64, step: f64, unit: &str) -> String {
+    let text = if v.abs() >= 1e4 {
+        fmt_value(v)
+    } else {
+        // The fewest decimals that write the step exactly.
+        let decimals = (0..6)
+            .find(|d| {
+                let scaled = step * 10f64.powi(*d);
+                (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0)
+            })
+            .unwrap_or(6) as usize;
+        // -0 reads as 0.
+        format!("{:.*}", decimals, if v == 0.0 { 0.0 } else { v })
+    };
+    if unit.is_empty() || unit.chars().count() > 5 {
+        text
+    } else {
+        format!("{text} {unit}")
+    }
 }
 
 /// A value for an axis label or the readout: short, without float noise.
@@ -113,6 +153,11 @@ impl Frame {
     }
 }
 
+/// Where a label sits over the plot: chart units as percentages of its box.
+fn at(x: f64, y: f64) -> String {
+    format!("left:{:.2}%;top:{:.2}%", x / W * 100.0, y / H * 100.0)
+}
+
 fn polyline(frame: &Frame, line: &Line) -> String {
     line.points
         .iter()
@@ -148,12 +193,13 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
         .map(|i| frame.v0 + v_step * f64::from(i))
         .take_while(|v| *v <= frame.v1 + v_step * 1e-9)
         .collect();
-    let t_step = nice_step(frame.t1 - frame.t0, 6.0);
+    let t_step = nice_time_step(frame.t1 - frame.t0, 6.0);
     let t_ticks: Vec<f64> = (0..=12)
         .map(|i| (frame.t0 / t_step).ceil() * t_step + t_step * f64::from(i))
         .take_while(|t| *t <= frame.t1)
         .collect();
     let title_id = format!("chart-{}", chart.id);
+    let desc_id = format!("chart-{}-desc", chart.id);
     let summary = chart
         .lines
         .iter()
@@ -222,41 +268,47 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
     view! {
         <figure class="chart">
             <figcaption id=title_id.clone()>{chart.title.clone()}{(!chart.unit.is_empty()).then(|| format!(" ({})", chart.unit))}</figcaption>
-            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-labelledby=title_id.clone()
+            // The lines are SVG, which scales with the page; the text is HTML
+            // laid over it, so it keeps its size on a phone.
+            <div class="plot">
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-labelledby=title_id.clone() aria-describedby=desc_id.clone()
                 on:mousemove=on_move on:mouseleave=move |_| { hover.set(None); hover_x.set(None); }>
-                <title>{format!("{}: {summary}", chart.title)}</title>
+                <title>{chart.title.clone()}</title>
+                <desc id=desc_id.clone()>{summary}</desc>
                 {v_ticks.iter().map(|v| {
                     let y = frame.y(*v);
-                    view! {
-                        <line class="grid" x1=LEFT x2=W - RIGHT y1=y y2=y />
-                        <text class="tick" x=LEFT - 6.0 y=y + 4.0 text-anchor="end">{fmt_value(*v)}</text>
-                    }
-                }).collect_view()}
-                {t_ticks.iter().map(|t| {
-                    let x = frame.x(*t);
-                    view! { <text class="tick" x=x y=H - 8.0 text-anchor="middle">{fmt_time(*t)}</text> }
+                    view! { <line class="grid" x1=LEFT x2=W - RIGHT y1=y y2=y /> }
                 }).collect_view()}
                 <line class="axis" x1=LEFT x2=LEFT y1=TOP y2=H - BOTTOM />
                 <line class="axis" x1=LEFT x2=W - RIGHT y1=H - BOTTOM y2=H - BOTTOM />
-                {chart.reference.clone().map(|r| {
+                {chart.reference.as_ref().map(|r| {
                     let y = frame.y(r.value);
-                    view! {
-                        <line class="reference" x1=LEFT x2=W - RIGHT y1=y y2=y />
-                        <text class="reference-label" x=W - RIGHT - 4.0 y=y - 4.0 text-anchor="end">{format!("{} {}", r.label, fmt_value(r.value))}</text>
-                    }
+                    view! { <line class="reference" x1=LEFT x2=W - RIGHT y1=y y2=y /> }
                 })}
                 {chart.marks.iter().map(|m| {
                     let x = frame.x(m.t);
-                    view! {
-                        <line class="mark" x1=x x2=x y1=TOP y2=H - BOTTOM />
-                        <text class="mark-label" x=x + 3.0 y=TOP + 10.0>{m.label.clone()}</text>
-                    }
+                    view! { <line class="mark" x1=x x2=x y1=TOP y2=H - BOTTOM /> }
                 }).collect_view()}
                 {chart.lines.iter().enumerate().map(|(i, l)| view! {
                     <polyline class=format!("series s{}", i % 6) points=polyline(&frame, l) fill="none" />
                 }).collect_view()}
                 {move || hover_x.get().map(|x| view! { <line class="cursor" x1=x x2=x y1=TOP y2=H - BOTTOM /> })}
             </svg>
+            <div class="labels" aria-hidden="true">
+                {v_ticks.iter().map(|v| view! {
+                    <span class="tick y" style=at(LEFT - 4.0, frame.y(*v))>{fmt_tick(*v, v_step, &chart.unit)}</span>
+                }).collect_view()}
+                {t_ticks.iter().map(|t| view! {
+                    <span class="tick x" style=at(frame.x(*t), H - BOTTOM)>{fmt_time(*t)}</span>
+                }).collect_view()}
+                {chart.reference.clone().map(|r| view! {
+                    <span class="reference-label" style=at(W - RIGHT - 4.0, frame.y(r.value))>{format!("{} {}", r.label, fmt_value(r.value))}</span>
+                })}
+                {chart.marks.iter().map(|m| view! {
+                    <span class="mark-label" style=at(frame.x(m.t) + 3.0, TOP)>{m.label.clone()}</span>
+                }).collect_view()}
+            </div>
+            </div>
             <p class="chart-legend">
                 {chart.lines.iter().enumerate().map(|(i, l)| view! {
                     <span class=format!("key s{}", i % 6)>{l.name.clone()}</span>
@@ -316,5 +368,22 @@ mod tests {
         assert_eq!(fmt_time(90.0), "1m30s");
         assert_eq!(fmt_time(120.0), "2m");
         assert_eq!(nice_step(100.0, 4.0), 20.0);
+        assert_eq!(fmt_tick(0.5, 0.25, "s"), "0.50 s");
+        assert_eq!(fmt_tick(0.5, 0.5, ""), "0.5");
+        assert_eq!(fmt_tick(200.0, 50.0, "ms"), "200 ms");
+        assert_eq!(fmt_tick(-0.0, 1.0, "req/s"), "0 req/s");
+        assert_eq!(fmt_tick(3.0, 1.0, "requests per second"), "3");
+    }
+
+    #[test]
+    fn time_ticks_never_repeat() {
+        for span in [0.4, 3.0, 7.0, 45.0, 100.0, 600.0, 5400.0, 30.0 * 86400.0] {
+            let step = nice_time_step(span, 6.0);
+            assert!(step >= 1.0 && span / step <= 6.0, "{span}: {step}");
+            let labels: Vec<String> = (0..=6).map(|i| fmt_time(step * f64::from(i))).collect();
+            let mut unique = labels.clone();
+            unique.dedup();
+            assert_eq!(unique, labels, "{span}");
+        }
     }
 }
