@@ -126,11 +126,28 @@ test('a learner takes the exam: answers, reloads, flags, reviews, submits, sees 
   await ready(page, info);
   await second();
 
+  // Question 4: an answer typed (with JavaScript off, not yet saved) and then
+  // flagged is kept, not lost to the flag.
+  await navTo(page, 'Question 4, not answered').click();
+  await expect(page).toHaveURL(new RegExp(`/exam/${attempt}/q/4$`));
+  await ready(page, info);
+  const fourth = await answer(page, info);
+  await page.getByRole('button', { name: 'Flag for review' }).click();
+  await expect(navTo(page, 'Question 4, answered, flagged')).toBeVisible();
+  await page.reload();
+  await ready(page, info);
+  await fourth();
+
   // The review page sums it up; submitting from there shows the result.
   await page.getByRole('link', { name: 'Review and submit' }).click();
   await expect(page).toHaveURL(new RegExp(`/exam/${attempt}$`));
   await expect(page.getByRole('heading', { level: 1, name: 'Review your answers' })).toBeVisible();
-  await expect(page.getByText(/^2 of \d+ answered; 1 flagged for review\.$/)).toBeVisible();
+  await expect(page.getByText(/^3 of \d+ answered; 2 flagged for review\.$/)).toBeVisible();
+  // The review lists what is left: questions 3 and 4 are flagged, 3 has no answer.
+  await expect(page.getByRole('region', { name: 'Flagged for review' }).getByRole('link')).toHaveText(['Question 3', 'Question 4']);
+  const open = page.getByRole('region', { name: 'Not answered yet' });
+  await expect(open.getByRole('link', { name: 'Question 3', exact: true })).toBeVisible();
+  await expect(open.getByRole('link', { name: 'Question 4', exact: true })).toHaveCount(0);
   await expect(page.getByText(/^\d+ questions have no answer yet\.$/)).toBeVisible();
   await ready(page, info);
   await checkA11y(page, info);

@@ -67,6 +67,15 @@ test('a learner runs lab 1, reads the hint, fixes the threshold and passes', asy
   await ready(page, info);
   await expect(page.locator('textarea[name="files[load.js]"]')).toHaveValue(/p\(95\)<500'/);
   await expect(page.locator('.lab-meta .badge.passed')).toHaveText('Passed');
+
+  // A third graded run lets the learner reveal the solution, which shows at once.
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Lab passed' })).toBeVisible({ timeout: 30_000 });
+  await page.goto(lab);
+  await ready(page, info);
+  await page.getByRole('button', { name: 'Reveal the solution' }).click();
+  await expect(page.getByText('The reference solution. Compare it with yours.')).toBeVisible();
+  await expect(page.locator('#solution textarea').first()).toBeVisible();
   await page.goto(`/courses/${COURSE}`);
   await expect(page.locator('li.module.lab.done', { hasText: 'Lab: Your first load test' })).toContainText('Passed');
   expect(errors).toEqual([]);

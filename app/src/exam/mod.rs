@@ -370,7 +370,10 @@ pub async fn get_exam_question(attempt: i64, position: i32) -> Result<QuestionPa
 /// Saves an answer. `answer[i]` are the form's fields (see [`attempts::answer_from_form`]);
 /// none clears the answer. `seq` orders saves: one not larger than the stored one is
 /// ignored, so a late or repeated save never overwrites a newer one. Without `seq`
-/// (a plain form) the save is the newest. `go` moves on after saving.
+/// (a plain form) the save is the newest. `go` moves on after saving. `flag`
+/// also sets (or clears) the question's review flag, so that the form's "Flag for
+/// review" keeps what the learner typed, with or without JavaScript; the page
+/// then stays on the question.
 #[server(endpoint = "exam/save")]
 pub async fn save_answer(
     attempt: i64,
@@ -378,6 +381,7 @@ pub async fn save_answer(
     seq: Option<i64>,
     #[server(default)] answer: BTreeMap<String, String>,
     go: Option<String>,
+    flag: Option<bool>,
 ) -> Result<SaveAck, AppError> {
     crate::error::ssr::with_status(
         async move {
@@ -385,6 +389,13 @@ pub async fn save_answer(
             let state = crate::state::app_state()?;
             let (ack, total) =
                 attempts::save(&state.db, attempt, position, seq, &answer, user.id).await?;
+            let go = match flag {
+                Some(flagged) => {
+                    attempts::flag(&state.db, attempt, position, flagged, user.id).await?;
+                    Some(go.unwrap_or_else(|| "stay".into()))
+                }
+                None => go,
+            };
             if let Some(path) = go
                 .as_deref()
                 .and_then(|g| go_to(attempt, position, total, g))

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     get_attempt_summary, get_exam_overview, get_exam_question, get_exam_result, Answer,
-    AttemptSummary, ExamOverview, ExamResult, FlagQuestion, ItemStatus, QuestionPage, SaveAck,
+    AttemptSummary, ExamOverview, ExamResult, ItemStatus, QuestionPage, SaveAck,
     SaveAnswer, StartExam, SubmitExam, ViewKind,
 };
 use crate::error::AppError;
@@ -217,21 +217,22 @@ pub fn ExamQuestion() -> impl IntoView {
     let params = use_params_map();
     let attempt = attempt_param();
     let save = ServerAction::<SaveAnswer>::new();
-    let flag = ServerAction::<FlagQuestion>::new();
+    // A save sent by the form's buttons may have changed the review flag: the
+    // question is read again after it (typing saves on its own, without this).
     let key = move || {
         let pos = params
             .read()
             .get("position")
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
-        (attempt(), pos, flag.version().get())
+        (attempt(), pos, save.version().get())
     };
     let data = Resource::new(key, |(a, p, _)| get_exam_question(a, p));
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(page) => view! { <QuestionBody page save flag /> }.into_any(),
+                    Ok(page) => view! { <QuestionBody page save /> }.into_any(),
                     Err(AppError::Conflict(msg)) => {
                         let a = attempt();
                         view! {
@@ -264,7 +265,6 @@ fn chosen(answer: &Option<Answer>) -> (Vec<i32>, String) {
 fn QuestionBody(
     page: QuestionPage,
     save: ServerAction<SaveAnswer>,
-    flag: ServerAction<FlagQuestion>,
 ) -> impl IntoView {
     let QuestionPage {
         attempt,
@@ -456,17 +456,13 @@ fn QuestionBody(
                     } else {
                         view! { <button type="submit" name="go" value="summary" class="button primary">"Save and review"</button> }.into_any()
                     }}
+                    <button type="submit" name="flag" value=(!flagged).to_string() class="link-button flag">
+                        {if flagged { "Remove the review flag" } else { "Flag for review" }}
+                    </button>
                 </div>
             </ActionForm>
             {form_error(save.value())}
             <p class="save-status" role="status" aria-live="polite">{move || auto.status_text()}</p>
-            <ActionForm action=flag attr:class="flag-form">
-                <input type="hidden" name="attempt" value=attempt.to_string() />
-                <input type="hidden" name="position" value=position.to_string() />
-                <input type="hidden" name="flagged" value=(!flagged).to_string() />
-                <input type="hidden" name="go" value="stay" />
-                <button type="submit" class="link-button">{if flagged { "Remove the review flag" } else { "Flag for review" }}</button>
-            </ActionForm>
         </article>
         <QuestionNav attempt items current=Some(position) answered />
     }
@@ -516,6 +512,8 @@ fn SummaryBody(s: AttemptSummary, submit: ServerAction<SubmitExam>) -> impl Into
         <Countdown left=RwSignal::new(remaining_seconds) attempt=id />
         <h1>"Review your answers"</h1>
         <p>{format!("{} of {} answered; {} flagged for review.", items.len() - unanswered, items.len(), flagged)}</p>
+        {still_open(id, "Not answered yet", items.iter().filter(|i| !i.answered).map(|i| i.position).collect())}
+        {still_open(id, "Flagged for review", items.iter().filter(|i| i.flagged).map(|i| i.position).collect())}
         <QuestionNav attempt=id items current=None />
         <ActionForm action=submit>
             <input type="hidden" name="attempt" value=id.to_string() />
@@ -524,6 +522,20 @@ fn SummaryBody(s: AttemptSummary, submit: ServerAction<SubmitExam>) -> impl Into
         </ActionForm>
         {form_error(submit.value())}
     }.into_any()
+}
+
+/// The questions of one kind the review page lists, as links (nothing when none).
+fn still_open(attempt: i64, heading: &'static str, positions: Vec<i32>) -> Option<impl IntoView> {
+    (!positions.is_empty()).then(|| view! {
+        <section class="still-open" aria-label=heading>
+            <h2>{heading}</h2>
+            <ul>
+                {positions.into_iter().map(|p| view! {
+                    <li><a href=format!("/exam/{attempt}/q/{p}")>{format!("Question {p}")}</a></li>
+                }).collect_view()}
+            </ul>
+        </section>
+    })
 }
 
 /// `/exam/:attempt/result`: score, categories, and the review.
@@ -798,7 +810,7 @@ impl Autosave {
         me.state.try_set(SaveState::Saving);
         leptos::task::spawn_local(async move {
             let answer = fields.iter().cloned().collect();
-            let result = super::save_answer(me.attempt, me.position, Some(seq), answer, None).await;
+            let result = super::save_answer(me.attempt, me.position, Some(seq), answer, None, None).await;
             let newest = me.seq.try_get_untracked().unwrap_or(seq);
             match result {
                 Ok(ack) => {

@@ -37,12 +37,19 @@ fn status_label(status: &str, passed: bool) -> &'static str {
 pub fn LabPage() -> impl IntoView {
     let course = param("course");
     let lab = param("lab");
-    let data = Resource::new(move || (course(), lab()), |(c, l)| get_lab(c, l));
+    // Revealing the solution or resetting the files changes the page: it is
+    // read again after either, so the solution shows at once.
+    let reset = ServerAction::<ResetLab>::new();
+    let reveal = ServerAction::<RevealSolution>::new();
+    let data = Resource::new(
+        move || (course(), lab(), reset.version().get(), reveal.version().get()),
+        |(c, l, _, _)| get_lab(c, l),
+    );
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(v) => view! { <LabBody v /> }.into_any(),
+                    Ok(v) => view! { <LabBody v reset reveal /> }.into_any(),
                     Err(e) => load_error(e),
                 }
             })}
@@ -51,10 +58,12 @@ pub fn LabPage() -> impl IntoView {
 }
 
 #[component]
-fn LabBody(v: LabView) -> impl IntoView {
+fn LabBody(
+    v: LabView,
+    reset: ServerAction<ResetLab>,
+    reveal: ServerAction<RevealSolution>,
+) -> impl IntoView {
     let start = ServerAction::<StartRun>::new();
-    let reset = ServerAction::<ResetLab>::new();
-    let reveal = ServerAction::<RevealSolution>::new();
     let (on_change, save_status) = autosave(v.course_slug.clone(), v.slug.clone());
     let query = use_query_map();
     let saved_note = move || {
@@ -83,6 +92,9 @@ fn LabBody(v: LabView) -> impl IntoView {
                 </p>
                 <p class="summary">{v.summary.clone()}</p>
             </header>
+            // Instructions beside the files at desktop width, stacked on a phone.
+            <div class="lab-workspace">
+            <div class="lab-brief" role="region" aria-label="Steps and instructions" tabindex="0">
             <section aria-labelledby="steps-h" class="lab-steps">
                 <h2 id="steps-h">"Steps"</h2>
                 <ol>
@@ -97,6 +109,7 @@ fn LabBody(v: LabView) -> impl IntoView {
                 </ol>
             </section>
             <section class="instructions" aria-label="Instructions" inner_html=v.instructions_html.clone() />
+            </div>
             <section aria-labelledby="work-h" class="lab-work">
                 <h2 id="work-h">"Your files"</h2>
                 {v.active_run.map(|id| view! {
@@ -107,14 +120,15 @@ fn LabBody(v: LabView) -> impl IntoView {
                 <ActionForm action=start attr:class="lab-form">
                     <input type="hidden" name="course" value=course_run />
                     <input type="hidden" name="lab" value=lab_run />
-                    {v.files.iter().map(|f| view! {
-                        <CodeEditor file=f.clone() name=format!("files[{}]", f.name) on_change=on_change />
-                    }).collect_view()}
-                    <div class="form-actions">
+                    // Run and Save stay in reach while the files scroll by.
+                    <div class="form-actions lab-toolbar">
                         <button type="submit" class="button primary">"Run"</button>
                         <button type="submit" class="button" formaction="/api/labs/save" name="back" value="1">"Save draft"</button>
                         <span class="save-status" role="status" aria-live="polite">{move || { let s = save_status.get(); if s.is_empty() { saved_note().unwrap_or_default() } else { s } }}</span>
                     </div>
+                    {v.files.iter().map(|f| view! {
+                        <CodeEditor file=f.clone() name=format!("files[{}]", f.name) on_change=on_change />
+                    }).collect_view()}
                 </ActionForm>
                 {form_error(start.value())}
                 <ActionForm action=reset attr:class="inline-form">
@@ -123,6 +137,7 @@ fn LabBody(v: LabView) -> impl IntoView {
                     <button type="submit" class="button link">"Reset to the starter files"</button>
                 </ActionForm>
             </section>
+            </div>
             {(!v.runs.is_empty()).then(|| view! {
                 <section aria-labelledby="runs-h">
                     <h2 id="runs-h">"Your runs"</h2>
@@ -309,6 +324,22 @@ fn table_view(t: &Table) -> impl IntoView {
     }
 }
 
+/// A hint's text with its `code` spans as code (hints are written in markdown,
+/// and inline code is the markdown they use); everything stays escaped text.
+fn inline_code(text: &str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            let part = part.to_string();
+            if i % 2 == 1 {
+                view! { <code>{part}</code> }.into_any()
+            } else {
+                part.into_any()
+            }
+        })
+        .collect_view()
+}
+
 #[component]
 fn Report(r: LabReport, v: RunView) -> impl IntoView {
     let verdict = if r.cancelled {
@@ -329,15 +360,25 @@ fn Report(r: LabReport, v: RunView) -> impl IntoView {
             {r.steps.iter().map(|s| view! {
                 <h3 class=if s.passed { "step passed" } else { "step failed" }>{s.title.clone()}</h3>
                 <ul class="check-list">
-                    {s.checks.iter().map(|c| view! {
-                        <li class=if c.passed { "check passed" } else { "check failed" }>
-                            <span class="check-mark" aria-hidden="true">{if c.passed { "✓" } else { "✗" }}</span>
-                            <strong>{c.title.clone()}</strong>
-                            <span class="visually-hidden">{if c.passed { " (passed)" } else { " (failed)" }}</span>
-                            <p>{c.message.clone()}</p>
-                            {(!c.passed).then(|| c.expected.clone()).flatten().map(|e| view! { <p class="expected">"Expected: "{e}</p> })}
-                            {(!c.passed).then(|| c.hint.clone()).flatten().map(|h| view! { <p class="hint">"Hint: "{h}</p> })}
-                        </li>
+                    {s.checks.iter().map(|c| {
+                        // A run cancelled before a check could hold leaves it
+                        // unjudged: neither failed nor worth a hint.
+                        let (class, mark, said) = match (c.passed, r.cancelled) {
+                            (true, _) => ("check passed", "✓", " (passed)"),
+                            (false, true) => ("check cancelled", "–", " (cancelled)"),
+                            (false, false) => ("check failed", "✗", " (failed)"),
+                        };
+                        let judged = !c.passed && !r.cancelled;
+                        view! {
+                            <li class=class>
+                                <span class="check-mark" aria-hidden="true">{mark}</span>
+                                <strong>{c.title.clone()}</strong>
+                                <span class="visually-hidden">{said}</span>
+                                <p>{c.message.clone()}</p>
+                                {judged.then(|| c.expected.clone()).flatten().map(|e| view! { <p class="expected">"Expected: "{e}</p> })}
+                                {judged.then(|| c.hint.clone()).flatten().map(|h| view! { <p class="hint">"Hint: "{inline_code(&h)}</p> })}
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
             }).collect_view()}
