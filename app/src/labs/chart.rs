@@ -10,6 +10,8 @@ const W: f64 = 640.0;
 const H: f64 = 220.0;
 // The axis labels are HTML beside and below the SVG (see the style sheet's
 // `.chart .plot`), so the plot needs only a little room for its own edges.
+// The style sheet's `.y-ticks` and `.x-ticks` repeat these margins as
+// percentages of W and H: change both together.
 const LEFT: f64 = 8.0;
 const RIGHT: f64 = 12.0;
 const TOP: f64 = 12.0;
@@ -104,12 +106,16 @@ fn fmt_time(t: f64) -> String {
     }
 }
 
-/// The ranges a chart spans: time, and values from zero (or the lowest value).
+/// The ranges a chart spans, each from one tick to another: time, and values
+/// from zero (or the lowest value). The ticks are evenly spaced from edge to
+/// edge, so their labels can be laid out by the style sheet alone.
 struct Frame {
     t0: f64,
     t1: f64,
+    t_step: f64,
     v0: f64,
     v1: f64,
+    v_step: f64,
 }
 
 impl Frame {
@@ -137,13 +143,21 @@ impl Frame {
         if !v1.is_finite() || v1 <= v0 {
             v1 = v0 + 1.0;
         }
-        let step = nice_step(v1 - v0, 4.0);
+        let t_step = nice_time_step(t1 - t0, 6.0);
+        let v_step = nice_step(v1 - v0, 4.0);
         Frame {
-            t0,
-            t1,
-            v0: (v0 / step).floor() * step,
-            v1: (v1 / step).ceil() * step,
+            t0: (t0 / t_step).floor() * t_step,
+            t1: (t1 / t_step).ceil() * t_step,
+            t_step,
+            v0: (v0 / v_step).floor() * v_step,
+            v1: (v1 / v_step).ceil() * v_step,
+            v_step,
         }
+    }
+    /// Every tick from `from` to `to` by `step`, both ends included.
+    fn ticks(from: f64, to: f64, step: f64) -> Vec<f64> {
+        let n = ((to - from) / step).round().clamp(1.0, 24.0) as u32;
+        (0..=n).map(|i| from + step * f64::from(i)).collect()
     }
     fn x(&self, t: f64) -> f64 {
         LEFT + (t - self.t0) / (self.t1 - self.t0) * (W - LEFT - RIGHT)
@@ -151,11 +165,6 @@ impl Frame {
     fn y(&self, v: f64) -> f64 {
         H - BOTTOM - (v - self.v0) / (self.v1 - self.v0) * (H - TOP - BOTTOM)
     }
-}
-
-/// Where a label sits over the plot: chart units as percentages of its box.
-fn at(x: f64, y: f64) -> String {
-    format!("left:{:.2}%;top:{:.2}%", x / W * 100.0, y / H * 100.0)
 }
 
 fn polyline(frame: &Frame, line: &Line) -> String {
@@ -188,16 +197,9 @@ fn readout(chart: &Chart, t: f64) -> String {
 #[component]
 pub fn LineChart(chart: Chart) -> impl IntoView {
     let frame = Frame::of(&chart);
-    let v_step = nice_step(frame.v1 - frame.v0, 4.0);
-    let v_ticks: Vec<f64> = (0..=8)
-        .map(|i| frame.v0 + v_step * f64::from(i))
-        .take_while(|v| *v <= frame.v1 + v_step * 1e-9)
-        .collect();
-    let t_step = nice_time_step(frame.t1 - frame.t0, 6.0);
-    let t_ticks: Vec<f64> = (0..=12)
-        .map(|i| (frame.t0 / t_step).ceil() * t_step + t_step * f64::from(i))
-        .take_while(|t| *t <= frame.t1)
-        .collect();
+    let v_step = frame.v_step;
+    let v_ticks = Frame::ticks(frame.v0, frame.v1, v_step);
+    let t_ticks = Frame::ticks(frame.t0, frame.t1, frame.t_step);
     let title_id = format!("chart-{}", chart.id);
     let desc_id = format!("chart-{}-desc", chart.id);
     let summary = chart
@@ -294,24 +296,25 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
                 }).collect_view()}
                 {move || hover_x.get().map(|x| view! { <line class="cursor" x1=x x2=x y1=TOP y2=H - BOTTOM /> })}
             </svg>
-            <div class="labels" aria-hidden="true">
-                {v_ticks.iter().map(|v| view! {
-                    <span class="tick y" style=at(LEFT - 4.0, frame.y(*v))>{fmt_tick(*v, v_step, &chart.unit)}</span>
-                }).collect_view()}
-                {t_ticks.iter().map(|t| view! {
-                    <span class="tick x" style=at(frame.x(*t), H - BOTTOM)>{fmt_time(*t)}</span>
-                }).collect_view()}
-                {chart.reference.clone().map(|r| view! {
-                    <span class="reference-label" style=at(W - RIGHT - 4.0, frame.y(r.value))>{format!("{} {}", r.label, fmt_value(r.value))}</span>
-                })}
-                {chart.marks.iter().map(|m| view! {
-                    <span class="mark-label" style=at(frame.x(m.t) + 3.0, TOP)>{m.label.clone()}</span>
-                }).collect_view()}
+            // The axis labels, spread evenly by the style sheet (the page's
+            // policy allows no inline styles): they stay at the page's text size
+            // however narrow the chart.
+            <div class="y-ticks" aria-hidden="true">
+                {v_ticks.iter().map(|v| view! { <span>{fmt_tick(*v, v_step, &chart.unit)}</span> }).collect_view()}
+            </div>
+            <div class="x-ticks" aria-hidden="true">
+                {t_ticks.iter().map(|t| view! { <span>{fmt_time(*t)}</span> }).collect_view()}
             </div>
             </div>
             <p class="chart-legend">
                 {chart.lines.iter().enumerate().map(|(i, l)| view! {
                     <span class=format!("key s{}", i % 6)>{l.name.clone()}</span>
+                }).collect_view()}
+                {chart.reference.clone().map(|r| view! {
+                    <span class="key reference">{format!("{} {} {}", r.label, fmt_value(r.value), chart.unit)}</span>
+                })}
+                {chart.marks.iter().map(|m| view! {
+                    <span class="key mark">{format!("{} at {}", m.label, fmt_time(m.t))}</span>
                 }).collect_view()}
             </p>
             <p class="chart-readout" aria-live="polite">{move || hover.get()}</p>
