@@ -206,6 +206,7 @@ fn QuestionNav(
                     }
                 }).collect_view()}
             </ol>
+            <p class="nav-key" aria-hidden="true">"Filled: answered · ⚑ flagged for review · outlined: this question"</p>
             <p><a href=format!("/exam/{attempt}")>"Review and submit"</a></p>
         </nav>
     }
@@ -451,11 +452,11 @@ fn QuestionBody(
                 <div class="buttons">
                     {(position > 1).then(|| view! { <button type="submit" name="go" value="prev" class="button">"← Previous"</button> })}
                     <button type="submit" name="go" value="stay" class="button">"Save"</button>
-                    {if position < total {
-                        view! { <button type="submit" name="go" value="next" class="button primary">"Save and next →"</button> }.into_any()
-                    } else {
-                        view! { <button type="submit" name="go" value="summary" class="button primary">"Save and review"</button> }.into_any()
-                    }}
+                    // One element either way: a branch between two elements here
+                    // hydrated wrongly once a sibling followed it.
+                    <button type="submit" name="go" value=if position < total { "next" } else { "summary" } class="button primary">
+                        {if position < total { "Save and next →" } else { "Save and review" }}
+                    </button>
                     <button type="submit" name="flag" value=(!flagged).to_string() class="link-button flag">
                         {if flagged { "Remove the review flag" } else { "Flag for review" }}
                     </button>
