@@ -37,7 +37,10 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let rounds: usize = args.first().and_then(|r| r.parse().ok()).unwrap_or(5);
     let prefix = args.get(1).cloned().unwrap_or_default();
     let sandbox = lab_grader::sandbox::Sandbox::new(
@@ -45,7 +48,10 @@ async fn main() {
         vec!["lab-sandbox".into()],
     );
     println!("grading each lab's solution {rounds} times in-process and in a sandboxed child, taking turns");
-    println!("{:<28} {:>12} {:>12} {:>8}", "lab", "in-process", "child", "ratio");
+    println!(
+        "{:<28} {:>12} {:>12} {:>8}",
+        "lab", "in-process", "child", "ratio"
+    );
     let mut all = Vec::new();
     for lab in labs(&prefix) {
         let files: BTreeMap<String, String> = lab

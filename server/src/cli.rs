@@ -498,17 +498,19 @@ async fn cert_verify(
     let source = match (jwks, source) {
         (Some(path), _) => KeySource::File(path.to_path_buf()),
         (None, Some(db)) => KeySource::Database(db),
-        (None, None) if offline => {
-            return fail(
-                "--offline needs --jwks FILE (the issuer's published keys) or the platform's database"
-                    .into(),
-            )
-        }
+        (None, None) if offline => return fail(
+            "--offline needs --jwks FILE (the issuer's published keys) or the platform's database"
+                .into(),
+        ),
         (None, None) => KeySource::Fetch,
     };
     println!(
         "issuer      {}",
-        clean(claimed.as_deref().unwrap_or("(none named in the credential)"))
+        clean(
+            claimed
+                .as_deref()
+                .unwrap_or("(none named in the credential)")
+        )
     );
     match &expected {
         Some(e) => println!("checked as  {}", clean(e)),
@@ -521,7 +523,12 @@ async fn cert_verify(
     // A credential of another issuer is refused before anything is fetched for it.
     if let (Some(e), Some(c)) = (&expected, &claimed) {
         if e != c {
-            let report = verify::verify_issued_by(&token, e, &[], verify::StatusSource::Skipped(String::new()));
+            let report = verify::verify_issued_by(
+                &token,
+                e,
+                &[],
+                verify::StatusSource::Skipped(String::new()),
+            );
             return print_report(&report);
         }
     }
@@ -557,16 +564,12 @@ async fn cert_verify(
     };
     let status = match (&payload, &source, offline) {
         (Err(e), _, _) => verify::StatusSource::Failed(e.clone()),
-        (Ok(_), KeySource::Database(db), _) => {
-            match app::certs::store::revoked_indices(db).await {
-                Ok(revoked) => {
-                    verify::StatusSource::Bits(app::certs::credential::bitstring(&revoked))
-                }
-                Err(e) => verify::StatusSource::Failed(format!(
-                    "cannot read revocations from the platform's database: {e}"
-                )),
-            }
-        }
+        (Ok(_), KeySource::Database(db), _) => match app::certs::store::revoked_indices(db).await {
+            Ok(revoked) => verify::StatusSource::Bits(app::certs::credential::bitstring(&revoked)),
+            Err(e) => verify::StatusSource::Failed(format!(
+                "cannot read revocations from the platform's database: {e}"
+            )),
+        },
         (Ok(_), _, true) => verify::StatusSource::Skipped("--offline".into()),
         (Ok(p), _, false) => match fetch_status_list(p, expected.as_deref()).await {
             // Signed by the issuer's keys, or not believed.
@@ -574,9 +577,7 @@ async fn cert_verify(
                 Ok(bits) => verify::StatusSource::Bits(bits),
                 Err(e) => verify::StatusSource::Failed(e),
             },
-            Ok(None) => {
-                verify::StatusSource::Skipped("the credential has no status entry".into())
-            }
+            Ok(None) => verify::StatusSource::Skipped("the credential has no status entry".into()),
             Err(e) => verify::StatusSource::Failed(e),
         },
     };

@@ -93,8 +93,11 @@ fn seconds(name: &str, default: std::time::Duration) -> anyhow::Result<std::time
 /// The HTTP server's limits from the environment.
 fn http_limits() -> anyhow::Result<HttpLimits> {
     let d = HttpLimits::default();
-    let max_connections =
-        positive("MASTERCLASS_MAX_CONNECTIONS", d.max_connections as u64, "connections")? as usize;
+    let max_connections = positive(
+        "MASTERCLASS_MAX_CONNECTIONS",
+        d.max_connections as u64,
+        "connections",
+    )? as usize;
     Ok(HttpLimits {
         header_timeout: seconds("MASTERCLASS_HEADER_TIMEOUT_SECS", d.header_timeout)?,
         body_timeout: seconds("MASTERCLASS_BODY_TIMEOUT_SECS", d.body_timeout)?,
@@ -105,7 +108,10 @@ fn http_limits() -> anyhow::Result<HttpLimits> {
 
 fn metrics_access() -> anyhow::Result<MetricsAccess> {
     let token = var("MASTERCLASS_METRICS_TOKEN").map(|t| t.trim().to_string());
-    if token.as_ref().is_some_and(|t| t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control())) {
+    if token
+        .as_ref()
+        .is_some_and(|t| t.len() < 16 || t.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
         anyhow::bail!("MASTERCLASS_METRICS_TOKEN must be at least 16 characters without spaces");
     }
     let addr = match var("MASTERCLASS_METRICS_ADDR") {
@@ -137,8 +143,11 @@ fn sandbox_from_env() -> anyhow::Result<lab_grader::sandbox::Sandbox> {
         .map_err(|e| anyhow::anyhow!("cannot find this program to start lab graders: {e}"))?;
     let mut sandbox = lab_grader::sandbox::Sandbox::new(exe, vec!["lab-sandbox".into()]);
     let limits = &mut sandbox.grade_limits;
-    limits.memory_bytes =
-        positive("MASTERCLASS_LAB_MEMORY_MB", limits.memory_bytes >> 20, "megabytes")? << 20;
+    limits.memory_bytes = positive(
+        "MASTERCLASS_LAB_MEMORY_MB",
+        limits.memory_bytes >> 20,
+        "megabytes",
+    )? << 20;
     limits.cpu_secs = positive("MASTERCLASS_LAB_CPU_SECS", limits.cpu_secs, "seconds")?;
     limits.wall = seconds("MASTERCLASS_LAB_WALL_SECS", limits.wall)?;
     Ok(sandbox)
@@ -225,10 +234,9 @@ impl Settings {
                 })?,
             None => app::labs::worker::DEFAULT_LEASE,
         };
-        let trusted_proxies = TrustedProxies::parse(
-            &var("MASTERCLASS_TRUSTED_PROXIES").unwrap_or_default(),
-        )
-        .map_err(|e| anyhow::anyhow!("MASTERCLASS_TRUSTED_PROXIES: {e}"))?;
+        let trusted_proxies =
+            TrustedProxies::parse(&var("MASTERCLASS_TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("MASTERCLASS_TRUSTED_PROXIES: {e}"))?;
         Ok(Settings {
             lab_sandbox: sandbox_from_env()?,
             trusted_proxies,

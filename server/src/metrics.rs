@@ -177,7 +177,10 @@ pub async fn handler(
         }
     }
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         endpoint.metrics.render(),
     )
         .into_response()
@@ -197,7 +200,10 @@ mod tests {
         };
         let token = "s3cret-token-for-metrics";
         assert!(authorized(&with("Bearer s3cret-token-for-metrics"), token));
-        assert!(authorized(&with("bearer  s3cret-token-for-metrics "), token));
+        assert!(authorized(
+            &with("bearer  s3cret-token-for-metrics "),
+            token
+        ));
         assert!(!authorized(&with("Bearer s3cret-token-for-metric"), token));
         assert!(!authorized(&with("Basic s3cret-token-for-metrics"), token));
         assert!(!authorized(&HeaderMap::new(), token));

@@ -44,9 +44,9 @@ impl TrustedProxies {
     /// Whether `ip` is one of the trusted proxies.
     pub fn contains(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|(net, prefix)| {
-            net.is_ipv4() == ip.is_ipv4() && mask(ip, *prefix) == *net
-        })
+        self.0
+            .iter()
+            .any(|(net, prefix)| net.is_ipv4() == ip.is_ipv4() && mask(ip, *prefix) == *net)
     }
 }
 
@@ -226,7 +226,10 @@ pub fn has_session_cookie(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .any(|c| c.trim_start().starts_with(crate::startup::SESSION_COOKIE_EQ))
+        .any(|c| {
+            c.trim_start()
+                .starts_with(crate::startup::SESSION_COOKIE_EQ)
+        })
 }
 
 /// Answers to signed-in users are theirs alone: no shared or browser cache
@@ -384,7 +387,10 @@ mod tests {
             of(&[("x-forwarded-for", "198.51.100.1")], ip("203.0.113.9")),
             ip("203.0.113.9")
         );
-        assert_eq!(of(&[("x-forwarded-for", "198.51.100.1")], proxy), ip("198.51.100.1"));
+        assert_eq!(
+            of(&[("x-forwarded-for", "198.51.100.1")], proxy),
+            ip("198.51.100.1")
+        );
         // A client's forged entries sit left of what the proxy appended.
         assert_eq!(
             of(&[("x-forwarded-for", "1.1.1.1, 198.51.100.1")], proxy),
@@ -392,7 +398,10 @@ mod tests {
         );
         assert_eq!(
             of(
-                &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "198.51.100.1, 10.0.0.7")],
+                &[
+                    ("x-forwarded-for", "1.1.1.1"),
+                    ("x-forwarded-for", "198.51.100.1, 10.0.0.7")
+                ],
                 proxy
             ),
             ip("198.51.100.1")
@@ -401,7 +410,10 @@ mod tests {
             of(&[("x-forwarded-for", "[2001:db8::1]:443")], proxy),
             ip("2001:db8::1")
         );
-        assert_eq!(of(&[("x-forwarded-for", "junk, 10.0.0.7")], proxy), ip("10.0.0.7"));
+        assert_eq!(
+            of(&[("x-forwarded-for", "junk, 10.0.0.7")], proxy),
+            ip("10.0.0.7")
+        );
         assert_eq!(of(&[], proxy), proxy);
         assert_eq!(of(&[("x-forwarded-for", "")], proxy), proxy);
     }

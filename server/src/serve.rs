@@ -60,7 +60,8 @@ impl Default for HttpLimits {
 }
 
 /// What a connection past the limit is told before it is closed.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
+const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n\
 retry-after: 1\r\nconnection: close\r\ncontent-length: 46\r\n\r\n\
 The server is busy. Please try again shortly.\n";
 
@@ -73,7 +74,9 @@ pub async fn serve(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
-    let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let max = limits
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let slots = Arc::new(Semaphore::new(max));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = pin!(shutdown);
@@ -109,7 +112,9 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     // Each connection holds a slot until it closes: all slots back, all closed.
-    let _ = slots.acquire_many(u32::try_from(max).unwrap_or(u32::MAX)).await;
+    let _ = slots
+        .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
+        .await;
     Ok(())
 }
 
@@ -158,9 +163,9 @@ impl Activity {
         let now = self.now();
         self.last.store(now, Ordering::Relaxed);
         if self.busy.load(Ordering::Acquire) == 0 {
-            let _ = self
-                .head_since
-                .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
+            let _ =
+                self.head_since
+                    .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
         }
     }
 
@@ -232,7 +237,10 @@ async fn connection(
             });
             let router = router.clone();
             async move {
-                let res = match router.oneshot(hyper::Request::from_parts(parts, body)).await {
+                let res = match router
+                    .oneshot(hyper::Request::from_parts(parts, body))
+                    .await
+                {
                     Ok(res) => res,
                     Err(never) => match never {},
                 };

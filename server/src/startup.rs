@@ -248,11 +248,14 @@ pub async fn build(settings: &Settings, db: Db, limits: Limits) -> anyhow::Resul
     let metrics_addr = match settings.metrics.addr {
         None => None,
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| anyhow::anyhow!("MASTERCLASS_METRICS_ADDR: cannot listen on {addr}: {e}"))?;
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                anyhow::anyhow!("MASTERCLASS_METRICS_ADDR: cannot listen on {addr}: {e}")
+            })?;
             let bound = listener.local_addr().unwrap_or(addr);
-            let router = Router::new().route("/metrics", get(metrics::handler).with_state(metrics.clone()));
+            let router = Router::new().route(
+                "/metrics",
+                get(metrics::handler).with_state(metrics.clone()),
+            );
             let limits = settings.http;
             tokio::spawn(async move {
                 if let Err(e) =

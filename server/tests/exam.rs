@@ -78,7 +78,6 @@ fn countdown(secs: i64) -> String {
     }
 }
 
-
 /// The stored question and layout of one item, read straight from the database.
 async fn item(app: &TestApp, attempt: i64, pos: i32) -> (Question, Layout) {
     let (body, layout): (String, String) = sqlx::query_as(
@@ -94,7 +93,6 @@ async fn item(app: &TestApp, attempt: i64, pos: i32) -> (Question, Layout) {
         serde_json::from_str(&layout).expect("layout"),
     )
 }
-
 
 /// Strings only a grader may know: feedback, and the accepted short answers.
 fn secrets(q: &Question) -> Vec<String> {

@@ -233,7 +233,10 @@ async fn blueprint(app: TestApp) {
             "from 1 to 120 months",
         ),
         (vec![("certificate_valid_months", "a year")], "whole number"),
-        (vec![("show_answers", "always")], "after_last_attempt, after_pass, never"),
+        (
+            vec![("show_answers", "always")],
+            "after_last_attempt, after_pass, never",
+        ),
     ] {
         let (status, body) =
             status_and_message(save_blueprint(&admin, &blueprint_form(&changes)).await).await;

@@ -63,7 +63,6 @@ fn location(r: &reqwest::Response) -> String {
         .to_string()
 }
 
-
 async fn attempts_of(app: &TestApp, email: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT CAST(COUNT(*) AS BIGINT) FROM exam_attempts a JOIN users u ON u.id = a.user_id WHERE u.email = $1",
@@ -119,7 +118,6 @@ fn wrong(q: &Question, l: &Layout) -> Option<(Vec<(String, String)>, Answer, Str
         _ => None,
     }
 }
-
 
 /// What a learner who sat an attempt may see in its review whatever the policy: the
 /// questions, what they answered, the categories and the modules to review.
@@ -218,7 +216,10 @@ async fn leaked(p: &Person, attempt: i64, sat: &Sat) -> usize {
 async fn question(p: &Person, attempt: i64, pos: i32) -> Value {
     ok(p.call(
         "exam/question",
-        &[("attempt", &attempt.to_string()), ("position", &pos.to_string())],
+        &[
+            ("attempt", &attempt.to_string()),
+            ("position", &pos.to_string()),
+        ],
     )
     .await)
     .await
@@ -298,7 +299,11 @@ async fn harvest(app: TestApp) {
         let p = app.exam_taker(&format!("throwaway{n}@example.com")).await;
         let first = start_id(&p).await;
         let sat1 = sit_wrongly(&app, &p, first).await;
-        assert_eq!(leaked(&p, first, &sat1).await, 0, "attempt 1 of account {n}");
+        assert_eq!(
+            leaked(&p, first, &sat1).await,
+            0,
+            "attempt 1 of account {n}"
+        );
         let r = result(&p, first).await;
         assert_eq!(r["keys_shown"], false);
         assert!(
@@ -316,7 +321,9 @@ async fn harvest(app: TestApp) {
             .collect();
         assert!(!missed.is_empty());
         for it in &missed {
-            let href = it["module"]["href"].as_str().unwrap_or_else(|| panic!("{it}"));
+            let href = it["module"]["href"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{it}"));
             assert!(href.starts_with(&format!("/courses/{COURSE}/")), "{it}");
             let page = p.get(href).await;
             assert_eq!(page.status(), StatusCode::OK, "{href}");
@@ -354,7 +361,11 @@ async fn harvest(app: TestApp) {
                 )
                 .await)
             .await;
-            assert_eq!(leaked(&p, second, &sat2).await, 0, "an attempt is left again");
+            assert_eq!(
+                leaked(&p, second, &sat2).await,
+                0,
+                "an attempt is left again"
+            );
         }
     }
 
@@ -386,7 +397,10 @@ async fn harvest(app: TestApp) {
     }
     submit(&passer, id).await;
     let r = result(&passer, id).await;
-    assert_eq!((r["passed"].clone(), r["keys_shown"].clone()), (Value::Bool(true), Value::Bool(true)));
+    assert_eq!(
+        (r["passed"].clone(), r["keys_shown"].clone()),
+        (Value::Bool(true), Value::Bool(true))
+    );
     assert!(r["review"][0]["key"]["correct_answer"].is_string(), "{r}");
     let r = start(&passer).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -395,8 +409,15 @@ async fn harvest(app: TestApp) {
     // never: nobody sees the keys, not even after passing or with no attempt left.
     set_blueprint(&admin, &[("show_answers", "never")]).await;
     let r = result(&passer, id).await;
-    assert_eq!(r["keys_shown"], false, "the policy in force applies to past attempts");
-    assert!(r["review"].as_array().expect("review").iter().all(|it| it["key"].is_null()));
+    assert_eq!(
+        r["keys_shown"], false,
+        "the policy in force applies to past attempts"
+    );
+    assert!(r["review"]
+        .as_array()
+        .expect("review")
+        .iter()
+        .all(|it| it["key"].is_null()));
     let p = app.exam_taker("never@example.com").await;
     for _ in 0..2 {
         let id = start_id(&p).await;
@@ -469,7 +490,11 @@ async fn eligibility(app: TestApp) {
     // direct call, and a plain form post, are refused alike.
     let r = start(&p).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.expect("body").contains("Complete these modules first"));
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("Complete these modules first"));
     let r = p
         .form_post(
             "exam/start",
@@ -477,7 +502,12 @@ async fn eligibility(app: TestApp) {
             &format!("/courses/{COURSE}/exam"),
         )
         .await;
-    assert!(!location(&r).contains("/q/1"), "{} {}", r.status(), location(&r));
+    assert!(
+        !location(&r).contains("/q/1"),
+        "{} {}",
+        r.status(),
+        location(&r)
+    );
     assert_eq!(attempts_of(&app, email).await, 0);
 
     // Every module done, but no lab passed: still refused, now for the labs.
@@ -504,12 +534,19 @@ async fn eligibility(app: TestApp) {
     }
     let r = start(&p).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert!(r.text().await.expect("body").contains("Pass these labs first"));
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("Pass these labs first"));
 
     // The first lab passed through the real queue and grader: the others still missing.
     let form = support::solution_run_form();
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let run = ok(p.call("labs/run", &form).await).await.as_i64().expect("run");
+    let run = ok(p.call("labs/run", &form).await)
+        .await
+        .as_i64()
+        .expect("run");
     let mut status = String::new();
     for _ in 0..3000 {
         let v = ok(p.call("labs/run-view", &[("run", &run.to_string())]).await).await;
@@ -555,7 +592,12 @@ async fn eligibility(app: TestApp) {
         .await)
     .await;
     let ov = ok(p.call("exam/overview", &[("course", COURSE)]).await).await;
-    assert!(ov["blocked"].as_str().is_some_and(|b| b.contains("Complete these modules first")), "{ov}");
+    assert!(
+        ov["blocked"]
+            .as_str()
+            .is_some_and(|b| b.contains("Complete these modules first")),
+        "{ov}"
+    );
     let r = start(&p).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     let r = p
@@ -565,7 +607,12 @@ async fn eligibility(app: TestApp) {
             &format!("/courses/{COURSE}/exam"),
         )
         .await;
-    assert!(!location(&r).contains("/q/1"), "{} {}", r.status(), location(&r));
+    assert!(
+        !location(&r).contains("/q/1"),
+        "{} {}",
+        r.status(),
+        location(&r)
+    );
     assert_eq!(attempts_of(&app, email).await, 2, "no third attempt");
     // Done again, the learner may go on.
     app.make_eligible(&p, COURSE).await;
@@ -608,9 +655,15 @@ async fn sequence_bounds(app: TestApp) {
     }
     // The answer still takes saves, numbered and plain.
     let ack = ok(save(&p, id, pos, Some("1"), &[field(0, "one")]).await).await;
-    assert_eq!((ack["seq"].clone(), ack["applied"].clone()), (Value::from(1), Value::Bool(true)));
+    assert_eq!(
+        (ack["seq"].clone(), ack["applied"].clone()),
+        (Value::from(1), Value::Bool(true))
+    );
     let ack = ok(save(&p, id, pos, None, &[field(0, "two")]).await).await;
-    assert_eq!((ack["seq"].clone(), ack["applied"].clone()), (Value::from(2), Value::Bool(true)));
+    assert_eq!(
+        (ack["seq"].clone(), ack["applied"].clone()),
+        (Value::from(2), Value::Bool(true))
+    );
     // A jump as large as the window allows is taken; the next save still fits after it.
     let far = (2 + SEQ_WINDOW).to_string();
     let ack = ok(save(&p, id, pos, Some(&far), &[field(0, "far")]).await).await;
@@ -630,7 +683,10 @@ async fn sequence_bounds(app: TestApp) {
     let v = question(&p, id, pos).await;
     assert_eq!(v["seq"], 0, "{v}");
     let ack = ok(save(&p, id, pos, Some("1"), &[field(0, "thawed")]).await).await;
-    assert_eq!((ack["seq"].clone(), ack["applied"].clone()), (Value::from(1), Value::Bool(true)));
+    assert_eq!(
+        (ack["seq"].clone(), ack["applied"].clone()),
+        (Value::from(1), Value::Bool(true))
+    );
     assert!(answer(&question(&p, id, pos).await).contains("thawed"));
     let ack = ok(save(&p, id, pos, None, &[field(0, "plain")]).await).await;
     assert_eq!(ack["applied"], true);
@@ -638,7 +694,14 @@ async fn sequence_bounds(app: TestApp) {
 
     // Someone else's huge number cannot reach this answer at all.
     let mallory = app.exam_taker("mallory@example.com").await;
-    let r = save(&mallory, id, pos, Some(&MAX_SEQ.to_string()), &[field(0, "mallory")]).await;
+    let r = save(
+        &mallory,
+        id,
+        pos,
+        Some(&MAX_SEQ.to_string()),
+        &[field(0, "mallory")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let ack = ok(save(&p, id, pos, None, &[field(0, "mine")]).await).await;
     assert_eq!(ack["applied"], true);

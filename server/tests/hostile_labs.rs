@@ -43,16 +43,19 @@ fn with_file(lab: &lab_grader::Lab, name: &str, body: &str) -> Vec<(String, Stri
 }
 
 async fn start(p: &Person, lab: &lab_grader::Lab, files: &[(String, String)]) -> i64 {
-    let mut form: Vec<(String, &str)> = vec![
-        ("course".into(), COURSE),
-        ("lab".into(), lab.slug.as_str()),
-    ];
+    let mut form: Vec<(String, &str)> =
+        vec![("course".into(), COURSE), ("lab".into(), lab.slug.as_str())];
     for (name, body) in files {
         form.push((format!("files[{name}]"), body.as_str()));
     }
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let r = p.call("labs/run", &form).await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     Person::json(r).await.as_i64().expect("run id")
 }
 
@@ -101,11 +104,18 @@ export default function () {
     assert_eq!(v["status"], "done", "{v}");
     server_alive_and_bounded(&app).await;
     // The run's data holds a bounded number of series however many URLs it hit.
-    let data = v["data_runs"][0][0].as_str().expect("a run with data").to_string();
+    let data = v["data_runs"][0][0]
+        .as_str()
+        .expect("a run with data")
+        .to_string();
     let r = learner
         .call(
             "labs/query",
-            &[("run", &run.to_string()), ("data", &data), ("query", "count({__name__=~\".+\"})")],
+            &[
+                ("run", &run.to_string()),
+                ("data", &data),
+                ("query", "count({__name__=~\".+\"})"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -149,7 +159,12 @@ async fn deep_promql_in_a_file(app: TestApp) {
     let lab = lab("03-");
     let deep = format!("{}1", "1+".repeat(20_000));
     let learner = app.learner("deep@example.com").await;
-    let run = start(&learner, &lab, &with_file(&lab, "availability.promql", &deep)).await;
+    let run = start(
+        &learner,
+        &lab,
+        &with_file(&lab, "availability.promql", &deep),
+    )
+    .await;
     let v = learner.finished_run(run).await;
     assert_eq!(v["report"]["passed"], false);
     let text = report_text(&v);
@@ -165,9 +180,17 @@ async fn deep_promql_in_a_file(app: TestApp) {
 async fn query_box_bombs(app: TestApp) {
     let lab = lab("01-");
     let learner = app.learner("bombs@example.com").await;
-    let run = start(&learner, &lab, &with_file(&lab, "load.js", &lab.files[1].solution)).await;
+    let run = start(
+        &learner,
+        &lab,
+        &with_file(&lab, "load.js", &lab.files[1].solution),
+    )
+    .await;
     let v = learner.finished_run(run).await;
-    let data = v["data_runs"][0][0].as_str().expect("a run with data").to_string();
+    let data = v["data_runs"][0][0]
+        .as_str()
+        .expect("a run with data")
+        .to_string();
     for q in [
         "count_over_time(vector(1)[30d:1ms])",
         "count_over_time(vector(1)[1h:1ms])",
@@ -175,24 +198,33 @@ async fn query_box_bombs(app: TestApp) {
         &format!("{}vector(1){}", "sum(".repeat(600), ")".repeat(600)),
     ] {
         let r = learner
-            .call("labs/query", &[("run", &run.to_string()), ("data", &data), ("query", q)])
+            .call(
+                "labs/query",
+                &[("run", &run.to_string()), ("data", &data), ("query", q)],
+            )
             .await;
         let status = r.status();
         let body = r.text().await.unwrap_or_default();
-        assert!(
-            status.is_client_error(),
-            "{q:.60}: {status} {body:.300}"
-        );
+        assert!(status.is_client_error(), "{q:.60}: {status} {body:.300}");
         assert!(!body.trim().is_empty(), "a message for {q:.60}");
     }
     // And an ordinary query still answers.
     let r = learner
         .call(
             "labs/query",
-            &[("run", &run.to_string()), ("data", &data), ("query", "sum(rate(http_requests_total[1m]))")],
+            &[
+                ("run", &run.to_string()),
+                ("data", &data),
+                ("query", "sum(rate(http_requests_total[1m]))"),
+            ],
         )
         .await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     server_alive_and_bounded(&app).await;
 }
 
@@ -214,7 +246,11 @@ export default function () { for (let i = 0; i < 1e9; i++) t.add(i); }
     let b = start(
         &deep,
         &third,
-        &with_file(&third, "availability.promql", &format!("{}1", "1+".repeat(20_000))),
+        &with_file(
+            &third,
+            "availability.promql",
+            &format!("{}1", "1+".repeat(20_000)),
+        ),
     )
     .await;
     let began = Instant::now();

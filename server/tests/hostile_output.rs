@@ -91,7 +91,10 @@ async fn call_owned(p: &Person, endpoint: &str, form: &[(String, String)]) -> re
     p.call(endpoint, &form).await
 }
 
-fn lab_form(lab: &lab_grader::Lab, body: impl Fn(&lab_grader::LabFile) -> String) -> Vec<(String, String)> {
+fn lab_form(
+    lab: &lab_grader::Lab,
+    body: impl Fn(&lab_grader::LabFile) -> String,
+) -> Vec<(String, String)> {
     let mut form = vec![
         ("course".to_string(), COURSE.to_string()),
         ("lab".to_string(), lab.slug.clone()),
@@ -121,7 +124,12 @@ async fn learner_text_is_escaped(app: TestApp) {
     // Lab files: a draft, in the editor's textarea.
     let lab_page = format!("/courses/{COURSE}/labs/{}", lab.slug);
     let r = call_owned(&lea, "labs/save", &lab_form(&lab, |_| HOSTILE.to_string())).await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let page = shows(&lea, &lab_page, "the learner").await;
     assert!(
         page.contains("&lt;/textarea&gt;&lt;/title&gt;&lt;script&gt;"),
@@ -130,7 +138,12 @@ async fn learner_text_is_escaped(app: TestApp) {
 
     // A run of those files: its page, with the files and whatever the engine made of them.
     let r = call_owned(&lea, "labs/run", &lab_form(&lab, |_| HOSTILE.to_string())).await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let broken = Person::json(r).await.as_i64().expect("run id");
     let v = lea.finished_run(broken).await;
     assert_eq!(v["status"], "done", "{v}");
@@ -156,7 +169,12 @@ async fn learner_text_is_escaped(app: TestApp) {
         }),
     )
     .await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let printing = Person::json(r).await.as_i64().expect("run id");
     let v = lea.finished_run(printing).await;
     assert_eq!(v["status"], "done", "{v}");
@@ -204,14 +222,29 @@ async fn learner_text_is_escaped(app: TestApp) {
         }
     }
     assert!(!typed.is_empty(), "no free-text question took the answer");
-    shows(&lea, &format!("/exam/{attempt}/q/{}", typed[0]), "the learner").await;
+    shows(
+        &lea,
+        &format!("/exam/{attempt}/q/{}", typed[0]),
+        "the learner",
+    )
+    .await;
     let r = lea.call("exam/submit", &[("attempt", &a)]).await;
     assert_eq!(r.status(), StatusCode::OK);
     inert(&lea, &format!("/exam/{attempt}/result"), "the learner").await;
     inert(&admin, &format!("/exam/{attempt}/result"), "the admin").await;
-    shows(&admin, &format!("/admin/exam/{COURSE}/attempts"), "the admin").await;
+    shows(
+        &admin,
+        &format!("/admin/exam/{COURSE}/attempts"),
+        "the admin",
+    )
+    .await;
     // Item statistics (and the answers given) appear from five submitted attempts on.
-    inert(&admin, &format!("/admin/exam/{COURSE}/statistics"), "the admin").await;
+    inert(
+        &admin,
+        &format!("/admin/exam/{COURSE}/statistics"),
+        "the admin",
+    )
+    .await;
 
     // The certificate's name: in the public page's <title> too.
     sqlx::query("UPDATE exam_attempts SET passed = 1, score_bp = 10000 WHERE id = $1")
@@ -221,25 +254,31 @@ async fn learner_text_is_escaped(app: TestApp) {
         .expect("pass");
     shows(&lea, &format!("/exam/{attempt}/certificate"), "the learner").await;
     let r = lea.issue_certificate(attempt, HOSTILE_NAME).await;
-    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let id = Person::json(r).await.as_str().expect("id").to_string();
     let page = shows(&anon, &format!("/certificates/{id}"), "anyone").await;
     let title = title_of(&page);
     assert!(
-        title.starts_with("Certificate: &lt;/title&gt;&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+        title.starts_with(
+            "Certificate: &lt;/title&gt;&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+        ),
         "the title holds the name as text: {title}"
     );
     shows(&lea, "/certificates", "the learner").await;
     shows(&admin, "/admin/certificates", "the admin").await;
-    let jwt = anon.text(&format!("/certificates/{id}/credential.jwt")).await;
+    let jwt = anon
+        .text(&format!("/certificates/{id}/credential.jwt"))
+        .await;
     shows(&anon, &format!("/certificates/verify?jwt={jwt}"), "anyone").await;
     // Anyone can make a link to the verification page with text of their own.
     let page = shows(
         &anon,
-        &format!(
-            "/certificates/verify?jwt={}",
-            utf8_percent_encode(HOSTILE)
-        ),
+        &format!("/certificates/verify?jwt={}", utf8_percent_encode(HOSTILE)),
         "anyone following a link",
     )
     .await;
@@ -301,7 +340,10 @@ async fn certificate_names(app: TestApp) {
     let page = app.person().text(&format!("/certificates/{id}")).await;
     assert!(page.contains("Ánn Lée-O&#39;Brien 李") || page.contains("Ánn Lée-O'Brien 李"));
 }
-on_both_backends!(certificate_names_refuse_hidden_characters, certificate_names);
+on_both_backends!(
+    certificate_names_refuse_hidden_characters,
+    certificate_names
+);
 
 // ---------------------------------------------------------------------------
 // `masterclass cert verify`
@@ -326,11 +368,8 @@ impl Issuer {
             "keys": [app::certs::jose::jwk(&kid, &key.verifying_key())]
         })
         .to_string();
-        let list = app::certs::credential::status_list_credential(
-            &base,
-            &revoked,
-            app::db::now_ms(),
-        );
+        let list =
+            app::certs::credential::status_list_credential(&base, &revoked, app::db::now_ms());
         let status = app::certs::jose::sign(&key, &kid, "vc+jwt", &list);
         let router = axum::Router::new()
             .route(
@@ -376,7 +415,12 @@ fn cert_verify(jwt: &str, args: &[&str], env: &[(&str, &str)]) -> Verified {
     std::fs::write(&file, jwt).expect("write");
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_masterclass"));
     cmd.args(["cert", "verify"]).arg(&file).args(args);
-    for var in ["MASTERCLASS_PUBLIC_URL", "DATABASE_URL", "MASTERCLASS_DATA_DIR", "MASTERCLASS_ADDR"] {
+    for var in [
+        "MASTERCLASS_PUBLIC_URL",
+        "DATABASE_URL",
+        "MASTERCLASS_DATA_DIR",
+        "MASTERCLASS_ADDR",
+    ] {
         cmd.env_remove(var);
     }
     // No platform here unless the test says so: an empty data folder.
@@ -425,7 +469,8 @@ async fn cert_verify_trusts_only_the_issuer_it_is_told() {
     let v = cert_verify(&forged, &["--issuer", &genuine.base], &[]);
     assert_eq!(v.code, Some(1), "{}{}", v.stdout, v.stderr);
     assert!(
-        v.stdout.contains(&format!("issuer      {}", own(&attacker))),
+        v.stdout
+            .contains(&format!("issuer      {}", own(&attacker))),
         "the issuer is printed: {}",
         v.stdout
     );
@@ -459,14 +504,21 @@ async fn cert_verify_trusts_only_the_issuer_it_is_told() {
     let revoked = genuine.credential(&genuine.base, "Bob", 7);
     let v = cert_verify(&revoked, &["--issuer", &genuine.base], &[]);
     assert_eq!(v.code, Some(1));
-    assert!(v.stdout.contains("INVALID: revoked by the issuer"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("INVALID: revoked by the issuer"),
+        "{}",
+        v.stdout
+    );
 
     // Claiming the genuine issuer while signed with another key.
     let claimed = attacker.credential(&genuine.base, "Mallory", 0);
     let v = cert_verify(&claimed, &["--issuer", &genuine.base], &[]);
     assert_eq!(v.code, Some(1), "{}", v.stdout);
     assert!(
-        v.stdout.contains(&format!("signed with key {}, which the issuer does not publish", attacker.kid)),
+        v.stdout.contains(&format!(
+            "signed with key {}, which the issuer does not publish",
+            attacker.kid
+        )),
         "{}",
         v.stdout
     );
@@ -479,7 +531,8 @@ async fn cert_verify_trusts_only_the_issuer_it_is_told() {
     assert_terminal_safe(&v.stdout);
     assert_terminal_safe(&v.stderr);
     assert!(
-        v.stdout.contains("recipient   Eve\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{9b}31m\\u{202e}gnp.exe"),
+        v.stdout
+            .contains("recipient   Eve\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{9b}31m\\u{202e}gnp.exe"),
         "{}",
         v.stdout
     );
@@ -518,8 +571,14 @@ async fn cert_verify_beside_the_platform(app: TestApp) {
     ];
     let v = cert_verify(&jwt, &["--offline"], &env);
     assert_eq!(v.code, Some(0), "{}{}", v.stdout, v.stderr);
-    assert!(v.stdout.contains(&format!("issuer      {}/issuer", app.settings.public_url)));
-    assert!(v.stdout.contains("not revoked"), "the database's revocations: {}", v.stdout);
+    assert!(v
+        .stdout
+        .contains(&format!("issuer      {}/issuer", app.settings.public_url)));
+    assert!(
+        v.stdout.contains("not revoked"),
+        "the database's revocations: {}",
+        v.stdout
+    );
 
     let attacker = Issuer::start(3, vec![]).await;
     let forged = attacker.credential(&attacker.base, "Mallory", 0);
@@ -530,15 +589,29 @@ async fn cert_verify_beside_the_platform(app: TestApp) {
     let claimed = attacker.credential(&app.settings.public_url, "Mallory", 0);
     let v = cert_verify(&claimed, &[], &env);
     assert_eq!(v.code, Some(1), "{}{}", v.stdout, v.stderr);
-    assert!(v.stdout.contains("which the issuer does not publish"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("which the issuer does not publish"),
+        "{}",
+        v.stdout
+    );
 
     let admin = app.admin().await;
-    assert_eq!(admin.revoke_certificate(&id, "test").await.status(), StatusCode::OK);
+    assert_eq!(
+        admin.revoke_certificate(&id, "test").await.status(),
+        StatusCode::OK
+    );
     let v = cert_verify(&jwt, &[], &env);
     assert_eq!(v.code, Some(1), "{}{}", v.stdout, v.stderr);
-    assert!(v.stdout.contains("INVALID: revoked by the issuer"), "{}", v.stdout);
+    assert!(
+        v.stdout.contains("INVALID: revoked by the issuer"),
+        "{}",
+        v.stdout
+    );
 }
-on_both_backends!(cert_verify_uses_the_platform_beside_it, cert_verify_beside_the_platform);
+on_both_backends!(
+    cert_verify_uses_the_platform_beside_it,
+    cert_verify_beside_the_platform
+);
 
 // ---------------------------------------------------------------------------
 // SVG
@@ -600,7 +673,10 @@ async fn svgs(app: TestApp) {
         assert!(why.contains("an SVG may not"), "{what}: {why}");
     }
     // Nothing of them was stored or served.
-    let r = app.person().get(&format!("/media/{COURSE}/bypass.svg")).await;
+    let r = app
+        .person()
+        .get(&format!("/media/{COURSE}/bypass.svg"))
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     let sandboxed = |r: &reqwest::Response, what: &str| {
@@ -627,11 +703,21 @@ async fn svgs(app: TestApp) {
     // An SVG that passes the filter is served as an image, sandboxed.
     let plain = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><rect width="10" height="10" fill="#336"/></svg>"##;
     let r = upload(&admin, "plain.svg", plain.as_bytes()).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
-    let r = app.person().get(&format!("/media/{COURSE}/plain.svg")).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let r = app
+        .person()
+        .get(&format!("/media/{COURSE}/plain.svg"))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        r.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        r.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/svg+xml")
     );
     sandboxed(&r, "an uploaded SVG");

@@ -30,10 +30,7 @@ fn person_at(app: &TestApp, source: &str, forwarded_for: Option<&str>) -> Person
     let source: IpAddr = source.parse().expect("source address");
     let mut headers = HeaderMap::new();
     if let Some(f) = forwarded_for {
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_str(f).expect("header"),
-        );
+        headers.insert("x-forwarded-for", HeaderValue::from_str(f).expect("header"));
     }
     Person::with_client(&app.base, move |b| {
         b.local_address(source).default_headers(headers)
@@ -68,7 +65,11 @@ async fn next_stays_on_this_site(app: TestApp) {
         let r = login_as(&p, OWNER, OWNER_PASSWORD, hostile).await;
         assert_eq!(r.status(), StatusCode::OK, "next {hostile:?}");
         assert_eq!(location(&r).as_deref(), Some("/"), "next {hostile:?}");
-        assert_eq!(p.me().await["email"], OWNER, "signed in despite {hostile:?}");
+        assert_eq!(
+            p.me().await["email"],
+            OWNER,
+            "signed in despite {hostile:?}"
+        );
         // The same with JavaScript off: a real 302.
         let p = app.person();
         let r = p
@@ -98,7 +99,11 @@ async fn next_stays_on_this_site(app: TestApp) {
                 ],
             )
             .await;
-        assert_eq!(location(&r).as_deref(), Some("/"), "sign-up next {hostile:?}");
+        assert_eq!(
+            location(&r).as_deref(),
+            Some("/"),
+            "sign-up next {hostile:?}"
+        );
     }
     // A path on this site is kept.
     let p = app.person();
@@ -182,7 +187,10 @@ async fn strangers_cannot_lock_the_owner_out(app: TestApp) {
     // … and nobody else is.
     let other = person_at(&app, "127.0.0.5", None);
     assert_eq!(
-        other.login("other@example.com", OWNER_PASSWORD).await.status(),
+        other
+            .login("other@example.com", OWNER_PASSWORD)
+            .await
+            .status(),
         StatusCode::OK
     );
     // Successful sign-ins do not use up an address's attempts (a classroom
@@ -336,7 +344,9 @@ async fn half_sent_headers_are_cut_off() {
     );
     // Trickling a byte at a time does not reset the clock.
     let mut s = TcpStream::connect(app.addr).await.expect("connect");
-    s.write_all(b"GET /healthz HTTP/1.1\r\n").await.expect("write");
+    s.write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .expect("write");
     let mut cut = false;
     for _ in 0..150 {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -355,7 +365,10 @@ async fn half_sent_headers_are_cut_off() {
     assert!(cut, "a trickled header is cut off");
     // A connection that never says anything is closed too.
     let mut s = TcpStream::connect(app.addr).await.expect("connect");
-    assert!(read_until_closed(&mut s).await.is_some(), "a silent connection is closed");
+    assert!(
+        read_until_closed(&mut s).await.is_some(),
+        "a silent connection is closed"
+    );
     // A whole request is answered as ever.
     let mut s = TcpStream::connect(app.addr).await.expect("connect");
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -408,7 +421,10 @@ async fn slow_request_bodies_are_cut_off() {
         "answered as the client's fault, if at all: {answer}"
     );
     // A body sent in time is read as ever.
-    let r = app.person().login("nobody@example.com", "whatever it is").await;
+    let r = app
+        .person()
+        .login("nobody@example.com", "whatever it is")
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
@@ -435,7 +451,9 @@ async fn connections_beyond_the_cap_are_refused() {
         held.push(s);
     }
     let mut extra = TcpStream::connect(app.addr).await.expect("connect");
-    let answer = read_until_closed(&mut extra).await.expect("refused at once");
+    let answer = read_until_closed(&mut extra)
+        .await
+        .expect("refused at once");
     assert!(
         answer.starts_with("HTTP/1.1 503"),
         "the fifth connection is told to come back: {answer:?}"
@@ -475,7 +493,9 @@ async fn reset_links_die_with_the_password(app: TestApp) {
     let (first, second) = (issue().await, issue().await);
     let anon = app.person();
     assert_eq!(
-        anon.reset_password(&first, "first new password").await.status(),
+        anon.reset_password(&first, "first new password")
+            .await
+            .status(),
         StatusCode::OK
     );
     assert_eq!(
@@ -551,7 +571,9 @@ async fn registration_does_not_tell(backend: Backend) {
         ]
     };
     let fresh = app.person();
-    let new_account = fresh.call("auth/register", &form("fresh@example.com")).await;
+    let new_account = fresh
+        .call("auth/register", &form("fresh@example.com"))
+        .await;
     app.learner(OWNER).await;
     let stranger = app.person();
     let taken = stranger
@@ -565,7 +587,10 @@ async fn registration_does_not_tell(backend: Backend) {
             .iter()
             .any(|c| c.as_bytes().starts_with(b"masterclass_session="))
     };
-    assert!(cookie(&new_account) && cookie(&taken), "both get a session cookie");
+    assert!(
+        cookie(&new_account) && cookie(&taken),
+        "both get a session cookie"
+    );
     let (a, b) = (
         new_account.text().await.expect("body"),
         taken.text().await.expect("body"),
@@ -680,11 +705,17 @@ async fn cross_origin_check_compares_scheme_host_and_port() {
             .send()
     };
     assert_eq!(
-        send("http://learn.example").await.expect("request").status(),
+        send("http://learn.example")
+            .await
+            .expect("request")
+            .status(),
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        send("https://learn.example").await.expect("request").status(),
+        send("https://learn.example")
+            .await
+            .expect("request")
+            .status(),
         StatusCode::OK
     );
 }
@@ -699,7 +730,11 @@ async fn signed_in_answers_are_not_stored(app: TestApp) {
             .map(str::to_string)
     };
     let anon = app.person();
-    assert_eq!(cache(&anon.get("/").await), None, "visitors' pages may be cached");
+    assert_eq!(
+        cache(&anon.get("/").await),
+        None,
+        "visitors' pages may be cached"
+    );
     let p = app.learner("gus@example.com").await;
     for path in ["/", "/account", &format!("/courses/{COURSE}/{FIRST}")] {
         let r = p.get(path).await;
@@ -819,7 +854,9 @@ async fn metrics_on_an_address_of_their_own() {
     let m = Person::new(&format!("http://{metrics_addr}"), Default::default());
     let text = m.text("/metrics").await;
     assert!(
-        text.contains(r#"masterclass_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+        text.contains(
+            r#"masterclass_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
         "{text}"
     );
     assert_eq!(

@@ -5,7 +5,6 @@
 
 mod support;
 
-
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::{first_lab, Backend, Person, TestApp, COURSE};

@@ -260,9 +260,13 @@ fn svg(b: &[u8]) -> Result<(), String> {
         return Err("an SVG may not contain a DTD (<!DOCTYPE …> or <!ENTITY …>)".into());
     }
     for pi in lower.match_indices("<?").map(|(i, _)| &lower[i + 2..]) {
-        let declaration = pi.strip_prefix("xml").is_some_and(|r| r.starts_with(char::is_whitespace));
+        let declaration = pi
+            .strip_prefix("xml")
+            .is_some_and(|r| r.starts_with(char::is_whitespace));
         if !declaration {
-            return Err("an SVG may not contain processing instructions such as <?xml-stylesheet?>".into());
+            return Err(
+                "an SVG may not contain processing instructions such as <?xml-stylesheet?>".into(),
+            );
         }
         let decl = &pi[..pi.find("?>").unwrap_or(pi.len())];
         if let Some(enc) = decl.split("encoding").nth(1) {
@@ -304,9 +308,14 @@ fn svg(b: &[u8]) -> Result<(), String> {
         .filter(|c| !c.is_ascii_whitespace() && !c.is_ascii_control())
         .flat_map(char::to_lowercase)
         .collect();
-    if ["javascript:", "vbscript:", "data:text/html", "data:application/xhtml"]
-        .iter()
-        .any(|u| squeezed.contains(u))
+    if [
+        "javascript:",
+        "vbscript:",
+        "data:text/html",
+        "data:application/xhtml",
+    ]
+    .iter()
+    .any(|u| squeezed.contains(u))
     {
         return Err("an SVG may not contain javascript: (or HTML data:) addresses".into());
     }

@@ -147,9 +147,8 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
             let state = crate::state::app_state()?;
             let limits = state.limiter.limits;
             let email = email.trim().to_lowercase();
-            let mismatch = || {
-                AppError::Validation("That email and password do not match an account.".into())
-            };
+            let mismatch =
+                || AppError::Validation("That email and password do not match an account.".into());
             if email.len() > 254 {
                 return Err(mismatch());
             }
@@ -277,7 +276,10 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/courses/x")), "/courses/x");
-        assert_eq!(safe_next(Some("/courses/x?tab=2#top")), "/courses/x?tab=2#top");
+        assert_eq!(
+            safe_next(Some("/courses/x?tab=2#top")),
+            "/courses/x?tab=2#top"
+        );
         for bad in [
             "//evil.example",
             "https://evil.example",

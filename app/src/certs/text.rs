@@ -12,9 +12,11 @@
 pub fn hidden(c: char) -> Option<&'static str> {
     let kind = match c {
         // The bidirectional controls: embeddings, overrides, isolates, marks.
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
-            "a text-direction control"
-        }
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => "a text-direction control",
         '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{180E}' | '\u{034F}' => {
             "a zero-width character"
         }
@@ -79,7 +81,10 @@ mod tests {
         assert_eq!(hidden('\u{200B}'), Some("a zero-width character"));
         assert_eq!(hidden('\u{1B}'), Some("a control character"));
         assert_eq!(hidden('\u{9B}'), Some("a control character"));
-        assert_eq!(hidden('\u{E0041}'), Some("an invisible formatting character"));
+        assert_eq!(
+            hidden('\u{E0041}'),
+            Some("an invisible formatting character")
+        );
         for ok in ['a', 'é', 'Ж', 'ن', '中', ' ', '-', '\'', '😀', '\u{FE0F}'] {
             assert_eq!(hidden(ok), None, "{ok:?}");
         }

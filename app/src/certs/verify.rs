@@ -126,7 +126,8 @@ pub fn verify_issued_by(
             report
         }
         Some(claimed) => {
-            let detail = format!("issued by {claimed}, not by {issuer}, the issuer checked against");
+            let detail =
+                format!("issued by {claimed}, not by {issuer}, the issuer checked against");
             refuse(Some(claimed), detail)
         }
         None => refuse(None, "the credential names no issuer".into()),

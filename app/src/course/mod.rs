@@ -163,7 +163,17 @@ pub struct PageWithoutBody;
 
 /// The learner's part of a [`ModulePage`], in field order, and whether the page
 /// has the practice box (hydration must build the same elements the server did).
-type LearnerPart = (String, String, String, i64, bool, Option<String>, i64, i64, bool);
+type LearnerPart = (
+    String,
+    String,
+    String,
+    i64,
+    bool,
+    Option<String>,
+    i64,
+    i64,
+    bool,
+);
 
 impl leptos::server::codee::Encoder<Result<ModulePage, AppError>> for PageWithoutBody {
     type Error = serde_json::Error;
@@ -297,7 +307,10 @@ mod tests {
             links_html: blank,
             ..page
         };
-        assert_eq!(PageWithoutBody::decode(&text).unwrap(), Ok(expected.clone()));
+        assert_eq!(
+            PageWithoutBody::decode(&text).unwrap(),
+            Ok(expected.clone())
+        );
         // A page without the practice box hydrates without it.
         let bare = ModulePage {
             practice_html: None,

@@ -251,7 +251,10 @@ pub async fn module_page(
     let (body_html, practice_html) = if locked.is_some() {
         ("".into(), None)
     } else {
-        (f.content.clone(), (!f.practice.is_empty()).then(|| f.practice.clone()))
+        (
+            f.content.clone(),
+            (!f.practice.is_empty()).then(|| f.practice.clone()),
+        )
     };
     Ok(ModulePage {
         course_slug: c.slug.clone(),

@@ -9,8 +9,8 @@ use super::model::Question;
 use super::store;
 use super::{
     Answer, AttemptRow, AttemptSummary, CategoryScore, ClaimedCertificate, ExamOverview,
-    ExamResult, ItemStatus, ModuleLink, QuestionPage, QuestionView, ReviewItem, ReviewKey,
-    SaveAck, ShowAnswers, ViewKind,
+    ExamResult, ItemStatus, ModuleLink, QuestionPage, QuestionView, ReviewItem, ReviewKey, SaveAck,
+    ShowAnswers, ViewKind,
 };
 use crate::auth::User;
 use crate::db::{now_ms, Db};
@@ -1048,12 +1048,11 @@ pub async fn result(db: &Db, attempt: i64, user: &User) -> Result<ExamResult, Ap
         let bp = store::blueprint(db, a.course_id).await?;
         keys_for_learner(db, a.course_id, bp.as_ref(), a.user_id).await?
     };
-    let modules: Vec<(String, String)> = sqlx::query_as(
-        "SELECT slug, title FROM modules WHERE course_id = $1 AND published = 1",
-    )
-    .bind(a.course_id)
-    .fetch_all(db)
-    .await?;
+    let modules: Vec<(String, String)> =
+        sqlx::query_as("SELECT slug, title FROM modules WHERE course_id = $1 AND published = 1")
+            .bind(a.course_id)
+            .fetch_all(db)
+            .await?;
     let rows: Vec<(i64, String, String, String, Option<String>)> = sqlx::query_as(
         "SELECT i.position, i.category, v.body_json, i.layout_json, i.answer_json
          FROM exam_attempt_items i JOIN exam_question_versions v ON v.id = i.question_version_id

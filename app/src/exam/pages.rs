@@ -8,8 +8,8 @@ use leptos_router::hooks::use_params_map;
 
 use super::{
     get_attempt_summary, get_exam_overview, get_exam_question, get_exam_result, Answer,
-    AttemptSummary, ExamOverview, ExamResult, ItemStatus, QuestionPage, SaveAck,
-    SaveAnswer, StartExam, SubmitExam, ViewKind,
+    AttemptSummary, ExamOverview, ExamResult, ItemStatus, QuestionPage, SaveAck, SaveAnswer,
+    StartExam, SubmitExam, ViewKind,
 };
 use crate::error::AppError;
 use crate::layout::{form_error, load_error};
@@ -263,10 +263,7 @@ fn chosen(answer: &Option<Answer>) -> (Vec<i32>, String) {
 }
 
 #[component]
-fn QuestionBody(
-    page: QuestionPage,
-    save: ServerAction<SaveAnswer>,
-) -> impl IntoView {
+fn QuestionBody(page: QuestionPage, save: ServerAction<SaveAnswer>) -> impl IntoView {
     let QuestionPage {
         attempt,
         course_title,
@@ -811,7 +808,8 @@ impl Autosave {
         me.state.try_set(SaveState::Saving);
         leptos::task::spawn_local(async move {
             let answer = fields.iter().cloned().collect();
-            let result = super::save_answer(me.attempt, me.position, Some(seq), answer, None, None).await;
+            let result =
+                super::save_answer(me.attempt, me.position, Some(seq), answer, None, None).await;
             let newest = me.seq.try_get_untracked().unwrap_or(seq);
             match result {
                 Ok(ack) => {

@@ -272,7 +272,8 @@ fn broken_files_report_every_line_and_import_nothing() {
 
 #[test]
 fn a_question_names_the_module_that_teaches_it() {
-    let src = "// @module: thresholds-are-slos\n// @options: fixed\n::m:: x {=a ~b}\n\n::plain:: y {T}\n";
+    let src =
+        "// @module: thresholds-are-slos\n// @options: fixed\n::m:: x {=a ~b}\n\n::plain:: y {T}\n";
     let qs = gift::parse(src, "c").expect("parses");
     assert_eq!(qs[0].module.as_deref(), Some("thresholds-are-slos"));
     assert!(qs[0].fixed_order);
@@ -609,7 +610,9 @@ fn the_answers_policy_reads_its_names_and_the_old_booleans() {
     for p in ShowAnswers::ALL {
         let b = bp(&format!("show_answers: {}\n", p.as_str())).expect("parses");
         assert_eq!(b.show_answers, p);
-        assert!(b.to_yaml("#").contains(&format!("\nshow_answers: {}\n", p.as_str())));
+        assert!(b
+            .to_yaml("#")
+            .contains(&format!("\nshow_answers: {}\n", p.as_str())));
         let json = serde_json::to_string(&b).expect("json");
         assert_eq!(
             serde_json::from_str::<Blueprint>(&json).expect("back"),

@@ -41,8 +41,8 @@ fn nice_step(span: f64, n: f64) -> f64 {
 /// steps a clock reads (15 s, 30 s, 1 m, 5 m, …), so no two ticks read alike.
 fn nice_time_step(span: f64, n: f64) -> f64 {
     const STEPS: [f64; 16] = [
-        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
-        7200.0, 21600.0, 86400.0,
+        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+        21600.0, 86400.0,
     ];
     let raw = if span.is_finite() { span / n } else { 1.0 };
     STEPS

@@ -42,7 +42,14 @@ pub fn LabPage() -> impl IntoView {
     let reset = ServerAction::<ResetLab>::new();
     let reveal = ServerAction::<RevealSolution>::new();
     let data = Resource::new(
-        move || (course(), lab(), reset.version().get(), reveal.version().get()),
+        move || {
+            (
+                course(),
+                lab(),
+                reset.version().get(),
+                reveal.version().get(),
+            )
+        },
         |(c, l, _, _)| get_lab(c, l),
     );
     view! {

@@ -237,7 +237,9 @@ async fn grade(db: &Db, queue: &LabQueue, claimed: Claimed) {
         Ok(Ok(outcome)) => store::finish(db, &claimed, &outcome.report, &outcome.data).await,
         // Stopped on purpose (a cancel, a lost lease, a graceful stop) before
         // the child could answer: nothing to blame the run for.
-        Ok(Err(_)) if token.is_cancelled() => store::finish(db, &claimed, &store::unanswered(None, true), &[]).await,
+        Ok(Err(_)) if token.is_cancelled() => {
+            store::finish(db, &claimed, &store::unanswered(None, true), &[]).await
+        }
         Ok(Err(failure)) if failure.is_crash() => {
             tracing::error!(run, error = %failure, "lab grader died");
             store::grader_died(db, &claimed, &failure.message()).await
@@ -267,4 +269,3 @@ async fn grade(db: &Db, queue: &LabQueue, claimed: Claimed) {
         .remove(&run);
     queue.idle.notify_waiters();
 }
-

@@ -230,7 +230,11 @@ impl Sandbox {
 
     /// Charts `query` over `data` in a child. The outer error is the child's
     /// death; the inner one the learner's query error.
-    pub async fn query(&self, data: &RunData, query: &str) -> Result<Result<Chart, String>, Failure> {
+    pub async fn query(
+        &self,
+        data: &RunData,
+        query: &str,
+    ) -> Result<Result<Chart, String>, Failure> {
         let request = Request::Query {
             data: data.clone(),
             query: query.to_owned(),
@@ -434,7 +438,10 @@ enum ReadError {
 
 /// Reads one line into `buf` (without its newline), refusing lines over
 /// [`MAX_MESSAGE`] without holding them; `false` at end of stream.
-async fn read_line(from: &mut (impl AsyncBufRead + Unpin), buf: &mut Vec<u8>) -> Result<bool, ReadError> {
+async fn read_line(
+    from: &mut (impl AsyncBufRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> Result<bool, ReadError> {
     buf.clear();
     loop {
         let available = from.fill_buf().await.map_err(|_| ReadError::Io)?;
@@ -545,9 +552,10 @@ pub async fn child_main(args: ChildArgs) -> i32 {
             Reply::Graded(Box::new(outcome))
         }
         Request::Query { data, query } => {
-            let chart = tokio::task::spawn_blocking(move || crate::data::query_chart(&data, &query))
-                .await
-                .unwrap_or_else(|e| Err(format!("the query stopped unexpectedly: {e}")));
+            let chart =
+                tokio::task::spawn_blocking(move || crate::data::query_chart(&data, &query))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the query stopped unexpectedly: {e}")));
             Reply::Charted(chart)
         }
     };

@@ -246,7 +246,9 @@ pub struct Person {
 impl Person {
     /// A lab run as its page shows it (`labs/run-view`).
     pub async fn run_view(&self, run: i64) -> Value {
-        let r = self.call("labs/run-view", &[("run", &run.to_string())]).await;
+        let r = self
+            .call("labs/run-view", &[("run", &run.to_string())])
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
         Person::json(r).await
     }
@@ -497,7 +499,10 @@ pub async fn make_eligible(db: &app::db::Db, p: &Person, course: &str) {
             break;
         }
     }
-    assert!(todo.is_empty(), "modules that cannot be completed: {todo:?}");
+    assert!(
+        todo.is_empty(),
+        "modules that cannot be completed: {todo:?}"
+    );
     let me = p.me().await;
     let uid = me["id"]
         .as_i64()

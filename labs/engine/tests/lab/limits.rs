@@ -142,7 +142,10 @@ export default function () {
         .expect("the trend's count");
     // Each lane counts its first few distinct values (they might recur)
     // rather than keeping them: a few more than the budget.
-    assert!((150_000.0..=200_000.0 + 2.0 * 64.0).contains(&kept), "{kept}");
+    assert!(
+        (150_000.0..=200_000.0 + 2.0 * 64.0).contains(&kept),
+        "{kept}"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ pub use eval::{
     instant_query, instant_query_with, parse, parse_with, range_query, range_query_with, Engine,
     QueryError, QueryOptions,
 };
-pub use limits::{CancelCheck, QueryContext, QueryLimits};
 pub use labels::Labels;
+pub use limits::{CancelCheck, QueryContext, QueryLimits};
 pub use store::{Sample, Series, Storage};
 pub use value::{format_api_float, format_float, Element, RangeSeries, Value};
