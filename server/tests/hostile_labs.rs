@@ -31,6 +31,11 @@ fn lab(slug_prefix: &str) -> lab_grader::Lab {
     lab_grader::load_lab(&path, "labs/x").expect("lab loads")
 }
 
+/// The lab's solution files.
+fn solution(lab: &lab_grader::Lab) -> Vec<(String, String)> {
+    with_file(lab, "", "")
+}
+
 /// The lab's solution with `name` replaced by `body`.
 fn with_file(lab: &lab_grader::Lab, name: &str, body: &str) -> Vec<(String, String)> {
     lab.files
@@ -180,12 +185,7 @@ async fn deep_promql_in_a_file(app: TestApp) {
 async fn query_box_bombs(app: TestApp) {
     let lab = lab("01-");
     let learner = app.learner("bombs@example.com").await;
-    let run = start(
-        &learner,
-        &lab,
-        &with_file(&lab, "load.js", &lab.files[1].solution),
-    )
-    .await;
+    let run = start(&learner, &lab, &solution(&lab)).await;
     let v = learner.finished_run(run).await;
     let data = v["data_runs"][0][0]
         .as_str()
@@ -254,12 +254,7 @@ export default function () { for (let i = 0; i < 1e9; i++) t.add(i); }
     )
     .await;
     let began = Instant::now();
-    let solution: Vec<(String, String)> = first
-        .files
-        .iter()
-        .map(|f| (f.name.clone(), f.solution.clone()))
-        .collect();
-    let c = start(&innocent, &first, &solution).await;
+    let c = start(&innocent, &first, &solution(&first)).await;
     let v = innocent.finished_run(c).await;
     eprintln!(
         "innocent learner graded {:.1} s after two hostile runs were queued",
@@ -280,6 +275,17 @@ fn aborting_grader(dir: &std::path::Path) -> lab_grader::sandbox::Sandbox {
     lab_grader::sandbox::Sandbox::new(PathBuf::from("/bin/sh"), vec![script.into()])
 }
 
+/// One lab worker whose grader aborts (the folder holds its script).
+async fn aborting_worker(app: &TestApp) -> (tempfile::TempDir, Arc<app::labs::worker::LabQueue>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let queue = Arc::new(app::labs::worker::LabQueue::new(
+        Duration::from_secs(5),
+        aborting_grader(dir.path()),
+    ));
+    app::labs::worker::spawn(app.db.clone(), queue.clone(), 1).await;
+    (dir, queue)
+}
+
 async fn run_row(app: &TestApp, run: i64) -> (String, i64, i64) {
     sqlx::query_as("SELECT status, claims, grader_deaths FROM lab_runs WHERE id = $1")
         .bind(run)
@@ -294,12 +300,7 @@ async fn run_row(app: &TestApp, run: i64) -> (String, i64, i64) {
 async fn crash_loop_ends(app: TestApp) {
     let lab = lab("01-");
     let learner = app.learner("crashy@example.com").await;
-    let solution: Vec<(String, String)> = lab
-        .files
-        .iter()
-        .map(|f| (f.name.clone(), f.solution.clone()))
-        .collect();
-    let run = start(&learner, &lab, &solution).await;
+    let run = start(&learner, &lab, &solution(&lab)).await;
     // The instance that took it dies at once: its lease runs out in 1 ms.
     let claimed = app::labs::store::claim_next(&app.db, "dead-instance", 1)
         .await
@@ -308,12 +309,7 @@ async fn crash_loop_ends(app: TestApp) {
     assert_eq!(claimed.id, run);
     tokio::time::sleep(Duration::from_millis(20)).await;
     // The restarted instance grades with a child that aborts.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let queue = Arc::new(app::labs::worker::LabQueue::new(
-        Duration::from_secs(5),
-        aborting_grader(dir.path()),
-    ));
-    app::labs::worker::spawn(app.db.clone(), queue.clone(), 1).await;
+    let (_dir, queue) = aborting_worker(&app).await;
     let v = learner.finished_run(run).await;
     assert_eq!(v["status"], "failed", "{v}");
     assert!(
@@ -335,18 +331,8 @@ async fn crash_loop_ends(app: TestApp) {
 async fn aborting_child_twice(app: TestApp) {
     let lab = lab("01-");
     let learner = app.learner("twice@example.com").await;
-    let solution: Vec<(String, String)> = lab
-        .files
-        .iter()
-        .map(|f| (f.name.clone(), f.solution.clone()))
-        .collect();
-    let run = start(&learner, &lab, &solution).await;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let queue = Arc::new(app::labs::worker::LabQueue::new(
-        Duration::from_secs(5),
-        aborting_grader(dir.path()),
-    ));
-    app::labs::worker::spawn(app.db.clone(), queue.clone(), 1).await;
+    let run = start(&learner, &lab, &solution(&lab)).await;
+    let (_dir, queue) = aborting_worker(&app).await;
     let v = learner.finished_run(run).await;
     assert_eq!(v["status"], "failed", "{v}");
     assert!(report_text(&v).contains("stopped the grader twice"));
