@@ -32,6 +32,16 @@ pub(crate) fn run_report(r: &RunResult) -> RunReport {
         logs: Vec::new(),
     };
     let s = match &r.end {
+        // The learner's own script's error is reported once, at the top of the report.
+        RunEnd::Failed { code, .. } if r.spec.fixture().is_none() => {
+            return empty(
+                i64::from(*code),
+                Some(format!(
+                    "Did not start: {} could not run (the error is shown above).",
+                    r.spec.script
+                )),
+            )
+        }
         RunEnd::Failed { code, message } => return empty(i64::from(*code), Some(message.clone())),
         RunEnd::Cancelled(None) => {
             return empty(

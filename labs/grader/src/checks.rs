@@ -32,9 +32,13 @@ pub(crate) fn evaluate(
     cancel: &CancellationToken,
 ) -> Outcome {
     let stop = || cancel.is_cancelled();
+    // A learner's script that cannot run is reported once, at the top, under its
+    // own name; the checks that needed its runs say so in a line, without hints.
+    let broken = broken_scripts(&results);
     let mut ctx = Ctx {
         lab,
         files,
+        broken: &broken,
         queries: QueryContext::default().with_cancel(&stop),
         runs: &results,
         storages: HashMap::new(),
@@ -69,7 +73,13 @@ pub(crate) fn evaluate(
         score: i64::try_from(score).unwrap_or(i64::MAX),
         max_score: i64::try_from(max_score).unwrap_or(i64::MAX),
         cancelled,
-        error: None,
+        error: (!broken.is_empty()).then(|| {
+            broken
+                .iter()
+                .map(|(file, message)| format!("{file} could not run: {message}"))
+                .collect::<Vec<_>>()
+                .join("\n\n")
+        }),
         steps,
         runs: results.iter().map(run_report).collect(),
         charts,
@@ -79,6 +89,20 @@ pub(crate) fn evaluate(
         report,
         data: results.iter().filter_map(|r| r.data.clone()).collect(),
     }
+}
+
+/// The learner's scripts whose runs could not start (file name → the engine's
+/// message), one entry per file however many runs use it. A lab's own fixture
+/// scripts are not the learner's to fix, so they are left to the checks.
+fn broken_scripts(results: &[RunResult]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for r in results {
+        if let (None, RunEnd::Failed { message, .. }) = (r.spec.fixture(), &r.end) {
+            out.entry(r.spec.script.clone())
+                .or_insert_with(|| message.clone());
+        }
+    }
+    out
 }
 
 /// Full-line `#` comments, which learners use to annotate their queries.
@@ -176,6 +200,8 @@ type GateKey = (String, String, Vec<String>);
 struct Ctx<'a> {
     lab: &'a Lab,
     files: &'a BTreeMap<String, String>,
+    /// The learner's scripts that could not run, with the error reported for each.
+    broken: &'a BTreeMap<String, String>,
     /// The limits and the cancellation every query runs under.
     queries: QueryContext<'a>,
     runs: &'a [RunResult],
@@ -188,6 +214,20 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn check(&mut self, c: &Check) -> CheckReport {
+        if let Some(file) = self.broken_input(c) {
+            return CheckReport {
+                id: c.id.clone(),
+                title: c.title.clone(),
+                passed: false,
+                message: if matches!(c.spec, CheckSpec::Valid { .. }) {
+                    format!("{file} is not valid: the error is shown above.")
+                } else {
+                    format!("Not checked: {file} could not run (the error is shown above).")
+                },
+                expected: None,
+                hint: None,
+            };
+        }
         // Checks that read no run (answers, file validity) are still graded
         // after a cancellation; the others query the runs' data, which stops.
         let reads_runs = !c.spec.runs().is_empty();
@@ -221,6 +261,24 @@ impl Ctx<'_> {
             expected: Some(self.expected(&c.spec)),
             hint: if v.passed { None } else { c.hint.clone() },
         }
+    }
+
+    /// The broken learner script a check depends on: a run of it it reads, or the
+    /// file itself it checks.
+    fn broken_input(&self, c: &Check) -> Option<String> {
+        let by_run = c.spec.runs().into_iter().find_map(|id| {
+            let r = self.result(id)?;
+            self.broken
+                .contains_key(&r.spec.script)
+                .then(|| r.spec.script.clone())
+        });
+        by_run.or_else(|| {
+            c.spec
+                .files()
+                .into_iter()
+                .find(|f| self.broken.contains_key(*f))
+                .map(str::to_owned)
+        })
     }
 
     fn result(&self, id: &str) -> Option<&RunResult> {
@@ -522,6 +580,11 @@ impl Ctx<'_> {
             .collect();
         if let Some(first) = errors.first() {
             let first = first.split_whitespace().collect::<Vec<_>>().join(" ");
+            // The engine calls every script `script.js`; say the learner's file.
+            let script = self
+                .result(run)
+                .map_or("script.js", |r| r.spec.fixture().unwrap_or(&r.spec.script));
+            let first = first.replace("script.js:", &format!("{script}:"));
             return Ok(fail(format!(
                 "The run finished, but iterations threw errors ({} logged). The first: {first}",
                 errors.len()

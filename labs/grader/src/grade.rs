@@ -162,10 +162,15 @@ async fn execute(
     runs: i64,
     callback: &Callback,
 ) -> RunResult {
+    // The engine names every script `script.js`; the learner knows it by its own name.
+    let own_name = spec.fixture().unwrap_or(&spec.script).to_owned();
     let failed = |code: i32, message: String| RunResult {
         spec: spec.clone(),
         plan: None,
-        end: RunEnd::Failed { code, message },
+        end: RunEnd::Failed {
+            code,
+            message: message.replace("script.js:", &format!("{own_name}:")),
+        },
         data: None,
     };
     let script = script_of(lab, spec, files);
