@@ -125,8 +125,36 @@ fn check_pdf(pdf: &[u8]) {
         );
     }
     let text = String::from_utf8_lossy(pdf);
-    assert!(text.contains("/BaseFont /Helvetica"));
-    assert!(text.contains(" re\n"), "QR modules drawn as rectangles");
+    // The fonts travel inside the PDF (TrueType subsets), so it looks the same everywhere.
+    assert!(text.contains("/Subtype /CIDFontType2") && text.contains("/FontFile2"));
+    assert!(
+        !text.contains("/BaseFont /Helvetica"),
+        "no font left to the viewer"
+    );
+    let drawing = inflated_streams(pdf).join("\n");
+    assert!(drawing.contains(" re"), "QR modules drawn as rectangles");
+}
+
+/// Every compressed stream of a PDF, inflated, as text.
+fn inflated_streams(pdf: &[u8]) -> Vec<String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut at = 0;
+    while let Some(i) = pdf[at..].windows(7).position(|w| w == b"stream\n") {
+        let start = at + i + 7;
+        let Some(len) = pdf[start..].windows(9).position(|w| w == b"endstream") else {
+            break;
+        };
+        let mut text = String::new();
+        if flate2::read::ZlibDecoder::new(&pdf[start..start + len])
+            .read_to_string(&mut text)
+            .is_ok()
+        {
+            out.push(text);
+        }
+        at = start + len;
+    }
+    out
 }
 
 async fn lifecycle(app: TestApp) {
@@ -292,6 +320,10 @@ async fn lifecycle(app: TestApp) {
             .is_some_and(|r| r.contains("signature does not match")),
         "{bad}"
     );
+    // Nothing a failing credential claims is reported: not its name, course or id.
+    for claim in ["recipient_name", "achievement", "issuer", "credential_id"] {
+        assert!(bad[claim].is_null(), "{claim}: {bad}");
+    }
     let garbage = anon.verify_credential("not a credential").await;
     assert!(
         garbage["reason"]
@@ -309,6 +341,7 @@ async fn lifecycle(app: TestApp) {
         .text(&format!("/certificates/verify?jwt={tampered}"))
         .await;
     assert!(page.contains("Not valid: the signature does not match"));
+    assert!(!page.contains("Eve Forger"), "the forged name is not shown");
     let body = format!(
         "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.jwt\"\r\nContent-Type: application/octet-stream\r\n\r\n{token}\n\r\n--XyZ--\r\n"
     );

@@ -95,7 +95,7 @@ pub fn verify_issued_by(
         // Not a credential at all: the format check says why.
         return verify(token, keys, status);
     };
-    let refuse = |claimed: Option<String>, detail: String| VerifyReport {
+    let refuse = |detail: String| VerifyReport {
         reason: Some(detail.clone()),
         checks: vec![
             Check {
@@ -109,7 +109,7 @@ pub fn verify_issued_by(
                 detail,
             },
         ],
-        issuer: claimed,
+        // What an unverified credential claims is not shown as a fact.
         ..Default::default()
     };
     match issuer_id(&jws.payload) {
@@ -128,9 +128,9 @@ pub fn verify_issued_by(
         Some(claimed) => {
             let detail =
                 format!("issued by {claimed}, not by {issuer}, the issuer checked against");
-            refuse(Some(claimed), detail)
+            refuse(detail)
         }
-        None => refuse(None, "the credential names no issuer".into()),
+        None => refuse("the credential names no issuer".into()),
     }
 }
 
@@ -163,13 +163,6 @@ pub fn verify_at(
         Err(e) => return fail(report, "Format", e),
     };
     let p = &jws.payload;
-    report.recipient_name = credential::recipient_of(p);
-    report.achievement = p
-        .pointer("/credentialSubject/achievement/name")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    report.issuer = issuer_id(p);
-    report.credential_id = p.get("id").and_then(Value::as_str).map(str::to_string);
     report.checks.push(Check {
         name: "Format".into(),
         ok: true,
@@ -199,6 +192,15 @@ pub fn verify_at(
         ok: true,
         detail: "Ed25519 signature matches".into(),
     });
+    // Only now is what the credential says the issuer's word: a forged or altered
+    // credential names nobody on the report.
+    report.recipient_name = credential::recipient_of(p);
+    report.achievement = p
+        .pointer("/credentialSubject/achievement/name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    report.issuer = issuer_id(p);
+    report.credential_id = p.get("id").and_then(Value::as_str).map(str::to_string);
 
     let types: Vec<&str> = p
         .get("type")
