@@ -3,6 +3,7 @@
 pub mod api_status;
 pub mod cli;
 pub mod config;
+pub mod form_flash;
 pub mod metrics;
 pub mod ops;
 pub mod pages;

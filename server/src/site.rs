@@ -13,7 +13,7 @@ use axum::response::Response;
 
 use crate::metrics::Metrics;
 use crate::security::{TrustedProxies, WebOrigin};
-use crate::{api_status, security};
+use crate::{api_status, form_flash, security};
 
 /// What the middleware needs of the server.
 #[derive(Clone)]
@@ -47,7 +47,12 @@ pub async fn around(State(site): State<Site>, mut req: Request, next: Next) -> R
         Some(rejected) => rejected,
         None => {
             let api = req.uri().path().starts_with("/api/");
+            let (req, form) = form_flash::capture(req).await;
             let res = next.run(req).await;
+            let res = match form {
+                Some(fields) => form_flash::after(res, fields),
+                None => res,
+            };
             if api {
                 api_status::from_error(res).await
             } else {

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod accounts;
+pub mod form_flash;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod password;
@@ -262,7 +263,7 @@ pub async fn reset_password(token: String, new_password: String) -> Result<(), A
             let (user_id, epoch) =
                 accounts::redeem_reset_token(&state.db, &token, &new_password).await?;
             session::sign_in(user_id, epoch).await?;
-            leptos_axum::redirect("/");
+            leptos_axum::redirect("/account?reset=1");
             Ok(())
         }
         .await,
