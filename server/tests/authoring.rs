@@ -496,8 +496,18 @@ async fn learners_and_analytics(app: TestApp) {
             .clone()
     };
     assert_eq!(own_progress().await, 1);
+    // A reset must be confirmed: without the box ticked nothing is cleared.
     let r = admin
         .call("admin/learners/reset", &[("user", &id), ("course", COURSE)])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.expect("body").contains("Tick the box"));
+    assert_eq!(own_progress().await, 1);
+    let r = admin
+        .call(
+            "admin/learners/reset",
+            &[("user", &id), ("course", COURSE), ("confirm", "yes")],
+        )
         .await;
     assert_eq!(Person::json(r).await, 1);
     let found = Person::json(admin.call("admin/learners", &[("q", "grace")]).await).await;

@@ -101,10 +101,20 @@ pub async fn set_role(user: i64, admin: bool) -> Result<(), AppError> {
 /// Clears a learner's progress in a course: completed modules and passed labs
 /// (runs and exam attempts stay, as the record of what happened).
 #[server(endpoint = "admin/learners/reset")]
-pub async fn reset_progress(user: i64, course: String) -> Result<i64, AppError> {
+pub async fn reset_progress(
+    user: i64,
+    course: String,
+    confirm: Option<String>,
+) -> Result<i64, AppError> {
     crate::error::ssr::with_status(
         async move {
             let (me, state) = admin_context().await?;
+            // Progress cannot be brought back: the admin ticks a box that says so.
+            if confirm.as_deref() != Some("yes") {
+                return Err(AppError::Validation(
+                    "Tick the box to confirm: the learner's completed modules and passed labs in this course are cleared for good.".into(),
+                ));
+            }
             ssr::reset(&state, &me, user, &course).await
         }
         .await,

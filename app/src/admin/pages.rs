@@ -571,7 +571,14 @@ pub fn AuditPage() -> impl IntoView {
 pub fn LearnersPage() -> impl IntoView {
     let query = use_query_map();
     let q = move || query.read().get("q").unwrap_or_default();
-    let data = Resource::new(q, super::learners::learners);
+    // One action of each kind for the whole table: after any of them the table is
+    // read again, so its counts are never stale, and the outcome is said above it.
+    let role = ServerAction::<super::learners::SetRole>::new();
+    let reset = ServerAction::<super::learners::ResetProgress>::new();
+    let data = Resource::new(
+        move || (q(), role.version().get(), reset.version().get()),
+        |(q, _, _)| super::learners::learners(q),
+    );
     let courses = Resource::new(|| (), |_| crate::course::list_courses());
     view! {
         <Title text="Learners" />
@@ -582,19 +589,26 @@ pub fn LearnersPage() -> impl IntoView {
             <button type="submit" class="button">"Search"</button>
         </form>
         <p class="hint">"Extra exam time is given on the exam's attempts page; certificates are revoked on the certificates page."</p>
+        {form_error(role.value())}
+        {form_error(reset.value())}
+        {move || reset.value().get().and_then(Result::ok).map(|n| view! {
+            <p class="notice" role="status">{format!("Progress reset: {n} records cleared. The table shows the counts as they are now.")}</p>
+        })}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let courses = courses.await.unwrap_or_default();
                 match data.await {
                     Ok(rows) if rows.is_empty() => view! { <p>"Nobody matches."</p> }.into_any(),
                     Ok(rows) => view! {
-                        <table class="admin-table learners">
-                            <thead><tr><th scope="col">"Learner"</th><th scope="col">"Joined"</th><th scope="col">"Modules"</th><th scope="col">"Labs passed"</th>
-                                <th scope="col">"Exam"</th><th scope="col">"Certificates"</th><th scope="col">"Role"</th><th scope="col">"Reset progress"</th></tr></thead>
-                            <tbody>
-                                {rows.into_iter().map(|r| view! { <LearnerRowView r courses=courses.clone() /> }).collect_view()}
-                            </tbody>
-                        </table>
+                        <div class="table-scroll" role="region" aria-label="Learners" tabindex="0">
+                            <table class="admin-table learners">
+                                <thead><tr><th scope="col">"Learner"</th><th scope="col">"Joined"</th><th scope="col">"Modules"</th><th scope="col">"Labs passed"</th>
+                                    <th scope="col">"Exam"</th><th scope="col">"Certificates"</th><th scope="col">"Role"</th><th scope="col">"Reset progress"</th></tr></thead>
+                                <tbody>
+                                    {rows.into_iter().map(|r| view! { <LearnerRowView r courses=courses.clone() role reset /> }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
                     }.into_any(),
                     Err(e) => load_error(e),
                 }
@@ -607,9 +621,9 @@ pub fn LearnersPage() -> impl IntoView {
 fn LearnerRowView(
     r: super::learners::LearnerRow,
     courses: Vec<crate::course::CourseCard>,
+    role: ServerAction<super::learners::SetRole>,
+    reset: ServerAction<super::learners::ResetProgress>,
 ) -> impl IntoView {
-    let role = ServerAction::<super::learners::SetRole>::new();
-    let reset = ServerAction::<super::learners::ResetProgress>::new();
     let (id_role, id_reset) = (r.id.to_string(), r.id.to_string());
     let exam = match (r.exam_attempts, r.best_score_bp) {
         (0, _) => "not taken".to_string(),
@@ -619,7 +633,7 @@ fn LearnerRowView(
     view! {
         <tr>
             <td>{r.name.clone()}<br /><span class="muted">{r.email.clone()}</span></td>
-            <td>{utc(r.joined_at)[..10].to_string()}</td>
+            <td class="nowrap">{utc(r.joined_at)[..10].to_string()}</td>
             <td>{r.modules_completed}</td>
             <td>{r.labs_passed}</td>
             <td>{exam}</td>
@@ -631,19 +645,19 @@ fn LearnerRowView(
                     <input type="hidden" name="admin" value=(!r.is_admin).to_string() />
                     <button type="submit" class="button link">{if r.is_admin { "Make learner" } else { "Make administrator" }}</button>
                 </ActionForm>
-                {form_error(role.value())}
             </td>
             <td>
-                <ActionForm action=reset attr:class="inline-form">
+                // Clearing progress cannot be undone: a box to tick, which works without JavaScript.
+                <ActionForm action=reset attr:class="reset-form">
                     <input type="hidden" name="user" value=id_reset />
-                    <label class="visually-hidden" for=format!("reset-{}", r.id)>"Course"</label>
+                    <label class="visually-hidden" for=format!("reset-{}", r.id)>{format!("Course to reset for {}", r.name)}</label>
                     <select name="course" id=format!("reset-{}", r.id)>
                         {courses.iter().map(|c| view! { <option value=c.slug.clone()>{c.title.clone()}</option> }).collect_view()}
                     </select>
-                    <button type="submit" class="button link">"Reset"</button>
+                    <label class="confirm"><input type="checkbox" name="confirm" value="yes" required />
+                        {format!(" Clear {}'s completed modules and passed labs", r.name)}</label>
+                    <button type="submit" class="button danger">"Reset progress"</button>
                 </ActionForm>
-                {form_error(reset.value())}
-                {move || reset.value().get().and_then(Result::ok).map(|n| view! { <span role="status">{format!("{n} records cleared")}</span> })}
             </td>
         </tr>
     }
