@@ -45,19 +45,25 @@ async function answer(page: Page, info: TestInfo): Promise<() => Promise<void>> 
     await saving(page, info, async () => { await text.fill('42'); await text.press('Tab'); });
     return () => expect(text).toHaveValue('42');
   }
+  const order = form.locator('ol.order-list .order-text');
+  if (await order.count()) {
+    // Ordering: move the last item up one place (without JavaScript the move posts the form).
+    const before = await order.allTextContents();
+    const want = [...before];
+    want.splice(want.length - 2, 0, want.pop()!);
+    await saving(page, info, () => form.getByRole('button', { name: `Move up: ${before[before.length - 1]}` }).click());
+    await expect(order).toHaveText(want);
+    return () => expect(order).toHaveText(want);
+  }
   const selects = form.locator('select');
   const n = await selects.count();
   expect(n).toBeGreaterThan(0);
-  const ordering = (await form.locator('label.order').count()) > 0;
   const want: string[] = [];
   for (let i = 0; i < n; i++) {
-    // Ordering: item i gets position i+1. Matching: left i gets the i-th right side.
-    const value = ordering ? String(i + 1) : String(i);
+    // Matching: left i gets the i-th right side; each pick saves.
+    const value = String(i);
     want.push(value);
-    const pick = async () => { await selects.nth(i).selectOption(value); };
-    // An order is saved once every item has its position; a match saves each pick.
-    if (ordering && i < n - 1) await pick();
-    else await saving(page, info, pick);
+    await saving(page, info, () => selects.nth(i).selectOption(value));
   }
   return async () => {
     for (let i = 0; i < n; i++) await expect(selects.nth(i)).toHaveValue(want[i]);

@@ -589,6 +589,26 @@ pub async fn question(
     })
 }
 
+/// Makes an ordering's move (`"3:up"`, `"3:down"`: item 3 of the display one place
+/// earlier or later) on the form's ranks, swapping it with its neighbour. Returns the
+/// item that moved; anything unreadable, or a move past either end, leaves the ranks
+/// as they are (the save then checks them like any other).
+pub fn apply_reorder(raw: &mut BTreeMap<String, String>, reorder: &str) -> Option<usize> {
+    let (item, dir) = reorder.split_once(':')?;
+    let item: usize = item.parse().ok()?;
+    let rank_of = |k: &str| raw.get(k).and_then(|r| r.trim().parse::<i64>().ok());
+    let from = rank_of(&item.to_string())?;
+    let to = match dir {
+        "up" => from - 1,
+        "down" => from + 1,
+        _ => return None,
+    };
+    let neighbour = raw.keys().find(|k| rank_of(k) == Some(to))?.clone();
+    raw.insert(neighbour, from.to_string());
+    raw.insert(item.to_string(), to.to_string());
+    Some(item)
+}
+
 /// Reads a form's `answer[i]` fields as an answer to `view`; `None` means no answer.
 ///
 /// Single choice: `answer[0]` = option shown at that index. Multiple response: one

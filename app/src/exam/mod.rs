@@ -382,11 +382,18 @@ pub async fn save_answer(
     #[server(default)] answer: BTreeMap<String, String>,
     go: Option<String>,
     flag: Option<bool>,
+    reorder: Option<String>,
 ) -> Result<SaveAck, AppError> {
     crate::error::ssr::with_status(
         async move {
             let user = crate::auth::session::require_user().await?;
             let state = crate::state::app_state()?;
+            let mut answer = answer;
+            // An ordering's move buttons post the whole list (without JavaScript):
+            // the order saved is the one shown, with that one move made.
+            let moved = reorder
+                .as_deref()
+                .and_then(|r| attempts::apply_reorder(&mut answer, r));
             let (ack, total) =
                 attempts::save(&state.db, attempt, position, seq, &answer, user.id).await?;
             let go = match flag {
@@ -394,13 +401,18 @@ pub async fn save_answer(
                     attempts::flag(&state.db, attempt, position, flagged, user.id).await?;
                     Some(go.unwrap_or_else(|| "stay".into()))
                 }
+                None if reorder.is_some() => Some("stay".into()),
                 None => go,
             };
             if let Some(path) = go
                 .as_deref()
                 .and_then(|g| go_to(attempt, position, total, g))
             {
-                leptos_axum::redirect(&path);
+                // Back to the item that moved, so the learner keeps their place.
+                match moved {
+                    Some(item) => leptos_axum::redirect(&format!("{path}#order-{item}")),
+                    None => leptos_axum::redirect(&path),
+                }
             }
             Ok(ack)
         }

@@ -325,7 +325,13 @@ fn QuestionBody(page: QuestionPage, save: ServerAction<SaveAnswer>) -> impl Into
                 .flatten()
                 .and_then(|e| e.dyn_into::<leptos::web_sys::HtmlInputElement>().ok())
                 .is_some_and(|i| !i.value().trim().is_empty());
-            sent.set_value(picked || typed);
+            // An ordering always holds an order: the one shown.
+            let ordered = form
+                .query_selector("li.order-item")
+                .ok()
+                .flatten()
+                .is_some();
+            sent.set_value(picked || typed || ordered);
         }
     };
     // With JavaScript, a choice is saved the moment it changes, typing a second after
@@ -399,22 +405,73 @@ fn QuestionBody(page: QuestionPage, save: ServerAction<SaveAnswer>) -> impl Into
         }.into_any(),
         ViewKind::Ordering { items } => {
             let n = items.len();
-            // picked is the learner's order of display indices; each item's rank is where it sits.
-            let rank = |i: usize| picked.iter().position(|p| *p == i as i32).map(|r| r + 1);
-            view! {
-                <fieldset><legend>"Give each item its position (1 is first)"</legend>
-                    {items.into_iter().enumerate().map(|(i, it)| {
-                        let current = rank(i);
-                        view! {
-                            <label class="field order">
-                                <select name=name(i)>
-                                    <option value="" selected=current.is_none() prop:selected=current.is_none()>"–"</option>
-                                    {(1..=n).map(|r| view! { <option value=r.to_string() selected=current == Some(r) prop:selected=current == Some(r)>{r}</option> }).collect_view()}
-                                </select>
-                                " "{it}
-                            </label>
+            // The learner's order of display indices, or the order shown when there is
+            // none yet: what is on the screen is what a save records.
+            let start: Vec<usize> = if picked.len() == n {
+                picked.iter().filter_map(|p| usize::try_from(*p).ok()).collect()
+            } else {
+                (0..n).collect()
+            };
+            let order = RwSignal::new(start);
+            let rank = move |item: usize| {
+                order
+                    .try_with(|o| o.iter().position(|x| *x == item).map_or(0, |r| r + 1))
+                    .unwrap_or(0)
+            };
+            // With JavaScript a move happens in place and is saved at once; the button
+            // keeps the focus, so a keyboard user can press it again. Without, the
+            // button posts the form and the server makes the move.
+            let shift = move |ev: leptos::ev::MouseEvent, item: usize, up: bool| {
+                ev.prevent_default();
+                let mut moved = false;
+                order.update(|o| {
+                    let Some(k) = o.iter().position(|x| *x == item) else { return };
+                    let to = if up { k.checked_sub(1) } else { (k + 1 < o.len()).then_some(k + 1) };
+                    if let Some(to) = to {
+                        o.swap(k, to);
+                        moved = true;
+                    }
+                });
+                if moved {
+                    let ranks = order.with_untracked(|o| {
+                        o.iter().enumerate().map(|(r, i)| (i.to_string(), (r + 1).to_string())).collect()
+                    });
+                    auto.set_answer(ranks);
+                    auto.save_now();
+                    let id = format!("order-{item}-{}", if up { "up" } else { "down" });
+                    request_animation_frame(move || {
+                        if let Some(b) = document()
+                            .get_element_by_id(&id)
+                            .and_then(|e| leptos::wasm_bindgen::JsCast::dyn_into::<leptos::web_sys::HtmlElement>(e).ok())
+                        {
+                            let _ = b.focus();
                         }
-                    }).collect_view()}
+                    });
+                }
+            };
+            let items = StoredValue::new(items);
+            view! {
+                <fieldset class="ordering"><legend>"Put the items in order, first at the top"</legend>
+                    <p class="hint">"Move an item with its ↑ and ↓ buttons. The order shown is your answer when it is saved."</p>
+                    <ol class="order-list">
+                        <For each=move || order.get() key=|i| *i children=move |item: usize| {
+                            let text = items.with_value(|it| it.get(item).cloned().unwrap_or_default());
+                            view! {
+                                <li class="order-item" id=format!("order-{item}")>
+                                    <input type="hidden" name=name(item) value=rank(item).to_string() prop:value=move || rank(item).to_string() />
+                                    <span class="order-text">{text.clone()}</span>
+                                    <span class="order-buttons">
+                                        <button type="submit" name="reorder" value=format!("{item}:up") id=format!("order-{item}-up")
+                                            class="move" aria-label=format!("Move up: {text}") aria-disabled=move || (rank(item) == 1).to_string()
+                                            on:click=move |ev| shift(ev, item, true)>"↑"</button>
+                                        <button type="submit" name="reorder" value=format!("{item}:down") id=format!("order-{item}-down")
+                                            class="move" aria-label=format!("Move down: {text}") aria-disabled=move || (rank(item) == n).to_string()
+                                            on:click=move |ev| shift(ev, item, false)>"↓"</button>
+                                    </span>
+                                </li>
+                            }
+                        } />
+                    </ol>
                 </fieldset>
             }.into_any()
         }
@@ -750,6 +807,11 @@ impl Autosave {
             .try_set_value(if incomplete { None } else { Some(out) });
     }
 
+    /// Sets the answer a save sends directly (an ordering's move, made in place).
+    fn set_answer(&self, fields: Vec<(String, String)>) {
+        self.latest.try_set_value(Some(fields));
+    }
+
     fn snapshot(&self) -> Option<Vec<(String, String)>> {
         self.latest.try_get_value().flatten()
     }
@@ -809,7 +871,8 @@ impl Autosave {
         leptos::task::spawn_local(async move {
             let answer = fields.iter().cloned().collect();
             let result =
-                super::save_answer(me.attempt, me.position, Some(seq), answer, None, None).await;
+                super::save_answer(me.attempt, me.position, Some(seq), answer, None, None, None)
+                    .await;
             let newest = me.seq.try_get_untracked().unwrap_or(seq);
             match result {
                 Ok(ack) => {

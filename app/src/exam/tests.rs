@@ -761,3 +761,27 @@ fn the_shipped_blueprint_survives_being_rewritten() {
     assert_eq!(keys(&written), expected, "{written}");
     assert!(written.starts_with(&comment));
 }
+
+#[test]
+fn a_reorder_swaps_an_item_with_its_neighbour_and_stops_at_the_ends() {
+    use super::attempts::apply_reorder;
+    use std::collections::BTreeMap;
+    let ranks = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    // Item 2 sits first, item 0 second, item 1 third.
+    let mut r = ranks(&[("0", "2"), ("1", "3"), ("2", "1")]);
+    assert_eq!(apply_reorder(&mut r, "1:up"), Some(1));
+    assert_eq!(r, ranks(&[("0", "3"), ("1", "2"), ("2", "1")]));
+    assert_eq!(apply_reorder(&mut r, "2:down"), Some(2));
+    assert_eq!(r, ranks(&[("0", "3"), ("1", "1"), ("2", "2")]));
+    // Past either end, an unknown item or direction, or nonsense: nothing moves.
+    let before = r.clone();
+    for bad in ["1:up", "0:down", "7:up", "0:left", "x:up", "", "0"] {
+        assert_eq!(apply_reorder(&mut r, bad), None, "{bad}");
+        assert_eq!(r, before, "{bad}");
+    }
+}

@@ -1,10 +1,22 @@
 //! The code editor: a plain, named textarea that every form posts as it is.
-//! Once hydrated it gains line numbers, tab indentation, bracket-aware typing
-//! and saving a draft shortly after every change.
+//! Once hydrated it gains line numbers, syntax highlighting (JavaScript, YAML,
+//! PromQL: the course's highlighter, drawn under a transparent textarea), tab
+//! indentation, bracket-aware typing and saving a draft shortly after every change.
 
 use leptos::prelude::*;
 
 use super::LabFileView;
+use crate::course::highlight::{highlight, Lang};
+
+/// The language a lab file is written in, from its kind (or, failing that, its name).
+pub fn file_lang(kind: &str, name: &str) -> Option<Lang> {
+    match kind {
+        "k6" => Some(Lang::JavaScript),
+        "promql" => Some(Lang::PromQl),
+        "sloth" | "openslo" | "keptn" => Some(Lang::Yaml),
+        _ => Lang::from_info(name.rsplit('.').next().unwrap_or_default()),
+    }
+}
 
 /// How long typing must pause before the draft is saved.
 const SAVE_AFTER_MS: u64 = 600;
@@ -151,15 +163,22 @@ pub fn CodeEditor(
         file.name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
     );
     let lines = RwSignal::new(file.body.lines().count().max(1));
+    let lang = file_lang(&file.kind, &file.name);
+    // The text as typed, for the highlighting drawn under the textarea.
+    let text = RwSignal::new(file.body.clone());
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     let area = NodeRef::<leptos::html::Textarea>::new();
     let gutter = NodeRef::<leptos::html::Div>::new();
+    let shade = NodeRef::<leptos::html::Pre>::new();
     let file_name = file.name.clone();
-    let changed = move |text: String| {
-        lines.set(text.lines().count().max(1) + usize::from(text.ends_with('\n')));
+    let changed = move |body: String| {
+        lines.set(body.lines().count().max(1) + usize::from(body.ends_with('\n')));
+        if lang.is_some() {
+            text.set(body.clone());
+        }
         if let Some(cb) = on_change {
-            cb.run((file_name.clone(), text));
+            cb.run((file_name.clone(), body));
         }
     };
     let changed_input = changed.clone();
@@ -197,9 +216,20 @@ pub fn CodeEditor(
         }
     };
     let on_scroll = move |_| {
-        if let (Some(a), Some(g)) = (area.get(), gutter.get()) {
+        let Some(a) = area.get() else { return };
+        if let Some(g) = gutter.get() {
             g.set_scroll_top(a.scroll_top());
         }
+        if let Some(p) = shade.get() {
+            p.set_scroll_top(a.scroll_top());
+            p.set_scroll_left(a.scroll_left());
+        }
+    };
+    // The highlighted copy ends with a spare line, so it can scroll as far as the textarea.
+    let painted = move || {
+        let mut html = lang.map_or_else(String::new, |l| text.with(|t| highlight(t, l)));
+        html.push_str("\n ");
+        html
     };
     let rows = file.body.lines().count().clamp(8, 30);
     view! {
@@ -213,10 +243,15 @@ pub fn CodeEditor(
                 })}
                 // Leptos does not escape a textarea's text child, and a learner's
                 // file may hold `</textarea>`: it goes in escaped, as markup.
-                <textarea id=id name=name node_ref=area rows=rows spellcheck="false" autocapitalize="off"
-                    autocomplete="off" wrap="off" readonly=readonly data-kind=file.kind.clone()
-                    on:input=on_input on:keydown=on_keydown on:scroll=on_scroll
-                    prop:value=file.body.clone() inner_html=crate::escape::textarea_html(&file.body)></textarea>
+                <div class="editor-code" class:highlighted=move || hydrated.get() && lang.is_some()>
+                    {move || (hydrated.get() && lang.is_some()).then(|| view! {
+                        <pre class="editor-shade" aria-hidden="true" node_ref=shade inner_html=painted></pre>
+                    })}
+                    <textarea id=id name=name node_ref=area rows=rows spellcheck="false" autocapitalize="off"
+                        autocomplete="off" wrap="off" readonly=readonly data-kind=file.kind.clone()
+                        on:input=on_input on:keydown=on_keydown on:scroll=on_scroll
+                        prop:value=file.body.clone() inner_html=crate::escape::textarea_html(&file.body)></textarea>
+                </div>
             </div>
         </div>
     }
@@ -292,6 +327,16 @@ mod tests {
         let e = key_edit("  x", 3, 3, "Tab", true).expect("outdent");
         assert_eq!((e.text.as_str(), e.caret), ("x", 1));
         assert!(key_edit("x", 0, 0, "a", false).is_none());
+    }
+
+    #[test]
+    fn a_file_is_highlighted_in_its_language() {
+        assert_eq!(file_lang("k6", "load.js"), Some(Lang::JavaScript));
+        assert_eq!(file_lang("sloth", "slo.yaml"), Some(Lang::Yaml));
+        assert_eq!(file_lang("keptn", "gate.yaml"), Some(Lang::Yaml));
+        assert_eq!(file_lang("promql", "query.promql"), Some(Lang::PromQl));
+        assert_eq!(file_lang("answer", "notes.yml"), Some(Lang::Yaml));
+        assert_eq!(file_lang("answer", "answer.txt"), None);
     }
 
     #[test]
