@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::gate::{measure, EvaluationResult, SliFile, SloFile};
+use crate::gate::{measure, EvaluationResult, Placeholders, SliFile, SloFile};
 use crate::promql::promqltest::{load_script_data, parse_duration_ms, run_test_file};
 use crate::promql::value::format_timestamp;
 use crate::promql::{format_api_float, QueryContext, QueryLimits, Storage, Value};
@@ -61,7 +61,7 @@ pub enum PromqlCommand {
 /// `masterclass slo …`
 #[derive(clap::Subcommand, Debug, Clone, PartialEq)]
 pub enum SloCommand {
-    /// Turn a Sloth (prometheus/v1) or OpenSLO v1 spec into a Prometheus rule file.
+    /// Turn a Sloth (prometheus/v1) or OpenSLO (v1alpha, v1) spec into a Prometheus rule file.
     Generate {
         /// The spec file.
         spec: PathBuf,
@@ -427,7 +427,13 @@ fn run_gate(
     };
     let mut measured: BTreeMap<String, Result<f64, String>> = BTreeMap::new();
     if let Some(sli) = sli {
-        let sli_file = match SliFile::from_path(&sli) {
+        // The slo.yaml filter is the only source of placeholder values until
+        // the command line gets its own.
+        let placeholders = match Placeholders::new(slo_file.filter_values()) {
+            Ok(p) => p,
+            Err(e) => return fail(format!("{}: filter: {e}", slo.display())),
+        };
+        let sli_file = match SliFile::from_path_with_placeholders(&sli, &placeholders) {
             Ok(s) => s,
             Err(e) => return fail(e),
         };

@@ -3,11 +3,17 @@
 //!
 //! Per objective: pass = full weight, warning = half, fail = 0. Criteria in
 //! one `criteria` list are ANDed, the lists are ORed. Relative criteria
-//! (`<=+10%`, `<+50`) compare with the aggregate of earlier results and
-//! pass when there is none. Objectives without pass criteria are
-//! informational and count neither way. The total is the score as a
+//! (`<=+10%`, `<+50`, and any percentage: `<=1%` reads as `<=+1%`) compare
+//! with the aggregate of earlier results and pass when there is none.
+//! Objectives without pass criteria are informational and count neither way;
+//! one with pass criteria but no value fails. The total is the score as a
 //! percentage of the weights of objectives with pass criteria; a failed
-//! `key_sli` fails the gate regardless.
+//! `key_sli` (a missing value included) fails the gate regardless, and so does
+//! a file without objectives.
+//!
+//! Optional keys take lighthouse's defaults: without `comparison`, compare
+//! with a single result of any score (`single_result`, `all`, 1, `avg`);
+//! without `total_score`, pass at 90% and warn at 75%.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,43 +47,45 @@ fn spec_err(file: &str, line: usize, reason: impl Into<String>) -> GateError {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Comparison {
-    /// `single_result` or `several_results`.
+    /// `single_result` (the default) or `several_results`.
     #[serde(default = "default_compare_with")]
     pub compare_with: String,
-    /// How many earlier results with `several_results`.
-    #[serde(default = "default_one")]
+    /// How many earlier results with `several_results`. Lighthouse reads a
+    /// missing (or 0) value in a `comparison` block as 3; without the block, 1.
+    #[serde(default = "default_three")]
     pub number_of_comparison_results: usize,
-    /// `avg`, `p50`, `p90` or `p95`.
+    /// `avg` (the default), `p50`, `p90` or `p95`.
     #[serde(default = "default_avg")]
     pub aggregate_function: String,
-    /// Which earlier results count: `pass`, `pass_or_warn` or `all`.
-    #[serde(default = "default_pass")]
+    /// Which earlier results count: `pass`, `pass_or_warn` or `all` (the default).
+    #[serde(default = "default_all")]
     pub include_result_with_score: String,
 }
 
 fn default_compare_with() -> String {
     "single_result".into()
 }
-fn default_one() -> usize {
-    1
+fn default_three() -> usize {
+    3
 }
 fn default_avg() -> String {
     "avg".into()
 }
-fn default_pass() -> String {
-    "pass".into()
+fn default_all() -> String {
+    "all".into()
 }
 fn default_weight() -> f64 {
     1.0
 }
 
+/// Lighthouse's comparison when `slo.yaml` has no `comparison` block.
 impl Default for Comparison {
     fn default() -> Self {
         Self {
             compare_with: default_compare_with(),
             number_of_comparison_results: 1,
             aggregate_function: default_avg(),
-            include_result_with_score: default_pass(),
+            include_result_with_score: default_all(),
         }
     }
 }
@@ -124,6 +132,16 @@ pub struct TotalScore {
     pub warning: Option<String>,
 }
 
+/// Pass at 90% and warn at 75%, for an `slo.yaml` without `total_score`.
+impl Default for TotalScore {
+    fn default() -> Self {
+        Self {
+            pass: "90%".into(),
+            warning: Some("75%".into()),
+        }
+    }
+}
+
 /// A Keptn `slo.yaml`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -137,9 +155,10 @@ pub struct SloFile {
     /// How relative criteria find their baseline.
     #[serde(default)]
     pub comparison: Comparison,
-    /// The objectives.
+    /// The objectives (at least one).
     pub objectives: Vec<Objective>,
-    /// Total score thresholds.
+    /// Total score thresholds (90% and 75% when the file has none).
+    #[serde(default)]
     pub total_score: TotalScore,
 }
 
@@ -160,14 +179,16 @@ pub struct Criterion {
     pub op: String,
     /// The number.
     pub value: f64,
-    /// Relative to the baseline (a `+`/`-` sign was given).
+    /// Relative to the baseline (a `+`/`-` sign or a `%` was given).
     pub relative: bool,
     /// The number is a percentage of the baseline.
     pub percent: bool,
 }
 
 impl Criterion {
-    /// Parses `<600`, `<=+10%`, `>-5`, `=0`.
+    /// Parses `<600`, `<=+10%`, `>-5`, `=0`. As in Keptn's lighthouse, a
+    /// percentage is always relative and, without a sign, an increase:
+    /// `<=10%` is `<=+10%`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
         let op_len = t
@@ -181,21 +202,21 @@ impl Criterion {
             ));
         }
         let mut rest = &t[op_len..];
-        let relative = rest.starts_with('+') || rest.starts_with('-');
+        let signed = rest.starts_with('+') || rest.starts_with('-');
         let negative = rest.starts_with('-');
-        if relative {
+        if signed {
             rest = &rest[1..];
         }
         let percent = rest.ends_with('%');
         if percent {
             rest = &rest[..rest.len() - 1];
-            if !relative {
-                return Err(format!("criterion {s:?}: a percentage needs a + or - sign"));
-            }
         }
+        let relative = signed || percent;
         let mut value: f64 = rest
             .parse()
-            .map_err(|_| format!("criterion {s:?}: {rest:?} is not a number"))?;
+            .ok()
+            .filter(|v: &f64| !v.is_nan() && !rest.starts_with(['+', '-']))
+            .ok_or_else(|| format!("criterion {s:?}: {rest:?} is not a number"))?;
         if negative {
             value = -value;
         }
@@ -272,6 +293,28 @@ pub struct ObjectiveResult {
     pub error: Option<String>,
 }
 
+/// The percentile lighthouse aggregates earlier results with: rank
+/// `p * (n + 1)`, clamped to the smallest and largest value, interpolated in
+/// between. It is not Prometheus's `quantile` (rank `p * (n - 1)`): with
+/// three results, p90 is the largest, not 80% of the way from the second.
+fn lighthouse_percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let pos = p * (n as f64 + 1.0);
+    if n == 0 {
+        f64::NAN
+    } else if pos < 1.0 {
+        values[0]
+    } else if pos >= n as f64 {
+        values[n - 1]
+    } else {
+        // 1 <= pos < n, so both ranks are inside the slice.
+        let i = pos.floor() as usize;
+        let (lower, upper) = (values[i - 1], values[i]);
+        lower + (pos - pos.floor()) * (upper - lower)
+    }
+}
+
 fn parse_percent(file: &str, src: &str, key: &str, s: &str) -> Result<f64, GateError> {
     s.trim().trim_end_matches('%').trim().parse().map_err(|_| {
         spec_err(
@@ -296,13 +339,49 @@ fn line_of(src: &str, key: &str) -> usize {
 impl SloFile {
     /// Parses and validates `slo.yaml` text; `file` names it in errors.
     pub fn parse(file: &str, src: &str) -> Result<Self, GateError> {
-        let slo: SloFile = serde_yaml::from_str(src).map_err(|e| {
+        let mut slo: SloFile = serde_yaml::from_str(src).map_err(|e| {
             spec_err(
                 file,
                 e.location().map(|l| l.line()).unwrap_or(1),
                 e.to_string(),
             )
         })?;
+        if slo.objectives.is_empty() {
+            return Err(spec_err(
+                file,
+                line_of(src, "objectives"),
+                "objectives: at least one objective is needed (Keptn fails every evaluation without one)",
+            ));
+        }
+        let c = &mut slo.comparison;
+        // Lighthouse cannot tell 0 from a missing key, and reads both as 3.
+        if c.number_of_comparison_results == 0 {
+            c.number_of_comparison_results = 3;
+        }
+        c.include_result_with_score = c.include_result_with_score.to_ascii_lowercase();
+        if !matches!(
+            c.include_result_with_score.as_str(),
+            "pass" | "pass_or_warn" | "all"
+        ) {
+            return Err(spec_err(
+                file,
+                line_of(src, "include_result_with_score"),
+                format!(
+                    "comparison.include_result_with_score: {:?} is not pass, pass_or_warn or all",
+                    c.include_result_with_score
+                ),
+            ));
+        }
+        if !matches!(c.compare_with.as_str(), "single_result" | "several_results") {
+            return Err(spec_err(
+                file,
+                line_of(src, "compare_with"),
+                format!(
+                    "comparison.compare_with: {:?} is not single_result or several_results",
+                    c.compare_with
+                ),
+            ));
+        }
         for o in &slo.objectives {
             for sets in [&o.pass, &o.warning].into_iter().flatten() {
                 for set in sets {
@@ -366,9 +445,9 @@ impl SloFile {
                 .iter()
                 .rev()
                 .filter(|h| match c.include_result_with_score.as_str() {
-                    "all" => true,
+                    "pass" => h.result == "pass",
                     "pass_or_warn" => h.result == "pass" || h.result == "warning",
-                    _ => h.result == "pass",
+                    _ => true,
                 });
         let mut values: Vec<f64> = eligible
             .take(n)
@@ -383,9 +462,9 @@ impl SloFile {
             return None;
         }
         Some(match c.aggregate_function.as_str() {
-            "p50" => crate::promql::functions::quantile(0.5, &mut values),
-            "p90" => crate::promql::functions::quantile(0.9, &mut values),
-            "p95" => crate::promql::functions::quantile(0.95, &mut values),
+            "p50" => lighthouse_percentile(&mut values, 0.5),
+            "p90" => lighthouse_percentile(&mut values, 0.9),
+            "p95" => lighthouse_percentile(&mut values, 0.95),
             _ => values.iter().sum::<f64>() / values.len() as f64,
         })
     }
@@ -450,7 +529,11 @@ impl SloFile {
                 error: measured.err(),
             });
         }
-        let score = if max > 0.0 {
+        // Lighthouse fails a file without objectives with a score of 0.
+        let no_objectives = self.objectives.is_empty();
+        let score = if no_objectives {
+            0.0
+        } else if max > 0.0 {
             achieved / max * 100.0
         } else {
             100.0
@@ -468,7 +551,7 @@ impl SloFile {
             .warning
             .as_ref()
             .and_then(|w| w.trim().trim_end_matches('%').trim().parse().ok());
-        let result = if key_failed {
+        let result = if key_failed || no_objectives {
             "fail"
         } else if score >= pass_at {
             "pass"
@@ -504,6 +587,51 @@ impl SliFile {
         Self::parse(&path.display().to_string(), &src)
     }
 
+    /// Parses `sli.yaml` text and fills in its placeholders (`$SERVICE`,
+    /// `$PROJECT`, `$STAGE`, `$DEPLOYMENT`, `$LABEL.<name>`, slo.yaml filter
+    /// keys) from `placeholders`. `$DURATION_SECONDS` is left for
+    /// [`SliFile::queries`]; any other placeholder without a value is an
+    /// error naming the indicator and its line, where Keptn would have sent
+    /// the query with a literal `$NAME` in it.
+    pub fn parse_with_placeholders(
+        file: &str,
+        src: &str,
+        placeholders: &Placeholders,
+    ) -> Result<Self, GateError> {
+        let mut sli = Self::parse(file, src)?;
+        for (name, query) in &mut sli.indicators {
+            let line = || {
+                src.lines()
+                    .position(|l| {
+                        let t = l.trim_start();
+                        t.starts_with(&format!("{name}:")) || t.starts_with(&format!("\"{name}\":"))
+                    })
+                    .map(|i| i + 1)
+                    .unwrap_or(1)
+            };
+            *query = placeholders.apply(query).map_err(|missing| {
+                spec_err(
+                    file,
+                    line(),
+                    format!(
+                        "indicator {name}: ${missing} has no value; set the placeholder {missing}"
+                    ),
+                )
+            })?;
+        }
+        Ok(sli)
+    }
+
+    /// [`SliFile::parse_with_placeholders`] on a file.
+    pub fn from_path_with_placeholders(
+        path: &Path,
+        placeholders: &Placeholders,
+    ) -> Result<Self, GateError> {
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| spec_err(&path.display().to_string(), 1, format!("cannot read: {e}")))?;
+        Self::parse_with_placeholders(&path.display().to_string(), &src, placeholders)
+    }
+
     /// Each indicator's query with `$DURATION_SECONDS` (and `$PROJECT`,
     /// `$STAGE`, `$SERVICE`, `$DEPLOYMENT` from `vars`) filled in.
     pub fn queries(
@@ -521,6 +649,144 @@ impl SliFile {
                 (k.clone(), q)
             })
             .collect()
+    }
+}
+
+/// Values for `sli.yaml` placeholders, by name without the `$`: `SERVICE`,
+/// `PROJECT`, `STAGE`, `DEPLOYMENT`, `LABEL.<name>`, or an slo.yaml filter
+/// key. As in Keptn's prometheus-service, a value for `name` also fills
+/// `$NAME`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Placeholders {
+    values: BTreeMap<String, String>,
+}
+
+/// The placeholder name at the start of `s` (just after a `$`), if any.
+fn placeholder_name(s: &str) -> Option<&str> {
+    let ident_len = |t: &str| {
+        t.char_indices()
+            .find(|(i, c)| {
+                !(c.is_ascii_alphanumeric() || *c == '_') || (*i == 0 && c.is_ascii_digit())
+            })
+            .map_or(t.len(), |(i, _)| i)
+    };
+    let n = ident_len(s);
+    if n == 0 {
+        return None;
+    }
+    // `$LABEL.version`: Keptn's placeholder for a label of the triggering event.
+    if &s[..n] == "LABEL" && s[n..].starts_with('.') {
+        let m = ident_len(&s[n + 1..]);
+        if m > 0 {
+            return Some(&s[..n + 1 + m]);
+        }
+    }
+    Some(&s[..n])
+}
+
+impl Placeholders {
+    /// Checks names (letters, digits, `_`, and `LABEL.<name>`) and values
+    /// (no quotes, backslashes or line breaks: they land inside PromQL
+    /// strings). A leading `$` on a name is dropped.
+    pub fn new(values: BTreeMap<String, String>) -> Result<Self, String> {
+        let mut checked = BTreeMap::new();
+        for (name, value) in values {
+            let bare = name.strip_prefix('$').unwrap_or(&name);
+            if placeholder_name(bare) != Some(bare) {
+                return Err(format!(
+                    "placeholder {name:?}: a name is letters, digits and _ (or LABEL.<name>), like SERVICE"
+                ));
+            }
+            if bare == "DURATION_SECONDS" {
+                return Err(
+                    "placeholder DURATION_SECONDS: it is set from the evaluation window".into(),
+                );
+            }
+            if value.contains(['"', '\'', '`', '\\', '\n', '\r']) {
+                return Err(format!(
+                    "placeholder {bare}: the value {value:?} must not contain quotes, backslashes or line breaks"
+                ));
+            }
+            checked.insert(bare.to_string(), value);
+        }
+        Ok(Self { values: checked })
+    }
+
+    /// Reads `NAME=value` assignments (as a command line gives them).
+    pub fn from_assignments<I, S>(assignments: I) -> Result<Self, String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut values = BTreeMap::new();
+        for a in assignments {
+            let a = a.as_ref();
+            let (name, value) = a.split_once('=').ok_or_else(|| {
+                format!("placeholder {a:?}: expected NAME=value, like SERVICE=pizza")
+            })?;
+            values.insert(name.trim().to_string(), value.to_string());
+        }
+        Self::new(values)
+    }
+
+    /// The values, by name.
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// `query` with every placeholder that has a value filled in;
+    /// `$DURATION_SECONDS` stays. `Err` names the first placeholder without
+    /// a value.
+    pub fn apply(&self, query: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(query.len());
+        let mut rest = query;
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 1..];
+            let Some(name) = placeholder_name(after) else {
+                out.push('$');
+                rest = after;
+                continue;
+            };
+            let value = self.values.get(name).or_else(|| {
+                self.values
+                    .iter()
+                    .find(|(k, _)| k.to_ascii_uppercase() == name)
+                    .map(|(_, v)| v)
+            });
+            match value {
+                Some(v) => out.push_str(v),
+                None if name == "DURATION_SECONDS" => out.push_str("$DURATION_SECONDS"),
+                None => return Err(name.to_string()),
+            }
+            rest = &after[name.len()..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+impl SloFile {
+    /// The string values of `filter`, which Keptn also offers to SLI queries
+    /// as placeholders (`filter: {svc_id: "a14b"}` fills `$svc_id`).
+    pub fn filter_values(&self) -> BTreeMap<String, String> {
+        self.filter
+            .as_ref()
+            .and_then(|f| f.as_mapping())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| {
+                        let v = match v {
+                            serde_yaml::Value::String(s) => s.clone(),
+                            serde_yaml::Value::Number(n) => n.to_string(),
+                            serde_yaml::Value::Bool(b) => b.to_string(),
+                            _ => return None,
+                        };
+                        Some((k.as_str()?.to_string(), v))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -624,7 +890,13 @@ total_score:
         let c = Criterion::parse("<-5").expect("valid");
         assert_eq!(c.target(Some(100.0)), Some(95.0));
         assert!(Criterion::parse("600").is_err());
-        assert!(Criterion::parse("<10%").is_err());
+        // Lighthouse reads a percentage without a sign as an increase.
+        let c = Criterion::parse("<=1%").expect("valid");
+        assert!(c.relative && c.percent && c.value == 1.0);
+        assert_eq!(c.target(Some(200.0)), Some(202.0));
+        assert_eq!(Criterion::parse("<10%"), Criterion::parse("<+10%"));
+        assert!(Criterion::parse("<NaN").is_err());
+        assert!(Criterion::parse("<+-5").is_err());
     }
 
     struct Case {

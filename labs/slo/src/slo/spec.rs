@@ -1,9 +1,17 @@
-//! Reading Sloth and OpenSLO documents into one SLO model.
+//! Reading Sloth and OpenSLO files into one SLO model.
+//!
+//! A file is read the way Sloth reads it: as YAML documents separated by
+//! `---`, each its own spec. A document is a Sloth `prometheus/v1` spec, an
+//! OpenSLO object (`openslo/v1alpha` as Sloth reads it, or `openslo/v1`), or
+//! a list of OpenSLO objects as OpenSLO's SDK writes them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
+
+use super::documents::{split_documents, Piece};
+use super::openslo;
 
 /// A problem in a spec file, reported as `file:line: reason`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -13,7 +21,7 @@ pub struct SpecError {
     pub file: String,
     /// 1-based line (1 when unknown).
     pub line: usize,
-    /// What is wrong, naming the field.
+    /// What is wrong, naming the field (and the document, in a file of several).
     pub reason: String,
 }
 
@@ -58,6 +66,37 @@ pub struct Alerting {
     pub ticket: Option<AlertSpec>,
 }
 
+/// The spec format an SLO was read from; Sloth records it on `sloth_slo_info`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SpecFormat {
+    /// Sloth's own `version: "prometheus/v1"`.
+    #[default]
+    SlothPrometheusV1,
+    /// OpenSLO `openslo/v1alpha`, read as Sloth reads it.
+    OpenSloV1Alpha,
+    /// OpenSLO `openslo/v1` (Sloth does not read it; this course does).
+    OpenSloV1,
+}
+
+impl SpecFormat {
+    /// The `sloth_spec` label value, e.g. `prometheus/v1`.
+    pub fn spec_label(self) -> &'static str {
+        match self {
+            Self::SlothPrometheusV1 => "prometheus/v1",
+            Self::OpenSloV1Alpha => "openslo/v1alpha",
+            Self::OpenSloV1 => "openslo/v1",
+        }
+    }
+
+    /// The `sloth_mode` label value Sloth's command line writes for the format.
+    pub fn mode_label(self) -> &'static str {
+        match self {
+            Self::SlothPrometheusV1 => "cli-gen-prom",
+            Self::OpenSloV1Alpha | Self::OpenSloV1 => "cli-gen-openslo",
+        }
+    }
+}
+
 /// One SLO, whatever format it came from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SloSpec {
@@ -77,6 +116,8 @@ pub struct SloSpec {
     pub sli: Sli,
     /// Alerting settings (`None`: recording rules only).
     pub alerting: Option<Alerting>,
+    /// The format the SLO was read from.
+    pub format: SpecFormat,
 }
 
 impl SloSpec {
@@ -103,52 +144,147 @@ pub fn parse_slo_file(path: &Path) -> Result<Vec<SloSpec>, SpecError> {
     parse_slo_str(&path.display().to_string(), &src)
 }
 
+/// Where errors point: the file, and whether it has several documents (then
+/// each error also names its document).
+pub(crate) struct Source<'a> {
+    pub file: &'a str,
+    pub several_documents: bool,
+}
+
+impl Source<'_> {
+    /// An error at `line` of the file, inside `piece`.
+    pub fn err(&self, piece: &Piece, line: usize, reason: impl Into<String>) -> SpecError {
+        let reason = reason.into();
+        SpecError {
+            file: self.file.to_string(),
+            line,
+            reason: if self.several_documents {
+                format!("document {}: {reason}", piece.document)
+            } else {
+                reason
+            },
+        }
+    }
+
+    /// A YAML error inside `piece`, at the file line it points to.
+    pub fn yaml_err(&self, piece: &Piece, e: &serde_yaml::Error) -> SpecError {
+        let line = piece.file_line(e.location().map(|l| l.line()).unwrap_or(1));
+        self.err(piece, line, e.to_string())
+    }
+}
+
+const WHAT_A_SPEC_IS: &str = "a Sloth spec (`version: \"prometheus/v1\"`) or OpenSLO documents (`apiVersion: openslo/v1`, `openslo/v1alpha`, or a list of them)";
+
+/// A document of the file, sorted by the format it is in.
+enum Part {
+    Sloth(Piece),
+    OpenSlo(openslo::Object),
+}
+
 /// Reads Sloth or OpenSLO text; `file` names it in errors.
 pub fn parse_slo_str(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
-    let err = |line: usize, reason: String| SpecError {
-        file: file.to_string(),
-        line,
-        reason,
+    let docs = split_documents(src);
+    let source = Source {
+        file,
+        several_documents: docs.len() > 1,
     };
-    if src
-        .lines()
-        .any(|l| l.trim_start().starts_with("apiVersion:") && l.contains("openslo/"))
-    {
-        return parse_openslo(file, src);
+    if docs.is_empty() {
+        return Err(SpecError {
+            file: file.to_string(),
+            line: 1,
+            reason: format!("the file is empty; expected {WHAT_A_SPEC_IS}"),
+        });
     }
-    let version_line = src
-        .lines()
-        .position(|l| l.trim_start().starts_with("version:"))
-        .map(|i| i + 1);
-    match version_line {
-        Some(_) => parse_sloth(file, src),
-        None => Err(err(
-            1,
-            "not a Sloth spec (`version: \"prometheus/v1\"`) nor an OpenSLO document (`apiVersion: openslo/v1`)".into(),
-        )),
+    let mut parts = Vec::new();
+    for doc in docs {
+        let value: serde_yaml::Value =
+            serde_yaml::from_str(&doc.text).map_err(|e| source.yaml_err(&doc, &e))?;
+        match &value {
+            serde_yaml::Value::Mapping(m) if m.contains_key("apiVersion") => {
+                parts.push(Part::OpenSlo(openslo::Object::new(&source, doc, value)?));
+            }
+            serde_yaml::Value::Mapping(m) if m.contains_key("version") => {
+                parts.push(Part::Sloth(doc));
+            }
+            serde_yaml::Value::Sequence(items) => {
+                let pieces = super::documents::split_list_items(&doc, items);
+                for (i, item) in items.iter().enumerate() {
+                    let piece = pieces
+                        .as_ref()
+                        .and_then(|p| p.get(i).cloned())
+                        .unwrap_or_else(|| doc.clone());
+                    if !item.is_mapping() {
+                        return Err(source.err(
+                            &piece,
+                            piece.first_line,
+                            format!("list item {}: not an OpenSLO object (a mapping with apiVersion, kind, metadata and spec)", i + 1),
+                        ));
+                    }
+                    parts.push(Part::OpenSlo(openslo::Object::new(
+                        &source,
+                        piece,
+                        item.clone(),
+                    )?));
+                }
+            }
+            _ => return Err(source.err(&doc, doc.first_line, format!("not {WHAT_A_SPEC_IS}"))),
+        }
     }
-}
-
-fn yaml_error(file: &str, e: &serde_yaml::Error) -> SpecError {
-    SpecError {
-        file: file.to_string(),
-        line: e.location().map(|l| l.line()).unwrap_or(1),
-        reason: e.to_string(),
-    }
-}
-
-/// The line of the `n`th occurrence of `key:` in the text (1 if not found).
-fn line_of(src: &str, key: &str, n: usize) -> usize {
-    let pat = format!("{key}:");
-    src.lines()
-        .enumerate()
-        .filter(|(_, l)| {
-            let t = l.trim_start().trim_start_matches("- ");
-            t.starts_with(&pat)
+    let objects: Vec<&openslo::Object> = parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::OpenSlo(o) => Some(o),
+            Part::Sloth(_) => None,
         })
-        .nth(n)
-        .map(|(i, _)| i + 1)
-        .unwrap_or(1)
+        .collect();
+    let catalog = openslo::Catalog::new(&source, &objects)?;
+    // Each SLO with where it was defined, to name both places of a duplicate.
+    let mut out: Vec<(SloSpec, usize, usize)> = Vec::new();
+    for part in &parts {
+        match part {
+            Part::Sloth(doc) => {
+                for (i, slo) in parse_sloth(&source, doc)?.into_iter().enumerate() {
+                    out.push((slo, doc.line_of("name", i), doc.document));
+                }
+            }
+            Part::OpenSlo(obj) => {
+                for slo in openslo::convert(&source, obj, &catalog)? {
+                    out.push((slo, obj.piece.line_of("name", 0), obj.piece.document));
+                }
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(SpecError {
+            file: file.to_string(),
+            line: 1,
+            reason: "no SLO in the file (OpenSLO needs a `kind: SLO` object)".into(),
+        });
+    }
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (slo, line, document) in &out {
+        if let Some(first) = seen.insert(slo.id(), *document) {
+            let where_first = if source.several_documents {
+                format!(" (first in document {first})")
+            } else {
+                String::new()
+            };
+            let reason = format!(
+                "SLO {:?} of service {:?} is defined twice{where_first}; Prometheus needs each SLO id once",
+                slo.name, slo.service
+            );
+            return Err(SpecError {
+                file: file.to_string(),
+                line: *line,
+                reason: if source.several_documents {
+                    format!("document {document}: {reason}")
+                } else {
+                    reason
+                },
+            });
+        }
+    }
+    Ok(out.into_iter().map(|(slo, _, _)| slo).collect())
 }
 
 #[derive(Deserialize)]
@@ -225,54 +361,55 @@ struct SlothAlert {
     annotations: BTreeMap<String, String>,
 }
 
-fn check_query(file: &str, src: &str, key: &str, nth: usize, q: &str) -> Result<(), SpecError> {
+/// Checks that a query with `{{.window}}` filled in is PromQL.
+pub(crate) fn check_query(q: &str) -> Result<(), String> {
     let probe = q
         .replace("{{.window}}", "5m")
         .replace("{{ .window }}", "5m");
     crate::promql::parse(&probe)
         .map(|_| ())
-        .map_err(|e| SpecError {
-            file: file.to_string(),
-            line: line_of(src, key, nth),
-            reason: format!("{key}: {e}"),
-        })
+        .map_err(|e| e.to_string())
 }
 
-fn parse_sloth(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
-    let doc: SlothFile = serde_yaml::from_str(src).map_err(|e| yaml_error(file, &e))?;
-    let err = |line: usize, reason: String| SpecError {
-        file: file.to_string(),
-        line,
-        reason,
+fn parse_sloth(source: &Source<'_>, doc: &Piece) -> Result<Vec<SloSpec>, SpecError> {
+    let spec: SlothFile = serde_yaml::from_str(&doc.text).map_err(|e| source.yaml_err(doc, &e))?;
+    let err = |line: usize, reason: String| source.err(doc, line, reason);
+    let query = |key: &str, nth: usize, q: &str| {
+        check_query(q).map_err(|e| err(doc.line_of(key, nth), format!("{key}: {e}")))
     };
-    if doc.version != "prometheus/v1" {
+    if spec.version != "prometheus/v1" {
         return Err(err(
-            line_of(src, "version", 0),
-            format!("version: expected \"prometheus/v1\", got {:?}", doc.version),
+            doc.line_of("version", 0),
+            format!(
+                "version: expected \"prometheus/v1\", got {:?}",
+                spec.version
+            ),
         ));
     }
-    if doc.service.trim().is_empty() {
+    if spec.service.trim().is_empty() {
         return Err(err(
-            line_of(src, "service", 0),
+            doc.line_of("service", 0),
             "service: must not be empty".into(),
         ));
     }
-    if doc.slos.is_empty() {
+    if spec.slos.is_empty() {
         return Err(err(
-            line_of(src, "slos", 0),
+            doc.line_of("slos", 0),
             "slos: at least one SLO is needed".into(),
         ));
     }
     let mut out = Vec::new();
     let (mut n_events, mut n_raw) = (0, 0);
-    for (i, s) in doc.slos.into_iter().enumerate() {
-        let name_line = line_of(src, "name", i);
+    for (i, s) in spec.slos.into_iter().enumerate() {
         if s.name.trim().is_empty() {
-            return Err(err(name_line, "name: must not be empty".into()));
+            return Err(err(
+                doc.line_of("name", i),
+                "name: must not be empty".into(),
+            ));
         }
         if !(s.objective > 0.0 && s.objective < 100.0) {
             return Err(err(
-                line_of(src, "objective", i),
+                doc.line_of("objective", i),
                 format!(
                     "objective: must be a percentage between 0 and 100 (exclusive), got {}",
                     s.objective
@@ -281,8 +418,8 @@ fn parse_sloth(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
         }
         let sli = match (s.sli.events, s.sli.raw, s.sli.plugin) {
             (Some(ev), None, None) => {
-                check_query(file, src, "error_query", n_events, &ev.error_query)?;
-                check_query(file, src, "total_query", n_events, &ev.total_query)?;
+                query("error_query", n_events, &ev.error_query)?;
+                query("total_query", n_events, &ev.total_query)?;
                 n_events += 1;
                 Sli::Events {
                     error_query: ev.error_query,
@@ -290,13 +427,7 @@ fn parse_sloth(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
                 }
             }
             (None, Some(raw), None) => {
-                check_query(
-                    file,
-                    src,
-                    "error_ratio_query",
-                    n_raw,
-                    &raw.error_ratio_query,
-                )?;
+                query("error_ratio_query", n_raw, &raw.error_ratio_query)?;
                 n_raw += 1;
                 Sli::Raw {
                     error_ratio_query: raw.error_ratio_query,
@@ -304,13 +435,13 @@ fn parse_sloth(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
             }
             (None, None, Some(_)) => {
                 return Err(err(
-                    line_of(src, "plugin", 0),
+                    doc.line_of("plugin", 0),
                     "sli.plugin: SLI plugins are not supported; use events or raw".into(),
                 ))
             }
             _ => {
                 return Err(err(
-                    line_of(src, "sli", i),
+                    doc.line_of("sli", i),
                     "sli: exactly one of events, raw or plugin is needed".into(),
                 ))
             }
@@ -334,15 +465,15 @@ fn parse_sloth(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
         if let Some(a) = &alerting {
             if a.name.is_empty() && (a.page.is_some() || a.ticket.is_some()) {
                 return Err(err(
-                    line_of(src, "alerting", i),
+                    doc.line_of("alerting", i),
                     "alerting.name: an alert name is needed when alerts are enabled".into(),
                 ));
             }
         }
-        let mut labels = doc.labels.clone();
+        let mut labels = spec.labels.clone();
         labels.extend(s.labels);
         out.push(SloSpec {
-            service: doc.service.clone(),
+            service: spec.service.clone(),
             name: s.name,
             description: s.description,
             objective: s.objective / 100.0,
@@ -350,301 +481,10 @@ fn parse_sloth(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
             labels,
             sli,
             alerting,
+            format: SpecFormat::SlothPrometheusV1,
         });
     }
     Ok(out)
-}
-
-// ---- OpenSLO v1 ----
-
-fn parse_openslo(file: &str, src: &str) -> Result<Vec<SloSpec>, SpecError> {
-    let err = |line: usize, reason: String| SpecError {
-        file: file.to_string(),
-        line,
-        reason,
-    };
-    let mut docs = Vec::new();
-    for d in serde_yaml::Deserializer::from_str(src) {
-        let v = serde_yaml::Value::deserialize(d).map_err(|e| yaml_error(file, &e))?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    let str_at = |v: &serde_yaml::Value, path: &[&str]| -> Option<String> {
-        let mut cur = v;
-        for p in path {
-            cur = cur.get(*p)?;
-        }
-        match cur {
-            serde_yaml::Value::String(s) => Some(s.clone()),
-            serde_yaml::Value::Number(n) => Some(n.to_string()),
-            serde_yaml::Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    };
-    let mut slis: BTreeMap<String, serde_yaml::Value> = BTreeMap::new();
-    for d in &docs {
-        if str_at(d, &["kind"]).as_deref() == Some("SLI") {
-            let name = str_at(d, &["metadata", "name"]).ok_or_else(|| {
-                err(
-                    line_of(src, "kind", 0),
-                    "SLI metadata.name is required".into(),
-                )
-            })?;
-            slis.insert(name, d.get("spec").cloned().unwrap_or_default());
-        }
-    }
-    let mut out = Vec::new();
-    let mut slo_index = 0;
-    for (doc_index, d) in docs.iter().enumerate() {
-        let api = str_at(d, &["apiVersion"]).unwrap_or_default();
-        if api != "openslo/v1" {
-            return Err(err(
-                line_of(src, "apiVersion", doc_index),
-                format!("apiVersion: only openslo/v1 is supported, got {api:?}"),
-            ));
-        }
-        if str_at(d, &["kind"]).as_deref() != Some("SLO") {
-            continue;
-        }
-        let here = |key: &str| line_of(src, key, slo_index);
-        let name = str_at(d, &["metadata", "name"])
-            .ok_or_else(|| err(here("metadata"), "metadata.name is required".into()))?;
-        let spec = d
-            .get("spec")
-            .ok_or_else(|| err(here("metadata"), format!("SLO {name}: spec is required")))?;
-        let service = str_at(spec, &["service"]).unwrap_or_else(|| "service".into());
-        let description = str_at(spec, &["description"]).unwrap_or_default();
-        let indicator = if let Some(ind) = spec.get("indicator") {
-            ind.get("spec").cloned().unwrap_or_default()
-        } else if let Some(r) = str_at(spec, &["indicatorRef"]) {
-            slis.get(&r).cloned().ok_or_else(|| {
-                err(
-                    line_of(src, "indicatorRef", 0),
-                    format!("spec.indicatorRef: no SLI named {r:?} in this file"),
-                )
-            })?
-        } else {
-            return Err(err(
-                here("spec"),
-                format!("SLO {name}: spec.indicator or spec.indicatorRef is required"),
-            ));
-        };
-        let objective = spec
-            .get("objectives")
-            .and_then(|o| o.as_sequence())
-            .and_then(|s| s.first())
-            .ok_or_else(|| {
-                err(
-                    here("spec"),
-                    format!("SLO {name}: spec.objectives needs one objective"),
-                )
-            })?;
-        let target = match (
-            objective.get("target").and_then(|v| v.as_f64()),
-            objective.get("targetPercent").and_then(|v| v.as_f64()),
-        ) {
-            (Some(t), _) => t,
-            (None, Some(p)) => p / 100.0,
-            _ => {
-                return Err(err(
-                    line_of(src, "objectives", slo_index),
-                    "objectives[0]: target or targetPercent is required".into(),
-                ))
-            }
-        };
-        if !(target > 0.0 && target < 1.0) {
-            return Err(err(
-                line_of(src, "target", slo_index),
-                format!("objectives[0].target: must be between 0 and 1 (exclusive), got {target}"),
-            ));
-        }
-        let period_days = match spec
-            .get("timeWindow")
-            .and_then(|t| t.as_sequence())
-            .and_then(|s| s.first())
-            .and_then(|w| str_at(w, &["duration"]))
-        {
-            None => 30,
-            Some(d) => parse_days(&d).ok_or_else(|| {
-                err(
-                    line_of(src, "duration", 0),
-                    format!("timeWindow[0].duration: expected whole days or weeks like 28d, 4w or 1M, got {d:?}"),
-                )
-            })?,
-        };
-        let method = str_at(spec, &["budgetingMethod"]).unwrap_or_else(|| "Occurrences".into());
-        let sli = openslo_sli(&indicator, objective, &method).map_err(|reason| {
-            err(
-                line_of(src, "indicator", slo_index).max(here("spec")),
-                format!("SLO {name}: {reason}"),
-            )
-        })?;
-        let mut labels = BTreeMap::new();
-        if let Some(m) = d
-            .get("metadata")
-            .and_then(|m| m.get("labels"))
-            .and_then(|l| l.as_mapping())
-        {
-            for (k, v) in m {
-                if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
-                    labels.insert(k.to_string(), v.to_string());
-                }
-            }
-        }
-        let alert_name: String = format!("{}{}", camel(&service), camel(&name));
-        out.push(SloSpec {
-            service,
-            name,
-            description,
-            objective: target,
-            period_days,
-            labels,
-            sli,
-            alerting: Some(Alerting {
-                name: alert_name,
-                page: Some(AlertSpec::default()),
-                ticket: Some(AlertSpec::default()),
-                ..Alerting::default()
-            }),
-        });
-        slo_index += 1;
-    }
-    if out.is_empty() {
-        return Err(err(1, "no SLO document (kind: SLO) in the file".into()));
-    }
-    Ok(out)
-}
-
-fn camel(s: &str) -> String {
-    s.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
-
-fn parse_days(d: &str) -> Option<u32> {
-    let (n, unit) = d.split_at(d.find(|c: char| !c.is_ascii_digit())?);
-    let n: u32 = n.parse().ok()?;
-    match unit {
-        "d" => Some(n),
-        "w" => Some(n * 7),
-        "M" => Some(n * 30),
-        _ => None,
-    }
-}
-
-/// The PromQL query of an OpenSLO metric source.
-fn metric_query(v: Option<&serde_yaml::Value>, what: &str) -> Result<String, String> {
-    let src = v
-        .and_then(|v| v.get("metricSource"))
-        .ok_or_else(|| format!("{what}.metricSource is required"))?;
-    let ty = src
-        .get("type")
-        .and_then(|t| t.as_str())
-        .unwrap_or("Prometheus");
-    if !ty.eq_ignore_ascii_case("prometheus") {
-        return Err(format!(
-            "{what}.metricSource.type {ty:?} is not supported (only Prometheus)"
-        ));
-    }
-    let q = src
-        .get("spec")
-        .and_then(|s| s.get("query"))
-        .and_then(|q| q.as_str())
-        .ok_or_else(|| format!("{what}.metricSource.spec.query is required"))?;
-    crate::promql::parse(&q.replace("{{.window}}", "5m"))
-        .map_err(|e| format!("{what}.metricSource.spec.query: {e}"))?;
-    Ok(q.trim().to_string())
-}
-
-/// A counter query over the window: the user's query if it already has a
-/// `{{.window}}` range, else `sum(rate(query[window]))`.
-fn windowed(q: &str, counter: bool) -> String {
-    if q.contains("{{.window}}") || !counter {
-        format!("({q})")
-    } else {
-        format!("sum(rate({q}[{{{{.window}}}}]))")
-    }
-}
-
-fn openslo_sli(
-    ind: &serde_yaml::Value,
-    objective: &serde_yaml::Value,
-    method: &str,
-) -> Result<Sli, String> {
-    if let Some(r) = ind.get("ratioMetric") {
-        let counter = r.get("counter").and_then(|c| c.as_bool()).unwrap_or(true);
-        if let Some(raw) = r.get("raw") {
-            let q = metric_query(Some(raw), "ratioMetric.raw")?;
-            let raw_type = r
-                .get("rawType")
-                .and_then(|t| t.as_str())
-                .unwrap_or("success");
-            let ratio = windowed(&q, false);
-            return Ok(Sli::Raw {
-                error_ratio_query: if raw_type == "failure" {
-                    ratio
-                } else {
-                    format!("1 - {ratio}")
-                },
-            });
-        }
-        let total = windowed(&metric_query(r.get("total"), "ratioMetric.total")?, counter);
-        if r.get("bad").is_some() {
-            let bad = windowed(&metric_query(r.get("bad"), "ratioMetric.bad")?, counter);
-            return Ok(Sli::Events {
-                error_query: bad,
-                total_query: total,
-            });
-        }
-        let good = windowed(&metric_query(r.get("good"), "ratioMetric.good")?, counter);
-        return Ok(Sli::Events {
-            error_query: format!("({total} - {good})"),
-            total_query: total,
-        });
-    }
-    if let Some(t) = ind.get("thresholdMetric") {
-        let q = metric_query(Some(t), "thresholdMetric")?;
-        let op = match objective
-            .get("op")
-            .and_then(|o| o.as_str())
-            .unwrap_or("lte")
-        {
-            "lte" => "<=",
-            "lt" => "<",
-            "gte" => ">=",
-            "gt" => ">",
-            other => {
-                return Err(format!(
-                    "objectives[0].op {other:?} is not one of lt, lte, gt, gte"
-                ))
-            }
-        };
-        let value = objective
-            .get("value")
-            .and_then(|v| v.as_f64())
-            .ok_or("objectives[0].value is required for a thresholdMetric")?;
-        let slice = objective
-            .get("timeSliceWindow")
-            .and_then(|w| w.as_str())
-            .unwrap_or("1m");
-        // Timeslices: the share of slices in which the threshold held; for
-        // Occurrences the same query approximates the share of good samples.
-        let _ = method;
-        return Ok(Sli::Raw {
-            error_ratio_query: format!(
-                "1 - avg_over_time((({q}) {op} bool {value})[{{{{.window}}}}:{slice}])"
-            ),
-        });
-    }
-    Err("the SLI needs ratioMetric or thresholdMetric".into())
 }
 
 #[cfg(test)]
