@@ -1035,7 +1035,7 @@ const CLAIMS: &[Claim] = &[
     },
     Claim {
         module: GATES,
-        says: "`compare_with: single_result` uses the most recent eligible result; `several_results` aggregates the last `number_of_comparison_results` of them with `aggregate_function` (`avg` by default; this course's engine also accepts `p50`, `p90` and `p95`)",
+        says: "`compare_with: single_result` uses the most recent eligible result; `several_results` aggregates the last `number_of_comparison_results` of them with `aggregate_function` (`avg` by default; `p50`, `p90` and `p95` are Keptn's too)",
         check: || {
             let gate_text = block(GATES, "yaml", "total_score");
             let history = past_results(&[100.0, 400.0, 500.0, 540.0])?;
@@ -1056,9 +1056,12 @@ const CLAIMS: &[Claim] = &[
     },
     Claim {
         module: GATES,
-        says: "only passes (`pass`, the default), passes and warnings (`pass_or_warn`), or `all`",
+        says: "`all` of them (the default), passes and warnings (`pass_or_warn`), or only passes (`pass`)",
         check: || {
-            let gate_text = block(GATES, "yaml", "total_score").replace("  include_result_with_score: \"pass\"\n", "");
+            let gate_text = block(GATES, "yaml", "total_score");
+            let default = SloFile::parse("slo.yaml", &gate_text.replace("  include_result_with_score: \"pass\"\n", "")).map_err(|e| e.to_string())?;
+            same("all", &default.comparison.include_result_with_score)?;
+            // The module's gate says `pass`, so a failing build stays out of its baseline.
             let slo = SloFile::parse("slo.yaml", &gate_text).map_err(|e| e.to_string())?;
             same("pass", &slo.comparison.include_result_with_score)?;
             let mut history = past_results(&[400.0, 400.0, 400.0])?;
