@@ -8,11 +8,13 @@ test('a failed log-in keeps the email and says why in words, with a clean addres
   const errors = watchConsole(page);
   await page.goto('/login?next=/courses');
   await ready(page, info);
-  await page.getByLabel('Email').fill('nobody-here@example.com');
+  // An address of its own each run: failed sign-ins against one account are throttled.
+  const email = `nobody-${info.project.name}-${Date.now().toString(36)}@example.com`;
+  await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill('not the password at all');
   await page.getByRole('button', { name: 'Log in' }).click();
   await expect(page.getByRole('alert')).toContainText('That email and password do not match an account.');
-  await expect(page.getByLabel('Email')).toHaveValue('nobody-here@example.com');
+  await expect(page.getByLabel('Email')).toHaveValue(email);
   // Never a password carried back (with JavaScript the page simply stays), never an encoded error in the address.
   if (!jsOn(info)) await expect(page.getByLabel('Password')).toHaveValue('');
   expect(page.url()).not.toContain('__err');
