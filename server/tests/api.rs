@@ -459,6 +459,24 @@ async fn authorization(app: TestApp) {
         assert_eq!(p.courses().await.status(), StatusCode::OK);
     }
 
+    // The stops around a lab are part of the public outline: anyone may ask.
+    check("courses/lab-way");
+    for p in [&anon, &alice] {
+        let r = p
+            .call(
+                "courses/lab-way",
+                &[("course", COURSE), ("lab", "first-load-test")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        anon.call("courses/lab-way", &[("course", COURSE), ("lab", "no-such-lab")])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
     check("courses/overview");
     let ov = Person::json(anon.overview(COURSE).await).await;
     assert_eq!(
