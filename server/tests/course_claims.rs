@@ -392,7 +392,7 @@ const CLAIMS: &[Claim] = &[
     },
     Claim {
         module: EXECUTORS,
-        says: "The last one exists for exploratory sessions on your own machine; the labs of this course do not offer it.",
+        says: "Current k6 has dropped it along with those commands, and the course's runner refuses it too",
         check: || match k6_plan("export const options = { scenarios: { x: { executor: 'externally-controlled', vus: 1, maxVUs: 2, duration: '10s' } } };\nexport default function () {}\n") {
             Err(e) if e.contains("not available in labs") => Ok(()),
             other => Err(format!("{other:?}")),
@@ -1212,6 +1212,35 @@ const CLAIMS: &[Claim] = &[
         },
     },
     Claim { module: LATENCY, says: "1 − 0.99¹⁰ ≈ 9.6%", check: || about(0.096, 1.0 - 0.99f64.powi(10), 0.005) },
+    Claim {
+        module: LATENCY,
+        says: "every read's p95 is 10 ms and the five add up to 50 ms, yet 1 − 0.96⁵ ≈ 18% of requests meet at least one slow read, so the request's p95 is over 300 ms",
+        check: || {
+            // One read in 25 takes 300 ms: k6's p95 of a read is still the fast value.
+            let mut read = vec![10.0; 96];
+            read.extend([300.0; 4]);
+            let read_p95 = k6_trend(&read, "p(95)")?;
+            near(10.0, read_p95)?;
+            near(50.0, 5.0 * read_p95)?;
+            let slow_share = 1.0 - 0.96f64.powi(5);
+            about(0.18, slow_share, 0.03)?;
+            // Requests as sums of five reads, in the proportions the probabilities give.
+            let mut requests = Vec::new();
+            for slow in 0..=5u32 {
+                let p = (1..=slow).fold(1.0, |acc, i| acc * f64::from(6 - i) / f64::from(i))
+                    * 0.04f64.powi(slow as i32)
+                    * 0.96f64.powi(5 - slow as i32);
+                let ms = f64::from(slow) * 300.0 + f64::from(5 - slow) * 10.0;
+                requests.extend(std::iter::repeat_n(ms, (p * 10_000.0).round() as usize));
+            }
+            let request_p95 = k6_trend(&requests, "p(95)")?;
+            if request_p95 > 300.0 {
+                Ok(())
+            } else {
+                Err(format!("the request p95 is {request_p95} ms"))
+            }
+        },
+    },
     Claim { module: LATENCY, says: "With a hundred parallel reads it is 63%", check: || about(0.63, 1.0 - 0.99f64.powi(100), 0.01) },
     Claim { module: LATENCY, says: "Three attempts at each of three layers is up to 27 requests for one click", check: || near(27.0, 3f64.powi(3)) },
     Claim { module: LATENCY, says: "1 − 0.99²⁰ ≈ 18%", check: || about(0.18, 1.0 - 0.99f64.powi(20), 0.02) },
@@ -1288,8 +1317,62 @@ const CLAIMS: &[Claim] = &[
     },
     Claim {
         module: TRIAGE,
-        says: "The disk at 81% rising half a percent an hour has about 38 hours to go",
-        check: || near(38.0, (100.0 - 81.0) / 0.5),
+        says: "the disk at 81% rising half a percent an hour has about 38 hours to go — but 100% is the wrong deadline. Size-tiered compaction may need up to half the disk free for its next large merge, and this one has 19%.",
+        check: || {
+            near(38.0, (100.0 - 81.0) / 0.5)?;
+            near(19.0, 100.0 - 81.0)?;
+            // Already less free space than a worst-case size-tiered merge needs.
+            if 100.0 - 81.0 < 50.0 {
+                Ok(())
+            } else {
+                Err("19% free is not short of half the disk".into())
+            }
+        },
+    },
+    Claim {
+        module: TRIAGE,
+        says: "Five timeouts a second among 20,000 reads is 0.025% of reads failing: a burn rate of 0.25 against a 99.9% availability objective, which would not even raise a ticket.",
+        check: || {
+            near(0.00025, 5.0 / 20_000.0)?;
+            near(0.25, 5.0 / 20_000.0 / budget(99.9)?)?;
+            // Below the slowest ticket's factor.
+            if 0.25 < window(30, "3d")?.factor {
+                Ok(())
+            } else {
+                Err("a burn rate of 0.25 would raise a ticket".into())
+            }
+        },
+    },
+    Claim {
+        module: TRIAGE,
+        says: "8% of reads are slower than the latency objective's line and that objective is 99%, the latency budget burns at 8 — past the six-hour page's threshold of 6.",
+        check: || {
+            near(8.0, 0.08 / budget(99.0)?)?;
+            near(6.0, window(30, "6h")?.factor)?;
+            same("page", window(30, "6h")?.severity)
+        },
+    },
+    Claim {
+        module: TRIAGE,
+        says: "30 of 2,000 reads a second is 1.5% failing, a burn rate of 15 on a 0.1% budget — past the fast page's 14.4",
+        check: || {
+            near(0.015, 30.0 / 2_000.0)?;
+            near(0.001, budget(99.9)?)?;
+            near(15.0, 30.0 / 2_000.0 / budget(99.9)?)?;
+            near(14.4, window(30, "1h")?.factor)
+        },
+    },
+    Claim {
+        module: TRIAGE,
+        says: "The timeouts are 5 ÷ 10,000 = 0.05% of reads, a burn rate of 0.5 on a 0.1% budget: not even a ticket. Seven percent of reads over the line against a 1% budget is a burn rate of 7, past the six-hour page's 6.",
+        check: || {
+            near(0.5, 5.0 / 10_000.0 / budget(99.9)?)?;
+            near(7.0, 0.07 / budget(99.0)?)?;
+            if 0.5 >= window(30, "3d")?.factor {
+                return Err("a burn rate of 0.5 would raise a ticket".into());
+            }
+            near(6.0, window(30, "6h")?.factor)
+        },
     },
     Claim {
         module: KPIS,
