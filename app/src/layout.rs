@@ -38,30 +38,35 @@ pub fn Header() -> impl IntoView {
             });
         }
     });
+    // The account links sit in one box that ends, signed in or out, with a
+    // button of the same size, so the header keeps one height either way; on a
+    // phone that box is the header's second line (see `.site-header .account`).
     view! {
         <header class="site-header">
             <nav aria-label="Main">
                 <a class="brand" href="/">"Masterclass"</a>
                 <a href="/">"Courses"</a>
                 <span class="spacer"></span>
-                {move || match user.get() {
-                    Some(u) => view! {
-                        {u.is_admin.then(|| view! {
-                            <a href="/admin">"Admin"</a>
-                            <a href="/admin/exam">"Exam admin"</a>
-                            <a href="/admin/certificates">"Certificates admin"</a>
-                        })}
-                        <a href="/certificates">"My certificates"</a>
-                        <a href="/account" class="who">{u.display_name}</a>
-                        <ActionForm action=logout attr:class="inline">
-                            <button type="submit" class="link-button">"Log out"</button>
-                        </ActionForm>
-                    }.into_any(),
-                    None => view! {
-                        <a href="/login">"Log in"</a>
-                        <a href="/register" class="button">"Sign up"</a>
-                    }.into_any(),
-                }}
+                <div class="account">
+                    {move || match user.get() {
+                        Some(u) => view! {
+                            {u.is_admin.then(|| view! {
+                                <a href="/admin">"Admin"</a>
+                                <a href="/admin/exam">"Exam admin"</a>
+                                <a href="/admin/certificates">"Certificates admin"</a>
+                            })}
+                            <a href="/certificates">"My certificates"</a>
+                            <a href="/account" class="who">{u.display_name}</a>
+                            <ActionForm action=logout attr:class="inline">
+                                <button type="submit" class="button">"Log out"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        None => view! {
+                            <a href="/login">"Log in"</a>
+                            <a href="/register" class="button">"Sign up"</a>
+                        }.into_any(),
+                    }}
+                </div>
             </nav>
         </header>
     }

@@ -471,9 +471,12 @@ async fn authorization(app: TestApp) {
         assert_eq!(r.status(), StatusCode::OK);
     }
     assert_eq!(
-        anon.call("courses/lab-way", &[("course", COURSE), ("lab", "no-such-lab")])
-            .await
-            .status(),
+        anon.call(
+            "courses/lab-way",
+            &[("course", COURSE), ("lab", "no-such-lab")]
+        )
+        .await
+        .status(),
         StatusCode::NOT_FOUND
     );
 

@@ -1,6 +1,6 @@
 //! The parts of a module page that are the same for every learner — the
 //! breadcrumb, the video, the table of contents with the body, the labs that
-//! practise it, the links to the modules around it — rendered to HTML once,
+//! practise it, the links to the stops around it — rendered to HTML once,
 //! when the catalog loads. A page view copies them in, as it already did the
 //! markdown body, instead of building them element by element on every
 //! request; only the learner's own parts (progress, the completion form) are
@@ -11,8 +11,9 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use leptos::tachys::view::RenderHtml;
 
-use super::published::{Course, LabItem, Module};
-use super::{ModuleLink, TocEntry, Video};
+use super::pages::step_link;
+use super::published::{Course, LabItem, Stop};
+use super::{TocEntry, Video};
 
 /// One module's prebuilt HTML.
 pub struct ModuleFragments {
@@ -22,7 +23,7 @@ pub struct ModuleFragments {
     pub content: Arc<str>,
     /// The labs that practise the module (empty when none do).
     pub practice: Arc<str>,
-    /// The previous and next module links.
+    /// The links to the stops before and after it, labs included.
     pub links: Arc<str>,
 }
 
@@ -36,8 +37,7 @@ pub fn module(course: &Course, idx: usize) -> ModuleFragments {
         .map(|s| s.title.clone())
         .unwrap_or_default();
     let labs = labs_after(course, idx);
-    let prev = idx.checked_sub(1).map(|i| course.modules[i].link());
-    let next = course.modules.get(idx + 1).map(Module::link);
+    let (prev, next) = course.neighbours(Stop::Module(idx));
     let course_slug = course.slug.clone();
     let course_href = format!("/courses/{course_slug}");
     // Rendering needs a reactive owner; these views hold no signals, so a
@@ -63,8 +63,8 @@ pub fn module(course: &Course, idx: usize) -> ModuleFragments {
             })
         },
         links: html(view! {
-            {module_link(&course_slug, "prev", prev)}
-            {module_link(&course_slug, "next", next)}
+            {step_link("prev", prev)}
+            {step_link("next", next)}
         }),
     })
 }
@@ -105,14 +105,6 @@ fn toc(entries: &[TocEntry]) -> Option<impl IntoView> {
                 <ul>{items}</ul>
             </nav>
         }
-    })
-}
-
-fn module_link(course: &str, rel: &'static str, link: Option<ModuleLink>) -> impl IntoView {
-    let course = course.to_string();
-    link.map(|l| {
-        let label = if rel == "prev" { "← Previous" } else { "Next →" };
-        view! { <a rel=rel href=format!("/courses/{}/{}", course, l.slug)><span class="dir">{label}</span><span class="t">{l.title}</span></a> }
     })
 }
 
@@ -160,7 +152,14 @@ fn video_player(video: Video, title: String) -> AnyView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::course::published::Section;
+    use crate::course::published::{Module, Section};
+
+    impl Course {
+        fn walked(mut self) -> Self {
+            self.walk = crate::course::published::walk(&self.sections, &self.modules, &self.labs);
+            self
+        }
+    }
 
     fn module(id: i64, slug: &str, position: i64, video: Option<Video>) -> Module {
         Module {
@@ -220,8 +219,12 @@ mod tests {
                 minutes: 10,
             }],
             activities: Vec::new(),
+            blueprint: None,
+            about: Default::default(),
+            walk: Vec::new(),
             fragments: Vec::new(),
         }
+        .walked()
     }
 
     #[test]
@@ -257,8 +260,16 @@ mod tests {
             "{}",
             first.practice
         );
+        // The lab between the two modules is the stop after the first.
         assert!(
-            first.links.contains(r#"rel="next" href="/courses/c/b""#),
+            first
+                .links
+                .contains(r#"rel="next" href="/courses/c/labs/lab-one""#),
+            "{}",
+            first.links
+        );
+        assert!(
+            first.links.contains("Lab: Lab &lt;one&gt;"),
             "{}",
             first.links
         );
@@ -270,10 +281,13 @@ mod tests {
             "the lab sits between the two modules"
         );
         assert!(
-            second.links.contains(r#"rel="prev" href="/courses/c/a""#),
+            second
+                .links
+                .contains(r#"rel="prev" href="/courses/c/labs/lab-one""#),
             "{}",
             second.links
         );
+        assert!(!second.links.contains(r#"rel="next""#), "{}", second.links);
         assert!(
             second
                 .content

@@ -54,6 +54,75 @@ struct CourseFile {
     order: i64,
     sections: Vec<SectionSpec>,
     exam: Option<ActivitySpec>,
+    // What the course page tells a visitor (see `super::CourseAbout`, which
+    // the pages read from the stored file).
+    level: Option<String>,
+    #[serde(default)]
+    prerequisites: Vec<String>,
+    #[serde(default)]
+    outcomes: Vec<String>,
+    #[serde(default)]
+    speakers: Vec<super::Person>,
+    host: Option<super::Person>,
+}
+
+impl CourseFile {
+    /// What is wrong with the about fields: a blank line of text, a person
+    /// without a name, a speaker credited with a section the course lacks.
+    fn about_problem(&self, path: &str, text: &str) -> Option<Problem> {
+        let blank = [
+            (
+                "level",
+                self.level.as_deref().is_some_and(|l| l.trim().is_empty()),
+            ),
+            (
+                "prerequisites",
+                self.prerequisites.iter().any(|p| p.trim().is_empty()),
+            ),
+            (
+                "outcomes",
+                self.outcomes.iter().any(|o| o.trim().is_empty()),
+            ),
+        ];
+        if let Some((key, _)) = blank.into_iter().find(|(_, bad)| *bad) {
+            return Some(Problem {
+                path: path.to_string(),
+                line: key_line(text, key),
+                message: format!("{key} must not be blank"),
+            });
+        }
+        let people = self.speakers.iter().chain(&self.host);
+        if let Some(p) = people.clone().find(|p| p.name.trim().is_empty()) {
+            return Some(Problem {
+                path: path.to_string(),
+                line: key_line(
+                    text,
+                    if self.host.as_ref() == Some(p) {
+                        "host"
+                    } else {
+                        "speakers"
+                    },
+                ),
+                message: "every speaker and the host need a name".into(),
+            });
+        }
+        people
+            .flat_map(|p| p.sections.iter().map(move |s| (p, s)))
+            .find(|(_, s)| !self.sections.iter().any(|o| &o.slug == *s))
+            .map(|(p, s)| Problem {
+                path: path.to_string(),
+                line: key_line(text, "speakers"),
+                message: format!(
+                    "{} is credited with section {s:?}; course.yaml has {}",
+                    p.name,
+                    self.sections
+                        .iter()
+                        .map(|o| o.slug.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,6 +438,9 @@ pub fn check_file(course_dir: &Path, path: &str) -> Vec<Problem> {
             message: format!("section slug {:?} must be a unique slug", bad.1.slug),
         }];
     }
+    if let Some(p) = course.about_problem(&course_rel, &course_text) {
+        return vec![p];
+    }
     let read_text = |p: &str| -> Result<String, Problem> {
         let bytes = std::fs::read(course_dir.join(p)).unwrap_or_default();
         String::from_utf8(bytes).map_err(|_| Problem {
@@ -562,6 +634,7 @@ async fn import_course(
             });
         }
     }
+    course_problems.extend(course.about_problem(&course_rel, &course_text));
     if !course_problems.is_empty() {
         report.problems.extend(course_problems);
         return Ok(());
@@ -766,6 +839,31 @@ async fn import_course(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_speaker_must_teach_a_section_of_the_course() {
+        let text = "title: T\nsummary: S\nsections:\n  - slug: one\n    title: One\nlevel: Intermediate\nspeakers:\n  - name: Ada\n    sections: [two]\n";
+        let course: CourseFile = serde_yaml::from_str(text).expect("parses");
+        let p = course
+            .about_problem("c/course.yaml", text)
+            .expect("a problem");
+        assert_eq!(p.line, 7);
+        assert!(p.message.contains("\"two\""), "{}", p.message);
+        let good = text.replace("[two]", "[one]");
+        let course: CourseFile = serde_yaml::from_str(&good).expect("parses");
+        assert_eq!(course.about_problem("c/course.yaml", &good), None);
+        let blank = good.replace("level: Intermediate", "level: \"\"");
+        let course: CourseFile = serde_yaml::from_str(&blank).expect("parses");
+        assert_eq!(
+            course
+                .about_problem("c/course.yaml", &blank)
+                .map(|p| p.line),
+            Some(6)
+        );
+        // A misspelt field is an error, not silently nothing on the page.
+        let typo = good.replace("    sections:", "    section:");
+        assert!(serde_yaml::from_str::<CourseFile>(&typo).is_err());
+    }
 
     #[test]
     fn front_matter_splits_and_counts_lines() {

@@ -14,9 +14,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::fragments::ModuleFragments;
-use super::{TocEntry, Video};
+use super::{CourseAbout, StepLink, TocEntry, Video};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::exam::draw::Blueprint;
 
 /// How long a loaded catalog is served before the next request reloads it.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
@@ -51,8 +52,100 @@ pub struct Course {
     pub labs: Vec<LabItem>,
     /// The exam, if the course has one.
     pub activities: Vec<ActivityRow>,
+    /// The exam's rules, if it has a blueprint.
+    pub blueprint: Option<Blueprint>,
+    /// Level, prerequisites, outcomes and who teaches it (from `course.yaml`).
+    pub about: CourseAbout,
+    /// Every module and lab in the order a learner takes them (see [`walk`]).
+    pub walk: Vec<Stop>,
     /// Each module's prebuilt HTML, in the order of `modules`.
     pub fragments: Vec<ModuleFragments>,
+}
+
+/// A stop on the way through a course: an index into `Course::modules` or
+/// `Course::labs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Module(usize),
+    Lab(usize),
+}
+
+/// The order a learner takes a course in: section by section, and within a
+/// section by position, a lab after the module that shares its position (a lab
+/// practises what came before it). The outline, "Next" and "Continue" all
+/// follow this one order.
+pub fn walk(sections: &[Section], modules: &[Module], labs: &[LabItem]) -> Vec<Stop> {
+    let mut out = Vec::with_capacity(modules.len() + labs.len());
+    for s in sections {
+        // (position, labs after modules, index): a stable order for ties too.
+        let mut here: Vec<(i64, u8, Stop)> = modules
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.section_id == s.id)
+            .map(|(i, m)| (m.position, 0, Stop::Module(i)))
+            .chain(
+                labs.iter()
+                    .enumerate()
+                    .filter(|(_, l)| l.section_id == s.id)
+                    .map(|(i, l)| (l.position, 1, Stop::Lab(i))),
+            )
+            .collect();
+        here.sort_by_key(|(position, kind, _)| (*position, *kind));
+        out.extend(here.into_iter().map(|(_, _, stop)| stop));
+    }
+    out
+}
+
+impl Course {
+    /// A link to one stop.
+    pub fn step_link(&self, stop: Stop) -> StepLink {
+        match stop {
+            Stop::Module(i) => {
+                let m = &self.modules[i];
+                StepLink {
+                    kind: "module".into(),
+                    slug: m.slug.clone(),
+                    title: m.title.clone(),
+                    href: format!("/courses/{}/{}", self.slug, m.slug),
+                }
+            }
+            Stop::Lab(i) => {
+                let l = &self.labs[i];
+                StepLink {
+                    kind: "lab".into(),
+                    slug: l.slug.clone(),
+                    title: l.title.clone(),
+                    href: format!("/courses/{}/labs/{}", self.slug, l.slug),
+                }
+            }
+        }
+    }
+
+    /// The exam, as the stop after the last module or lab.
+    pub fn exam_link(&self) -> Option<StepLink> {
+        self.activities
+            .iter()
+            .find(|a| a.kind == "exam")
+            .map(|a| StepLink {
+                kind: "exam".into(),
+                slug: "exam".into(),
+                title: a.title.clone(),
+                href: format!("/courses/{}/exam", self.slug),
+            })
+    }
+
+    /// The stops before and after `stop`; after the last one comes the exam.
+    pub fn neighbours(&self, stop: Stop) -> (Option<StepLink>, Option<StepLink>) {
+        let Some(at) = self.walk.iter().position(|s| *s == stop) else {
+            return (None, None);
+        };
+        let prev = at.checked_sub(1).map(|i| self.step_link(self.walk[i]));
+        let next = match self.walk.get(at + 1) {
+            Some(s) => Some(self.step_link(*s)),
+            None => self.exam_link(),
+        };
+        (prev, next)
+    }
 }
 
 pub struct Section {
@@ -75,16 +168,6 @@ pub struct Module {
     pub body_html: Arc<str>,
     pub toc: Vec<TocEntry>,
     pub video: Option<Video>,
-}
-
-impl Module {
-    /// A link to this module.
-    pub fn link(&self) -> super::ModuleLink {
-        super::ModuleLink {
-            slug: self.slug.clone(),
-            title: self.title.clone(),
-        }
-    }
 }
 
 /// A lab as the outline lists it.
@@ -215,6 +298,16 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
     )
     .fetch_all(db)
     .await?;
+    let blueprints: Vec<(i64, String)> =
+        sqlx::query_as("SELECT course_id, spec_json FROM exam_blueprints")
+            .fetch_all(db)
+            .await?;
+    // The about page's fields are read from the course's own `course.yaml`, as
+    // stored: the importer has checked them, and no table needs to copy them.
+    let course_files: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT course_slug, body FROM content_files WHERE path = 'course.yaml'")
+            .fetch_all(db)
+            .await?;
 
     let mut by_course: HashMap<i64, Course> = HashMap::new();
     let mut order = Vec::with_capacity(courses.len());
@@ -231,6 +324,9 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
                 modules: Vec::new(),
                 labs: Vec::new(),
                 activities: Vec::new(),
+                blueprint: None,
+                about: CourseAbout::default(),
+                walk: Vec::new(),
                 fragments: Vec::new(),
             },
         );
@@ -299,7 +395,20 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
             });
         }
     }
+    for (course_id, json) in blueprints {
+        if let Some(c) = by_course.get_mut(&course_id) {
+            c.blueprint = serde_json::from_str(&json)
+                .inspect_err(|e| tracing::warn!(error = %e, "stored blueprint unreadable"))
+                .ok();
+        }
+    }
+    for (slug, body) in course_files {
+        if let Some(c) = by_course.values_mut().find(|c| c.slug == slug) {
+            c.about = about(&body);
+        }
+    }
     for c in by_course.values_mut() {
+        c.walk = walk(&c.sections, &c.modules, &c.labs);
         c.fragments = (0..c.modules.len())
             .map(|i| super::fragments::module(c, i))
             .collect();
@@ -310,4 +419,86 @@ async fn load(db: &Db) -> Result<Catalog, AppError> {
             .filter_map(|id| by_course.remove(&id).map(Arc::new))
             .collect(),
     })
+}
+
+/// The about fields of a `course.yaml`; none when it does not parse (the
+/// importer has reported why, and the last good course stays published).
+pub fn about(course_yaml: &[u8]) -> CourseAbout {
+    std::str::from_utf8(course_yaml)
+        .ok()
+        .and_then(|t| serde_yaml::from_str(t).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(id: i64) -> Section {
+        Section {
+            id,
+            slug: format!("s{id}"),
+            title: String::new(),
+            summary: String::new(),
+        }
+    }
+
+    fn module(section_id: i64, position: i64) -> Module {
+        Module {
+            id: section_id * 100 + position,
+            section_id,
+            position,
+            slug: format!("m{section_id}-{position}"),
+            title: String::new(),
+            minutes: 1,
+            prerequisites: Vec::new(),
+            body_html: "".into(),
+            toc: Vec::new(),
+            video: None,
+        }
+    }
+
+    fn lab(section_id: i64, position: i64) -> LabItem {
+        LabItem {
+            id: section_id * 1000 + position,
+            section_id,
+            position,
+            slug: format!("l{section_id}-{position}"),
+            title: String::new(),
+            summary: String::new(),
+            minutes: 1,
+        }
+    }
+
+    #[test]
+    fn a_lab_follows_the_module_it_shares_a_position_with() {
+        let sections = [section(2), section(1)];
+        let modules = [module(1, 1), module(1, 3), module(1, 4), module(2, 1)];
+        let labs = [lab(1, 3), lab(1, 4), lab(2, 0)];
+        assert_eq!(
+            walk(&sections, &modules, &labs),
+            vec![
+                // Sections in their own order, not by id.
+                Stop::Lab(2),
+                Stop::Module(3),
+                Stop::Module(0),
+                Stop::Module(1),
+                Stop::Lab(0),
+                Stop::Module(2),
+                Stop::Lab(1),
+            ]
+        );
+    }
+
+    #[test]
+    fn about_fields_come_from_course_yaml_and_a_bad_file_gives_none() {
+        let yaml = b"title: T\nsummary: S\nsections: []\nlevel: Intermediate\noutcomes: [Do a thing]\nspeakers:\n  - name: Ada\n    affiliation: Lab\n    sections: [s1]\nhost:\n  name: Host Inc\n";
+        let a = about(yaml);
+        assert_eq!(a.level, "Intermediate");
+        assert_eq!(a.outcomes, vec!["Do a thing".to_string()]);
+        assert_eq!(a.speakers[0].credit(), "Ada (Lab)");
+        assert_eq!(a.host.map(|h| h.credit()), Some("Host Inc".to_string()));
+        assert_eq!(about(b"title: [unclosed"), CourseAbout::default());
+        assert_eq!(about(b"title: T\n"), CourseAbout::default());
+    }
 }

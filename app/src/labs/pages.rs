@@ -86,6 +86,12 @@ fn LabBody(
     let (course_reset, lab_reset) = (v.course_slug.clone(), v.slug.clone());
     let (course_reveal, lab_reveal) = (v.course_slug.clone(), v.slug.clone());
     let runs_base = format!("/courses/{}/labs/{}/runs", v.course_slug, v.slug);
+    // The way through the course goes on from here: after a pass at once, and
+    // at the foot of the page always (issue 20).
+    let (course_way, lab_way) = (v.course_slug.clone(), v.slug.clone());
+    let way_on = v.passed.then(|| {
+        view! { <crate::course::pages::LabWayOn course=v.course_slug.clone() lab=v.slug.clone() /> }
+    });
     view! {
         <Title text=v.title.clone() />
         <nav aria-label="Breadcrumb" class="breadcrumb">
@@ -98,6 +104,8 @@ fn LabBody(
                     {v.passed.then(|| view! { " · " <strong class="badge passed">"Passed"</strong> })}
                 </p>
                 <p class="summary">{v.summary.clone()}</p>
+                <p class="jump-to-work"><a href="#work-h">"Go to your files and Run"</a></p>
+                {way_on}
             </header>
             // Instructions beside the files at desktop width, stacked on a phone.
             <div class="lab-workspace">
@@ -184,6 +192,7 @@ fn LabBody(
             </section>
             <p><a href=course_href>"Back to the course"</a></p>
         </article>
+        <crate::course::pages::LabSteps course=course_way lab=lab_way />
     }
 }
 
@@ -361,6 +370,7 @@ fn Report(r: LabReport, v: RunView) -> impl IntoView {
             <h2>{if r.passed { "Lab passed" } else { "Not passed yet" }}</h2>
             <p>{verdict}</p>
             {r.error.clone().map(|e| view! { <pre class="run-error" role="alert">{e}</pre> })}
+            {r.passed.then(|| view! { <crate::course::pages::LabWayOn course=v.course_slug.clone() lab=v.lab_slug.clone() /> })}
         </section>
         <section aria-labelledby="checks-h" class="checks">
             <h2 id="checks-h">"Checks"</h2>
