@@ -587,7 +587,11 @@ async fn eligibility(app: TestApp) {
     ok(admin
         .call(
             "admin/learners/reset",
-            &[("user", &uid.to_string()), ("course", COURSE)],
+            &[
+                ("user", &uid.to_string()),
+                ("course", COURSE),
+                ("confirm", "yes"),
+            ],
         )
         .await)
     .await;
